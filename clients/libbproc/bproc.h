@@ -1,0 +1,111 @@
+/*
+ * bproc.h - libbproc, the C interface to a bproc cluster.
+ *
+ * The calls follow BProc's sys/bproc.h so that programs written for BProc
+ * port with little change.  Every call talks to the local daemon (bpmaster
+ * on the front end, bpslave on a node) over the unix socket BPROC_SOCKET,
+ * or the path in the environment variable of that name.
+ *
+ * Errors: calls return -1 and set errno, as BProc did.  errno is then a
+ * system errno or one of the BE_* codes below; bproc_strerror() describes
+ * both.
+ */
+#ifndef BPROC_H
+#define BPROC_H
+
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BPROC_SOCKET "/run/bproc/bproc.sock"
+#define BPROC_SOCKET_ENV "BPROC_SOCKET"
+
+/* The node number of the master (front end). */
+#define BPROC_NODE_MASTER (-1)
+/* Not a node: e.g. bproc_pidnode() of a pid bproc does not know. */
+#define BPROC_NODE_NONE (-2)
+
+#define BPROC_STATE_LEN 15
+
+/* BProc's error codes, returned in errno. */
+#define BE_BASE 300
+#define BE_INVALIDNODE (BE_BASE + 0) /* no such node */
+#define BE_NODEDOWN (BE_BASE + 1)    /* the node is not up */
+#define BE_SAMENODE (BE_BASE + 2)    /* already on that node */
+#define BE_SLAVEDIED (BE_BASE + 3)   /* the node's daemon went away */
+#define BE_INVALIDPROC (BE_BASE + 4) /* no such bproc process */
+#define BE_NOMASTER (BE_BASE + 5)    /* no daemon to talk to */
+#define BE_PROTOCOL (BE_BASE + 6)    /* the daemon speaks another protocol */
+
+enum bproc_node_state {
+	BPROC_NODE_DOWN = 0,
+	BPROC_NODE_BOOT,
+	BPROC_NODE_UP,
+	BPROC_NODE_ERROR,
+	BPROC_NODE_UNAVAILABLE,
+	BPROC_NODE_REBOOT,
+	BPROC_NODE_HALT,
+	BPROC_NODE_PWROFF,
+};
+
+struct bproc_node_info_t {
+	int node;
+	char status[BPROC_STATE_LEN + 1]; /* "up", "down", ... */
+	unsigned int mode;                /* only the execute bits: 0111 */
+	unsigned int user;
+	unsigned int group;
+	char addr[64]; /* the node's address as text, "" if unknown */
+	long long up_since; /* unix time of the last change to "up", 0 if never */
+	unsigned int nprocs; /* processes the node reports */
+};
+
+struct bproc_node_set_t {
+	int size;
+	int alloc;
+	struct bproc_node_info_t *node;
+};
+
+struct bproc_proc_info_t {
+	int pid;
+	int node;
+};
+
+/* Nodes */
+int bproc_numnodes(void);
+int bproc_currnode(void);
+int bproc_nodestatus(int node, char *status, int len);
+int bproc_nodeinfo(int node, struct bproc_node_info_t *info);
+int bproc_nodelist(struct bproc_node_set_t *ns);
+void bproc_nodeset_free(struct bproc_node_set_t *ns);
+
+/* Node specifications: "4", "5-8", "1,3", "all", "allup", "alldown",
+ * state names ("up", "error", ...), and comma-separated combinations.
+ * bproc_nodefilter() keeps the nodes of in that match spec. */
+int bproc_nodefilter(struct bproc_node_set_t *out, const struct bproc_node_set_t *in,
+		     const char *spec);
+int bproc_nodespec(struct bproc_node_set_t *out, const char *spec);
+
+/* Change nodes (root only). */
+int bproc_chmod(int node, unsigned int mode);
+int bproc_chown(int node, unsigned int user);
+int bproc_chgrp(int node, unsigned int group);
+int bproc_nodesetstatus(int node, const char *status);
+
+/* May the caller use node with mode (execute bit 1)?  0 or -1/EACCES. */
+int bproc_access(int node, int mode);
+
+/* Processes */
+int bproc_proclist(int node, struct bproc_proc_info_t **list);
+int bproc_pidnode(pid_t pid);
+
+const char *bproc_strerror(int err);
+const char *bproc_state_name(int state);
+int bproc_state_parse(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

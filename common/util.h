@@ -1,0 +1,70 @@
+/*
+ * util.h - small helpers shared by every part of bproc.
+ *
+ * Cleanup attributes in the style of systemd: a variable declared with
+ * _cleanup_free_ or _cleanup_close_ is released when it goes out of scope,
+ * so error paths stay a single "return r;".
+ */
+#ifndef BPROC_UTIL_H
+#define BPROC_UTIL_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+
+/* Hand an fd out of a _cleanup_close_ variable. */
+static inline int take_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+
+/* Hand a pointer out of a _cleanup_free_ variable. */
+static inline void *take_ptr(void *pp)
+{
+	void **p = pp;
+	void *r = *p;
+	*p = NULL;
+	return r;
+}
+
+/* Monotonic clock in milliseconds. */
+long long now_ms(void);
+
+/* Write or read exactly len bytes; 0 on success, -errno on failure,
+ * -EPIPE on end of file before len bytes. */
+int write_full(int fd, const void *buf, size_t len);
+int read_full(int fd, void *buf, size_t len);
+
+/* Parse a decimal integer in [min, max]; 0 or -EINVAL/-ERANGE. */
+int parse_long(const char *s, long min, long max, long *out);
+
+#endif

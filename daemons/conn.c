@@ -1,0 +1,265 @@
+/*
+ * conn.c - see conn.h.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bproc.h"
+#include "log.h"
+#include "util.h"
+
+static void conn_event(struct loop *loop, int fd, uint32_t events, void *data);
+
+static void conn_free(void *p)
+{
+	struct conn *conn = p;
+
+	free(conn->in);
+	free(conn->out);
+	free(conn);
+}
+
+int conn_new(struct loop *loop, int fd, const char *name, conn_msg_fn on_msg,
+	     conn_close_fn on_close, void *data, struct conn **out)
+{
+	struct conn *conn;
+	socklen_t len = sizeof(struct ucred);
+	int r;
+
+	conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		close(fd);
+		return -ENOMEM;
+	}
+	conn->fd = fd;
+	conn->loop = loop;
+	conn->on_msg = on_msg;
+	conn->on_close = on_close;
+	conn->data = data;
+	snprintf(conn->name, sizeof(conn->name), "%s", name);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &conn->creds, &len) == 0 && conn->creds.pid > 0)
+		conn->has_creds = true;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = loop_add(loop, fd, EPOLLIN, conn_event, conn);
+	if (r < 0)
+		goto fail;
+	*out = conn;
+	return 0;
+fail:
+	close(fd);
+	conn_free(conn);
+	return r;
+}
+
+void conn_close(struct conn *conn, const char *reason)
+{
+	if (conn->closed)
+		return;
+	conn->closed = true;
+	if (reason)
+		pr_info("%s: closing: %s", conn->name, reason);
+	loop_remove(conn->loop, conn->fd);
+	close(conn->fd);
+	conn->fd = -1;
+	if (conn->on_close)
+		conn->on_close(conn, conn->data);
+	if (loop_defer_free(conn->loop, conn_free, conn) < 0)
+		pr_err("%s: out of memory; leaking a closed connection", conn->name);
+}
+
+static int conn_flush(struct conn *conn)
+{
+	while (conn->out_off < conn->out_len) {
+		ssize_t n = write(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		conn->out_off += (size_t)n;
+	}
+	if (conn->out_off == conn->out_len) {
+		conn->out_off = conn->out_len = 0;
+		return loop_modify(conn->loop, conn->fd, EPOLLIN);
+	}
+	return loop_modify(conn->loop, conn->fd, EPOLLIN | EPOLLOUT);
+}
+
+int conn_send(struct conn *conn, const Msg *msg)
+{
+	_cleanup_free_ uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	if (conn->closed)
+		return -EPIPE;
+	r = frame_encode(msg, &frame, &len);
+	if (r < 0)
+		return r;
+	if (conn->out_len - conn->out_off + len > CONN_MAX_QUEUED) {
+		conn_close(conn, "peer does not read its messages; output queue full");
+		return -ENOBUFS;
+	}
+	/* Compact before growing so a busy link reuses its buffer. */
+	if (conn->out_off > 0) {
+		memmove(conn->out, conn->out + conn->out_off, conn->out_len - conn->out_off);
+		conn->out_len -= conn->out_off;
+		conn->out_off = 0;
+	}
+	if (conn->out_len + len > conn->out_cap) {
+		size_t cap = (conn->out_len + len) * 2;
+		uint8_t *t = realloc(conn->out, cap);
+
+		if (!t)
+			return -ENOMEM;
+		conn->out = t;
+		conn->out_cap = cap;
+	}
+	memcpy(conn->out + conn->out_len, frame, len);
+	conn->out_len += len;
+	r = conn_flush(conn);
+	if (r < 0) {
+		conn_close(conn, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int conn_reply(struct conn *conn, uint64_t id, int status, const char *fmt, ...)
+{
+	Bproc__Reply reply = BPROC__REPLY__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	char text[512] = "";
+
+	if (fmt) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		reply.message = text;
+	}
+	reply.status = status;
+	msg.has_id = true;
+	msg.id = id;
+	msg.body_case = BPROC__MSG__BODY_REPLY;
+	msg.reply = &reply;
+	return conn_send(conn, &msg);
+}
+
+/* Read what is there, then hand out every whole frame in the buffer. */
+static int conn_read(struct conn *conn)
+{
+	size_t off = 0;
+	bool eof = false;
+
+	for (;;) {
+		ssize_t n;
+
+		if (conn->in_cap - conn->in_len < 65536) {
+			size_t cap = conn->in_cap ? conn->in_cap * 2 : 131072;
+			uint8_t *t;
+
+			if (cap > FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD + 65536)
+				cap = FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD + 65536;
+			if (cap <= conn->in_len)
+				break; /* full: parse what is there first */
+			t = realloc(conn->in, cap);
+			if (!t)
+				return -ENOMEM;
+			conn->in = t;
+			conn->in_cap = cap;
+		}
+		n = read(conn->fd, conn->in + conn->in_len, conn->in_cap - conn->in_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		if (n == 0) {
+			eof = true;
+			break;
+		}
+		conn->in_len += (size_t)n;
+		if ((size_t)n < 65536)
+			break;
+	}
+
+	while (!conn->closed) {
+		Msg *msg = NULL;
+		size_t used;
+		int r = frame_parse(conn->in + off, conn->in_len - off, &msg, &used);
+
+		if (r < 0)
+			return r;
+		if (!msg)
+			break;
+		off += used;
+		r = conn->on_msg(conn, msg, conn->data);
+		msg_free(msg);
+		if (r < 0)
+			return r;
+	}
+	if (conn->closed)
+		return 0;
+	memmove(conn->in, conn->in + off, conn->in_len - off);
+	conn->in_len -= off;
+	return eof ? -EPIPE : 0;
+}
+
+static const char *conn_error_text(int r)
+{
+	switch (r) {
+	case -EPIPE:
+		return "connection closed by peer";
+	case -EPROTO:
+		return "not a bproc peer (bad frame magic)";
+	case -EPROTONOSUPPORT:
+		return "peer speaks another bproc protocol version";
+	case -EMSGSIZE:
+		return "frame larger than the protocol allows";
+	case -EBADMSG:
+		return "undecodable message";
+	default:
+		return strerror(-r);
+	}
+}
+
+static void conn_event(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct conn *conn = data;
+	int r = 0;
+
+	if (events & EPOLLOUT) {
+		r = conn_flush(conn);
+		if (r < 0) {
+			conn_close(conn, conn_error_text(r));
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		r = conn_read(conn);
+		if (r < 0 && !conn->closed) {
+			/* A peer on another version hears why before we hang up. */
+			if (r == -EPROTONOSUPPORT)
+				conn_reply(conn, 0, -BE_PROTOCOL,
+					   "bproc protocol version %d expected", PROTOCOL_VERSION);
+			/* A plain hang-up is normal for clients; say nothing. */
+			conn_close(conn, r == -EPIPE ? NULL : conn_error_text(r));
+		}
+	}
+}
