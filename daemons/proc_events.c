@@ -1,0 +1,171 @@
+/*
+ * proc_events.c - subscribe to fork and exit events of the process-events
+ * connector and hand them out one by one.  See proc_events.h.
+ *
+ * The connector speaks raw netlink: each message is an nlmsghdr, a cn_msg
+ * and a proc_event.  libnl3 gives us the socket, the subscription and the
+ * message walking; the payload is decoded here and nowhere else.
+ */
+#include <errno.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc_events.h"
+
+struct proc_events {
+	struct nl_sock *sock;
+};
+
+static int send_mcast_op(struct nl_sock *sock, enum proc_cn_mcast_op op)
+{
+	struct {
+		struct cn_msg cn;
+		enum proc_cn_mcast_op op;
+	} __attribute__((packed)) req;
+	struct nl_msg *msg;
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.cn.id.idx = CN_IDX_PROC;
+	req.cn.id.val = CN_VAL_PROC;
+	req.cn.len = sizeof(req.op);
+	req.op = op;
+
+	msg = nlmsg_alloc_simple(NLMSG_DONE, 0);
+	if (!msg)
+		return -ENOMEM;
+	r = nlmsg_append(msg, &req, sizeof(req), 0);
+	if (r >= 0)
+		r = nl_send_auto(sock, msg);
+	nlmsg_free(msg);
+	return r < 0 ? -EIO : 0;
+}
+
+int proc_events_open(struct proc_events **out)
+{
+	struct proc_events *pe;
+	int r;
+
+	pe = calloc(1, sizeof(*pe));
+	if (!pe)
+		return -ENOMEM;
+	pe->sock = nl_socket_alloc();
+	if (!pe->sock) {
+		free(pe);
+		return -ENOMEM;
+	}
+	nl_socket_disable_seq_check(pe->sock);
+	nl_socket_set_local_port(pe->sock, 0);
+	r = nl_connect(pe->sock, NETLINK_CONNECTOR);
+	if (r < 0) {
+		r = -EPROTONOSUPPORT;
+		goto fail;
+	}
+	r = nl_socket_add_membership(pe->sock, CN_IDX_PROC);
+	if (r < 0) {
+		r = -EPERM;
+		goto fail;
+	}
+	nl_socket_set_nonblocking(pe->sock);
+	/* Events can come in bursts (a fork bomb on a node): give the socket
+	 * room, the kernel drops what does not fit and we rescan then. */
+	nl_socket_set_buffer_size(pe->sock, 4 << 20, 0);
+	r = send_mcast_op(pe->sock, PROC_CN_MCAST_LISTEN);
+	if (r < 0)
+		goto fail;
+	*out = pe;
+	return 0;
+fail:
+	nl_socket_free(pe->sock);
+	free(pe);
+	return r;
+}
+
+void proc_events_close(struct proc_events *pe)
+{
+	if (!pe)
+		return;
+	send_mcast_op(pe->sock, PROC_CN_MCAST_IGNORE);
+	nl_socket_free(pe->sock);
+	free(pe);
+}
+
+int proc_events_fd(const struct proc_events *pe)
+{
+	return nl_socket_get_fd(pe->sock);
+}
+
+/* Decode one connector message; 1 if it was an event of interest. */
+static int decode_event(const struct nlmsghdr *h, struct proc_event_info *info)
+{
+	const struct cn_msg *cn;
+	const struct proc_event *ev;
+
+	if (nlmsg_datalen(h) < (int)sizeof(*cn))
+		return 0;
+	cn = nlmsg_data(h);
+	if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC)
+		return 0;
+	if (cn->len < sizeof(*ev) - sizeof(ev->event_data) ||
+	    nlmsg_datalen(h) < (int)(sizeof(*cn) + cn->len))
+		return 0;
+	ev = (const struct proc_event *)cn->data;
+	switch (ev->what) {
+	case PROC_EVENT_FORK:
+		/* A new thread shares its tgid with its creator. */
+		if (ev->event_data.fork.child_pid != ev->event_data.fork.child_tgid)
+			return 0;
+		info->kind = PROC_EVENT_KIND_FORK;
+		info->pid = ev->event_data.fork.child_tgid;
+		info->parent = ev->event_data.fork.parent_tgid;
+		info->exit_status = 0;
+		return 1;
+	case PROC_EVENT_EXIT:
+		if (ev->event_data.exit.process_pid != ev->event_data.exit.process_tgid)
+			return 0;
+		info->kind = PROC_EVENT_KIND_EXIT;
+		info->pid = ev->event_data.exit.process_tgid;
+		info->parent = ev->event_data.exit.parent_tgid;
+		info->exit_status = (int)ev->event_data.exit.exit_code;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int proc_events_dispatch(struct proc_events *pe, proc_event_fn fn, void *data)
+{
+	for (;;) {
+		struct sockaddr_nl peer;
+		unsigned char *buf = NULL;
+		struct nlmsghdr *h;
+		int n;
+
+		n = nl_recv(pe->sock, &peer, &buf, NULL);
+		if (n == 0 || n == -NLE_AGAIN) {
+			free(buf);
+			return 0;
+		}
+		if (n < 0) {
+			free(buf);
+			return n == -NLE_NOMEM ? -ENOBUFS : -EIO;
+		}
+		/* Only the kernel may speak for the connector. */
+		if (peer.nl_pid != 0) {
+			free(buf);
+			continue;
+		}
+		for (h = (struct nlmsghdr *)buf; nlmsg_ok(h, n); h = nlmsg_next(h, &n)) {
+			struct proc_event_info info;
+
+			if (decode_event(h, &info))
+				fn(&info, data);
+		}
+		free(buf);
+	}
+}

@@ -1,0 +1,46 @@
+/*
+ * proc_events.h - the kernel's process-events connector, through libnl3.
+ *
+ * A slave must know when a process on its node forks or exits, so that the
+ * master's process table (and the ghosts) follow.  Polling /proc would miss
+ * short-lived children and cost CPU on idle nodes; the connector
+ * (NETLINK_CONNECTOR, CN_IDX_PROC) tells us of every fork and exit as it
+ * happens.  It reports pids as the initial pid namespace sees them, and
+ * only to a listener in that namespace, which is where bpslave runs.
+ *
+ * Only threads leaders are reported: thread creation and thread exit are
+ * of no interest to the process table.
+ */
+#ifndef BPROC_PROC_EVENTS_H
+#define BPROC_PROC_EVENTS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum proc_event_kind {
+	PROC_EVENT_KIND_FORK,
+	PROC_EVENT_KIND_EXIT,
+};
+
+struct proc_event_info {
+	enum proc_event_kind kind;
+	pid_t pid;          /* the child (fork) or the process that exited */
+	pid_t parent;       /* fork: the parent process */
+	int exit_status;    /* exit: a wait() status (exit code << 8, or signal) */
+};
+
+struct proc_events;
+typedef void (*proc_event_fn)(const struct proc_event_info *ev, void *data);
+
+/* Subscribe to the connector.  -errno; -EPERM outside the initial
+ * namespaces or without CAP_NET_ADMIN. */
+int proc_events_open(struct proc_events **out);
+void proc_events_close(struct proc_events *pe);
+/* The fd to wait on for input (stays valid until close). */
+int proc_events_fd(const struct proc_events *pe);
+/* Read what is pending without blocking and call fn for each event.
+ * 0, or -errno; -ENOBUFS means events were lost (the socket overflowed)
+ * and the caller should rescan what it tracks. */
+int proc_events_dispatch(struct proc_events *pe, proc_event_fn fn, void *data);
+
+#endif

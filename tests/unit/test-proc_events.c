@@ -1,0 +1,117 @@
+/*
+ * test-proc_events.c - the process-events connector sees a real fork and
+ * the exit status of the child.  Needs root in the initial namespaces, as
+ * bpslave does; skipped elsewhere.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc_events.h"
+
+struct seen {
+	pid_t child;
+	int forks;
+	int exits;
+	int exit_status;
+};
+
+static void on_event(const struct proc_event_info *ev, void *data)
+{
+	struct seen *s = data;
+
+	if (ev->pid != s->child)
+		return;
+	if (ev->kind == PROC_EVENT_KIND_FORK) {
+		cr_expect_eq(ev->parent, getpid());
+		s->forks++;
+	} else {
+		s->exits++;
+		s->exit_status = ev->exit_status;
+	}
+}
+
+Test(proc_events, fork_and_exit_of_a_child)
+{
+	struct proc_events *pe;
+	struct seen s = { 0 };
+	int r = proc_events_open(&pe);
+
+	if (r == -EPERM || r == -EPROTONOSUPPORT)
+		cr_skip_test("no access to the process-events connector (%d)", r);
+	cr_assert_eq(r, 0);
+
+	s.child = fork();
+	cr_assert_geq(s.child, 0);
+	if (s.child == 0)
+		_exit(7);
+	waitpid(s.child, NULL, 0);
+
+	for (int i = 0; i < 50 && s.exits == 0; i++) {
+		struct pollfd p = { .fd = proc_events_fd(pe), .events = POLLIN };
+
+		poll(&p, 1, 100);
+		cr_assert_eq(proc_events_dispatch(pe, on_event, &s), 0);
+	}
+	cr_assert_eq(s.forks, 1);
+	cr_assert_eq(s.exits, 1);
+	cr_assert(WIFEXITED(s.exit_status));
+	cr_assert_eq(WEXITSTATUS(s.exit_status), 7);
+	proc_events_close(pe);
+}
+
+static void *thread_main(void *arg)
+{
+	*(pid_t *)arg = gettid();
+	return NULL;
+}
+
+struct any_event {
+	pid_t thread;
+	int seen_thread;
+	int seen_marker;
+	pid_t marker;
+};
+
+static void on_any(const struct proc_event_info *ev, void *data)
+{
+	struct any_event *a = data;
+
+	if (ev->pid == a->thread)
+		a->seen_thread++;
+	if (ev->pid == a->marker && ev->kind == PROC_EVENT_KIND_EXIT)
+		a->seen_marker++;
+}
+
+Test(proc_events, threads_are_not_processes)
+{
+	struct proc_events *pe;
+	struct any_event a = { 0 };
+	pthread_t t;
+	int r = proc_events_open(&pe);
+
+	if (r < 0)
+		cr_skip_test("no access to the process-events connector (%d)", r);
+	cr_assert_eq(proc_events_dispatch(pe, on_any, &a), 0);
+
+	cr_assert_eq(pthread_create(&t, NULL, thread_main, &a.thread), 0);
+	pthread_join(t, NULL);
+	/* A child process after the thread: once its exit is seen, every
+	 * event about the thread would have been seen too. */
+	a.marker = fork();
+	if (a.marker == 0)
+		_exit(0);
+	waitpid(a.marker, NULL, 0);
+	for (int i = 0; i < 50 && a.seen_marker == 0; i++) {
+		struct pollfd p = { .fd = proc_events_fd(pe), .events = POLLIN };
+
+		poll(&p, 1, 100);
+		cr_assert_eq(proc_events_dispatch(pe, on_any, &a), 0);
+	}
+	cr_assert_eq(a.seen_marker, 1);
+	cr_assert_eq(a.seen_thread, 0);
+	proc_events_close(pe);
+}
