@@ -24,8 +24,10 @@ extern "C" {
 
 /* The node number of the master (front end). */
 #define BPROC_NODE_MASTER (-1)
-/* Not a node: e.g. bproc_pidnode() of a pid bproc does not know. */
+/* Not a node: what bproc_pidnode() returns on error. */
 #define BPROC_NODE_NONE (-2)
+/* Every node, for bproc_proclist(). */
+#define BPROC_NODE_ANY (-3)
 
 #define BPROC_STATE_LEN 15
 
@@ -97,10 +99,17 @@ int bproc_nodesetstatus(int node, const char *status);
 int bproc_access(int node, int mode);
 
 /* Processes */
+/* The remote processes on node (BPROC_NODE_ANY: all of them) in a new
+ * array (free() it); returns how many, or -1. */
 int bproc_proclist(int node, struct bproc_proc_info_t **list);
+/* Where pid runs: a node number, BPROC_NODE_MASTER for a process of the
+ * master, or BPROC_NODE_NONE with errno set (ESRCH: no such process). */
 int bproc_pidnode(pid_t pid);
 
 const char *bproc_strerror(int err);
+/* The daemon's own words about the last call of this thread that failed
+ * ("node 3 is down"), or NULL if it said nothing. */
+const char *bproc_errmsg(void);
 const char *bproc_state_name(int state);
 int bproc_state_parse(const char *name);
 

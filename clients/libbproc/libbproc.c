@@ -1,0 +1,372 @@
+/*
+ * libbproc.c - the calls of bproc.h that talk to the local daemon.
+ *
+ * Each call opens the daemon's unix socket (BPROC_SOCKET, or the path in
+ * the environment variable of that name), sends one request and reads one
+ * answer.  A connection per call keeps the library free of shared state, so
+ * it is safe in threads and across fork(); the cost, tens of microseconds,
+ * is nothing next to what the calls do.  The daemon knows who is asking
+ * from the socket (SO_PEERCRED); the library never claims an identity.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bproc.h"
+#include "frame.h"
+
+static __thread char last_message[256];
+
+const char *bproc_errmsg(void)
+{
+	return last_message[0] ? last_message : NULL;
+}
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+static const char *socket_path(void)
+{
+	const char *p = getenv(BPROC_SOCKET_ENV);
+
+	return p && p[0] ? p : BPROC_SOCKET;
+}
+
+static int connect_daemon(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = socket_path();
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = errno;
+
+		close(fd);
+		/* No socket, or nobody behind it: there is no daemon. */
+		if (r == ENOENT || r == ECONNREFUSED || r == ENOTDIR)
+			return -BE_NOMASTER;
+		return -r;
+	}
+	return fd;
+}
+
+/*
+ * Send req and read the answer.  An error Reply (status < 0) becomes
+ * -status, with its message kept for bproc_errmsg().  On success *out holds
+ * the answer, whatever its type; the caller checks the type it expects.
+ */
+static int transact(Msg *req, Msg **out)
+{
+	Msg *reply = NULL;
+	int fd, r;
+
+	last_message[0] = '\0';
+	fd = connect_daemon();
+	if (fd < 0)
+		return fd;
+	req->has_id = true;
+	req->id = 1;
+	r = frame_send(fd, req);
+	if (r >= 0)
+		r = frame_recv(fd, &reply);
+	close(fd);
+	if (r == -EPROTONOSUPPORT)
+		return -BE_PROTOCOL;
+	if (r == -EPIPE || r == -ECONNRESET)
+		return -BE_NOMASTER;
+	if (r < 0)
+		return r;
+	if (reply->body_case == BPROC__MSG__BODY_REPLY && reply->reply->status < 0) {
+		r = reply->reply->status;
+		if (reply->reply->message)
+			snprintf(last_message, sizeof(last_message), "%s", reply->reply->message);
+		msg_free(reply);
+		return r;
+	}
+	*out = reply;
+	return 0;
+}
+
+/* A request whose only answer is a Reply. */
+static int transact_status(Msg *req)
+{
+	Msg *reply = NULL;
+	int r = transact(req, &reply);
+
+	if (r < 0)
+		return r;
+	r = reply->body_case == BPROC__MSG__BODY_REPLY ? 0 : -EPROTO;
+	msg_free(reply);
+	return r;
+}
+
+static void copy_node_info(struct bproc_node_info_t *to, const Bproc__NodeInfo *from)
+{
+	memset(to, 0, sizeof(*to));
+	to->node = from->node;
+	snprintf(to->status, sizeof(to->status), "%s", bproc_state_name(from->state));
+	to->mode = from->mode;
+	to->user = from->uid;
+	to->group = from->gid;
+	if (from->addr)
+		snprintf(to->addr, sizeof(to->addr), "%s", from->addr);
+	to->up_since = from->has_up_since ? (long long)from->up_since : 0;
+	to->nprocs = from->has_nprocs ? from->nprocs : 0;
+}
+
+int bproc_nodelist(struct bproc_node_set_t *ns)
+{
+	Bproc__NodeListRequest list = BPROC__NODE_LIST_REQUEST__INIT;
+	Msg req = BPROC__MSG__INIT;
+	_cleanup_msg_ Msg *reply = NULL;
+	int r;
+
+	memset(ns, 0, sizeof(*ns));
+	req.body_case = BPROC__MSG__BODY_NODE_LIST_REQUEST;
+	req.node_list_request = &list;
+	r = transact(&req, &reply);
+	if (r < 0)
+		return fail(-r);
+	if (reply->body_case != BPROC__MSG__BODY_NODE_LIST_REPLY)
+		return fail(EPROTO);
+	if (reply->node_list_reply->n_nodes > 0) {
+		ns->node = calloc(reply->node_list_reply->n_nodes, sizeof(*ns->node));
+		if (!ns->node)
+			return fail(ENOMEM);
+	}
+	ns->alloc = (int)reply->node_list_reply->n_nodes;
+	for (size_t i = 0; i < reply->node_list_reply->n_nodes; i++)
+		copy_node_info(&ns->node[ns->size++], reply->node_list_reply->nodes[i]);
+	return ns->size;
+}
+
+void bproc_nodeset_free(struct bproc_node_set_t *ns)
+{
+	if (!ns)
+		return;
+	free(ns->node);
+	memset(ns, 0, sizeof(*ns));
+}
+
+int bproc_numnodes(void)
+{
+	struct bproc_node_set_t ns;
+	int n = bproc_nodelist(&ns);
+
+	bproc_nodeset_free(&ns);
+	return n;
+}
+
+int bproc_nodeinfo(int node, struct bproc_node_info_t *info)
+{
+	struct bproc_node_set_t ns;
+	int found = 0;
+
+	if (bproc_nodelist(&ns) < 0)
+		return -1;
+	for (int i = 0; i < ns.size; i++)
+		if (ns.node[i].node == node) {
+			*info = ns.node[i];
+			found = 1;
+		}
+	bproc_nodeset_free(&ns);
+	return found ? 0 : fail(BE_INVALIDNODE);
+}
+
+int bproc_nodestatus(int node, char *status, int len)
+{
+	struct bproc_node_info_t info;
+
+	if (len <= 0)
+		return fail(EINVAL);
+	if (bproc_nodeinfo(node, &info) < 0)
+		return -1;
+	snprintf(status, (size_t)len, "%s", info.status);
+	return bproc_state_parse(info.status);
+}
+
+int bproc_currnode(void)
+{
+	Bproc__WhereAmIRequest where = BPROC__WHERE_AM_IREQUEST__INIT;
+	Msg req = BPROC__MSG__INIT;
+	_cleanup_msg_ Msg *reply = NULL;
+	int r;
+
+	req.body_case = BPROC__MSG__BODY_WHERE_AM_I_REQUEST;
+	req.where_am_i_request = &where;
+	r = transact(&req, &reply);
+	if (r < 0) {
+		errno = -r;
+		return BPROC_NODE_NONE;
+	}
+	if (reply->body_case != BPROC__MSG__BODY_WHERE_AM_I_REPLY) {
+		errno = EPROTO;
+		return BPROC_NODE_NONE;
+	}
+	return reply->where_am_i_reply->node;
+}
+
+/* One change to one node. */
+static int change_node(int node, Bproc__NodeChangeRequest *change)
+{
+	Msg req = BPROC__MSG__INIT;
+	int32_t nodes[1] = { node };
+	int r;
+
+	change->n_nodes = 1;
+	change->nodes = nodes;
+	req.body_case = BPROC__MSG__BODY_NODE_CHANGE_REQUEST;
+	req.node_change_request = change;
+	r = transact_status(&req);
+	return r < 0 ? fail(-r) : 0;
+}
+
+int bproc_chmod(int node, unsigned int mode)
+{
+	Bproc__NodeChangeRequest change = BPROC__NODE_CHANGE_REQUEST__INIT;
+
+	change.has_mode = true;
+	change.mode = mode;
+	return change_node(node, &change);
+}
+
+int bproc_chown(int node, unsigned int user)
+{
+	Bproc__NodeChangeRequest change = BPROC__NODE_CHANGE_REQUEST__INIT;
+
+	change.has_uid = true;
+	change.uid = user;
+	return change_node(node, &change);
+}
+
+int bproc_chgrp(int node, unsigned int group)
+{
+	Bproc__NodeChangeRequest change = BPROC__NODE_CHANGE_REQUEST__INIT;
+
+	change.has_gid = true;
+	change.gid = group;
+	return change_node(node, &change);
+}
+
+int bproc_nodesetstatus(int node, const char *status)
+{
+	Bproc__NodeChangeRequest change = BPROC__NODE_CHANGE_REQUEST__INIT;
+	int state = bproc_state_parse(status);
+
+	if (state < 0)
+		return fail(EINVAL);
+	change.has_state = true;
+	change.state = (Bproc__NodeState)state;
+	return change_node(node, &change);
+}
+
+static int in_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (getegid() == gid)
+		return 1;
+	n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/*
+ * As execute permission on a file: the owner's bit if we own the node, else
+ * the group's if we are in its group, else the others'.  Root may always.
+ */
+int bproc_access(int node, int mode)
+{
+	struct bproc_node_info_t info;
+	uid_t uid = geteuid();
+	unsigned int bit;
+
+	if (bproc_nodeinfo(node, &info) < 0)
+		return -1;
+	if (strcmp(info.status, "up") != 0)
+		return fail(BE_NODEDOWN);
+	if (uid == 0)
+		return 0;
+	if (info.user == uid)
+		bit = 0100;
+	else if (in_group(info.group))
+		bit = 0010;
+	else
+		bit = 0001;
+	if ((mode & 1) && !(info.mode & bit))
+		return fail(EACCES);
+	return 0;
+}
+
+int bproc_proclist(int node, struct bproc_proc_info_t **list)
+{
+	Bproc__ProcListRequest procs = BPROC__PROC_LIST_REQUEST__INIT;
+	Msg req = BPROC__MSG__INIT;
+	_cleanup_msg_ Msg *reply = NULL;
+	struct bproc_proc_info_t *out;
+	int r, n = 0;
+
+	*list = NULL;
+	req.body_case = BPROC__MSG__BODY_PROC_LIST_REQUEST;
+	req.proc_list_request = &procs;
+	r = transact(&req, &reply);
+	if (r < 0)
+		return fail(-r);
+	if (reply->body_case != BPROC__MSG__BODY_PROC_LIST_REPLY)
+		return fail(EPROTO);
+	out = calloc(reply->proc_list_reply->n_procs + 1, sizeof(*out));
+	if (!out)
+		return fail(ENOMEM);
+	for (size_t i = 0; i < reply->proc_list_reply->n_procs; i++) {
+		const Bproc__ProcEntry *e = reply->proc_list_reply->procs[i];
+
+		if (node != BPROC_NODE_ANY && e->node != node)
+			continue;
+		out[n].pid = e->pid;
+		out[n].node = e->node;
+		n++;
+	}
+	*list = out;
+	return n;
+}
+
+int bproc_pidnode(pid_t pid)
+{
+	struct bproc_proc_info_t *list;
+	int n, node = BPROC_NODE_NONE;
+
+	n = bproc_proclist(BPROC_NODE_ANY, &list);
+	if (n < 0)
+		return BPROC_NODE_NONE;
+	for (int i = 0; i < n; i++)
+		if (list[i].pid == pid)
+			node = list[i].node;
+	free(list);
+	if (node != BPROC_NODE_NONE)
+		return node;
+	/* Not in the table of remote processes: one of this machine (the
+	 * master, or the node we are on), or none at all. */
+	if (kill(pid, 0) == 0 || errno == EPERM)
+		return bproc_currnode();
+	errno = ESRCH;
+	return BPROC_NODE_NONE;
+}

@@ -1,0 +1,394 @@
+/*
+ * bpslave.c - the daemon of a node.
+ *
+ *   main -> listen for local clients -> connect to the master -> Hello
+ *        -> Welcome (we learn our node number) -> make the node's pid
+ *           namespace -> NodeReady -> heartbeats ... until told otherwise
+ *
+ * The link to the master is kept up for ever: when it breaks, the slave
+ * keeps its node's processes and reconnects every second, so a master
+ * restart or a network blip does not cost the node its work.  The master
+ * may tell the node to reboot (kill its processes, start afresh) or to halt
+ * or power off (kill its processes, stop).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bproc.h"
+#include "config.h"
+#include "version.h"
+#include "criu.h"
+#include "log.h"
+#include "slave.h"
+#include "sockets.h"
+#include "util.h"
+
+#define RECONNECT_MS 1000
+#define TICK_MS 250
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bpslave [-c CONFIG] [-f] [-v] MASTER[:PORT]\n"
+		"The bproc daemon of a node; MASTER is the master's address (port %d by default).\n"
+		"  -c CONFIG  configuration file (only the 'criu' key is used on a node)\n"
+		"  -f         stay in the foreground and log to stderr\n"
+		"  -v         verbose (debug) logging\n"
+		"  -h         this help;  -V  version\n",
+		CONFIG_DEFAULT_PORT);
+}
+
+int slave_send_to_master(struct slave *s, const Msg *msg)
+{
+	if (!s->master)
+		return -ENOTCONN;
+	return conn_send(s->master, msg);
+}
+
+static int send_hello(struct slave *s)
+{
+	Bproc__Hello hello = BPROC__HELLO__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	char host[64] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	hello.role = BPROC__PEER_ROLE__ROLE_SLAVE;
+	hello.hostname = host;
+	hello.software = "bpslave " BPROC_VERSION;
+	if (s->welcomed) {
+		hello.has_prev_node = true;
+		hello.prev_node = s->node;
+	}
+	msg.has_id = true;
+	msg.id = ++s->next_id;
+	msg.body_case = BPROC__MSG__BODY_HELLO;
+	msg.hello = &hello;
+	return slave_send_to_master(s, &msg);
+}
+
+static int send_ready(struct slave *s)
+{
+	Bproc__NodeReady ready = BPROC__NODE_READY__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	ready.node = s->node;
+	msg.body_case = BPROC__MSG__BODY_NODE_READY;
+	msg.node_ready = &ready;
+	return slave_send_to_master(s, &msg);
+}
+
+static void send_heartbeat(struct slave *s)
+{
+	Bproc__Heartbeat hb = BPROC__HEARTBEAT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	hb.seq = ++s->heartbeat_seq;
+	msg.body_case = BPROC__MSG__BODY_HEARTBEAT;
+	msg.heartbeat = &hb;
+	slave_send_to_master(s, &msg);
+}
+
+/* The node boots: it has a number, now it needs its pid namespace. */
+static int on_welcome(struct slave *s, const Bproc__Welcome *w)
+{
+	int r;
+
+	if (s->welcomed && s->node != w->node)
+		pr_warn("the master now calls this node %d (it was %d)", w->node, s->node);
+	s->node = w->node;
+	s->welcomed = true;
+	s->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 1000;
+	s->next_heartbeat_ms = now_ms() + s->heartbeat_ms;
+	if (s->init_pid <= 0) {
+		r = slave_pidns_create(s);
+		if (r < 0)
+			return r;
+	}
+	pr_info("registered as node %d with master %s", s->node, s->master_text);
+	return send_ready(s);
+}
+
+static int on_node_command(struct slave *s, const Msg *msg)
+{
+	static const char *const names[] = { "reboot", "halt", "pwroff" };
+	int action = msg->node_command->action;
+
+	if (action < 0 || action > 2)
+		return conn_reply(s->master, msg->id, -EINVAL, "unknown node action %d", action);
+	pr_info("the master asks node %d to %s", s->node, names[action]);
+	s->action = action;
+	s->stopping = true;
+	return 0;
+}
+
+static int master_msg(struct conn *conn, Msg *msg, void *data)
+{
+	struct slave *s = data;
+
+	if (slave_forward_reply(s, msg))
+		return 0;
+	switch (msg->body_case) {
+	case BPROC__MSG__BODY_WELCOME:
+		return on_welcome(s, msg->welcome);
+	case BPROC__MSG__BODY_NODE_COMMAND:
+		return on_node_command(s, msg);
+	case BPROC__MSG__BODY_REPLY:
+		if (msg->reply->status < 0) {
+			pr_err("master %s refused us: %s", s->master_text,
+			       msg->reply->message ? msg->reply->message : bproc_strerror(-msg->reply->status));
+			return -ECONNREFUSED;
+		}
+		return 0;
+	default:
+		pr_warn("unexpected %s from the master", msg_body_name(msg));
+		return 0;
+	}
+}
+
+static void master_closed(struct conn *conn, void *data)
+{
+	struct slave *s = data;
+
+	s->master = NULL;
+	slave_fail_pending(s);
+	if (!s->stopping)
+		pr_warn("lost the master %s; node %d keeps its processes and reconnects",
+			s->master_text, s->node);
+	s->next_connect_ms = now_ms() + RECONNECT_MS;
+}
+
+static void connect_failed(struct slave *s, int err)
+{
+	/* Say it once, not every second while the master is away. */
+	if (s->connect_failures++ == 0)
+		pr_warn("cannot reach the master %s: %s; retrying every %d ms", s->master_text,
+			strerror(err), RECONNECT_MS);
+	loop_remove(s->loop, s->connect_fd);
+	close(s->connect_fd);
+	s->connect_fd = -1;
+	s->next_connect_ms = now_ms() + RECONNECT_MS;
+}
+
+static void on_connected(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct slave *s = data;
+	int err = 0, r;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		connect_failed(s, err);
+		return;
+	}
+	loop_remove(loop, fd);
+	s->connect_fd = -1;
+	r = conn_new(loop, fd, "master", master_msg, master_closed, s, &s->master);
+	if (r < 0) {
+		pr_err("master link: %s", strerror(-r));
+		s->next_connect_ms = now_ms() + RECONNECT_MS;
+		return;
+	}
+	if (s->connect_failures)
+		pr_info("reached the master %s again", s->master_text);
+	s->connect_failures = 0;
+	send_hello(s);
+}
+
+static void start_connect(struct slave *s)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0) {
+		s->next_connect_ms = now_ms() + RECONNECT_MS;
+		return;
+	}
+	s->connect_fd = fd;
+	if (connect(fd, (struct sockaddr *)&s->master_addr, sizeof(s->master_addr)) < 0 &&
+	    errno != EINPROGRESS) {
+		connect_failed(s, errno);
+		return;
+	}
+	if (loop_add(s->loop, fd, EPOLLOUT, on_connected, s) < 0)
+		connect_failed(s, ENOMEM);
+}
+
+static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct slave *s = data;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			slave_reap_children(s);
+			continue;
+		}
+		pr_info("signal %d: shutting down", (int)si.ssi_signo);
+		s->stopping = true;
+	}
+}
+
+static int watch_signals(struct slave *s)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	return loop_add(s->loop, fd, EPOLLIN, on_signal, s);
+}
+
+static void find_criu(struct slave *s, const char *configured)
+{
+	char version[64];
+
+	if (criu_locate(configured, s->criu, sizeof(s->criu)) < 0) {
+		pr_warn("no CRIU found (set BPROC_CRIU or the config key 'criu'): this node cannot take migrated processes");
+		s->criu[0] = '\0';
+		return;
+	}
+	if (criu_version(s->criu, version, sizeof(version)) < 0)
+		pr_warn("%s does not run: this node cannot take migrated processes", s->criu);
+	else
+		pr_info("using CRIU %s at %s", version, s->criu);
+}
+
+static void run(struct slave *s)
+{
+	while (!s->stopping) {
+		long long now = now_ms();
+		int r;
+
+		if (!s->master && s->connect_fd < 0 && now >= s->next_connect_ms)
+			start_connect(s);
+		if (s->welcomed && s->init_pid == 0 && now >= s->pidns_created_ms + 1000)
+			slave_pidns_create(s);
+		if (s->master && s->welcomed && now >= s->next_heartbeat_ms) {
+			send_heartbeat(s);
+			s->next_heartbeat_ms = now + s->heartbeat_ms;
+		}
+		r = loop_run_once(s->loop, TICK_MS);
+		if (r < 0) {
+			pr_err("event loop: %s", strerror(-r));
+			return;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct slave s = { .connect_fd = -1, .unix_fd = -1, .node = -1, .action = -1 };
+	struct config cfg = { 0 };
+	const char *config_path = NULL;
+	bool foreground = false;
+	char err[512];
+	int opt, r;
+
+	log_init(argv[0]);
+	while ((opt = getopt(argc, argv, "+c:fvhV")) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("bpslave %s\n", BPROC_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "bpslave: %s\n", optind == argc ? "the master's address is missing" :
+			"only one master address may be given");
+		usage(stderr);
+		return 2;
+	}
+	s.master_text = argv[optind];
+	s.argv = argv;
+	r = socket_parse_hostport(s.master_text, CONFIG_DEFAULT_PORT, &s.master_addr);
+	if (r < 0) {
+		fprintf(stderr, "bpslave: '%s': %s\n", s.master_text,
+			r == -EINVAL ? "expected MASTER[:PORT] with a port from 1 to 65535" :
+			"cannot resolve that name");
+		return 2;
+	}
+	if (config_path && config_load(config_path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bpslave: %s\n", err);
+		return 1;
+	}
+	s.socket_path = getenv(BPROC_SOCKET_ENV) ? getenv(BPROC_SOCKET_ENV) : BPROC_SOCKET;
+
+	if (loop_new(&s.loop) < 0) {
+		fprintf(stderr, "bpslave: out of memory\n");
+		return 1;
+	}
+	if (watch_signals(&s) < 0 || slave_clients_listen(&s) < 0)
+		return 1;
+	if (!foreground) {
+		if (daemon(0, 0) < 0) {
+			pr_err("daemon: %s", strerror(errno));
+			return 1;
+		}
+		log_to_syslog();
+	}
+	find_criu(&s, cfg.criu);
+	config_free(&cfg);
+
+	run(&s);
+
+	/* A node that stops loses its processes, like a machine switched off. */
+	slave_pidns_kill(&s);
+	if (s.master)
+		conn_close(s.master, NULL);
+	unlink(s.socket_path);
+	loop_free(s.loop);
+	if (s.action == BPROC__NODE_ACTION__ACTION_REBOOT) {
+		pr_info("rebooting: starting afresh");
+		/* Our fds are close-on-exec; the signal mask is inherited, so clear it. */
+		sigset_t none;
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Exec the real path, not /proc/self/exe: the process name
+		 * (comm) comes from it, and tools find bpslave by name. */
+		if (n > 0) {
+			self[n] = '\0';
+			execv(self, s.argv);
+		}
+		execv("/proc/self/exe", s.argv);
+		pr_err("reboot: cannot re-execute bpslave: %s", strerror(errno));
+		return 1;
+	}
+	pr_info("stopped");
+	return 0;
+}

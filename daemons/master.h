@@ -1,0 +1,62 @@
+/*
+ * master.h - the state of bpmaster, shared by its three files:
+ *
+ *   bpmaster.c        start-up, sockets, the main loop, timers, signals
+ *   master_nodes.c    the slaves: registration, heartbeats, node states
+ *   master_clients.c  requests from clients and forwarded by slaves
+ */
+#ifndef BPROC_MASTER_H
+#define BPROC_MASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "conn.h"
+#include "loop.h"
+
+struct master_node {
+	int node;
+	struct in_addr addr;
+	int state;         /* enum bproc_node_state */
+	unsigned int mode; /* execute bits only */
+	unsigned int uid, gid;
+	struct conn *conn; /* the slave's link, NULL while down */
+	long long last_heard_ms;
+	time_t up_since;
+	unsigned int nprocs;
+	char hostname[64];
+};
+
+struct master {
+	struct config cfg;
+	const char *config_path;
+	struct loop *loop;
+	struct master_node *nodes; /* one per configured node, in cfg order */
+	size_t nnodes;
+	int tcp_fd;
+	int unix_fd;
+	const char *socket_path;
+	bool stopping;
+};
+
+/* master_nodes.c */
+int master_nodes_init(struct master *m);
+void master_accept_slave(struct master *m);
+void master_check_heartbeats(struct master *m, long long now);
+struct master_node *master_find_node(struct master *m, int node);
+/* Apply an administrator's change to one node; 0 or -errno/-BE_*. */
+int master_change_node(struct master *m, struct master_node *n, const Bproc__NodeChangeRequest *req);
+void master_nodes_shutdown(struct master *m);
+
+/* master_clients.c */
+void master_accept_client(struct master *m);
+/*
+ * Answer one request on conn.  uid/gid are the asker's: from SO_PEERCRED
+ * for a local client, from the slave for a forwarded one.  Returns 0, or
+ * -ENOTSUP for a message that is not a request (the caller decides).
+ */
+int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, uid_t uid, gid_t gid);
+
+#endif

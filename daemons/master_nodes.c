@@ -1,0 +1,278 @@
+/*
+ * master_nodes.c - the master's side of its slaves.
+ *
+ * A slave connects over TCP and says Hello; its source address, looked up
+ * in the config's ip/iprange lines, says which node it is.  The master
+ * answers Welcome with the node number, the node boots (its slave sets up
+ * the node's pid namespace and client socket) and reports NodeReady, and
+ * from then on sends a Heartbeat every heartbeat interval.  A node whose
+ * link closes or falls silent for pingtimeout is down.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "bproc.h"
+#include "log.h"
+#include "master.h"
+#include "node_state.h"
+#include "util.h"
+
+struct slave_link {
+	struct master *m;
+	struct master_node *node; /* set by Hello */
+	struct in_addr peer;
+};
+
+int master_nodes_init(struct master *m)
+{
+	m->nnodes = m->cfg.nnodes;
+	m->nodes = calloc(m->nnodes ? m->nnodes : 1, sizeof(*m->nodes));
+	if (!m->nodes)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nnodes; i++) {
+		struct master_node *n = &m->nodes[i];
+
+		n->node = m->cfg.nodes[i].node;
+		n->addr = m->cfg.nodes[i].addr;
+		n->state = BPROC_NODE_DOWN;
+		n->mode = 0111; /* BProc's default: anyone may run there */
+		n->uid = 0;
+		n->gid = 0;
+	}
+	return 0;
+}
+
+struct master_node *master_find_node(struct master *m, int node)
+{
+	int i = config_node_index(&m->cfg, node);
+
+	return i < 0 ? NULL : &m->nodes[i];
+}
+
+static void node_set_state(struct master_node *n, int state)
+{
+	if (n->state == state)
+		return;
+	pr_info("node %d: %s -> %s", n->node, node_state_name(n->state), node_state_name(state));
+	if (state == BPROC_NODE_UP && n->state != BPROC_NODE_UNAVAILABLE &&
+	    n->state != BPROC_NODE_ERROR)
+		n->up_since = time(NULL);
+	n->state = state;
+}
+
+static void node_event(struct master_node *n, enum node_event ev)
+{
+	int next;
+
+	if (node_state_event(n->state, ev, &next) == 0)
+		node_set_state(n, next);
+}
+
+static void slave_closed(struct conn *conn, void *data)
+{
+	struct slave_link *link = data;
+	struct master_node *n = link->node;
+
+	if (n && n->conn == conn) {
+		n->conn = NULL;
+		n->nprocs = 0;
+		node_event(n, NODE_EVENT_LOST);
+	}
+	free(link);
+}
+
+static int slave_hello(struct slave_link *link, struct conn *conn, const Msg *msg)
+{
+	struct master *m = link->m;
+	Bproc__Welcome welcome = BPROC__WELCOME__INIT;
+	Msg reply = BPROC__MSG__INIT;
+	char addr[INET_ADDRSTRLEN];
+	struct master_node *n;
+	int node;
+
+	inet_ntop(AF_INET, &link->peer, addr, sizeof(addr));
+	if (msg->hello->role != BPROC__PEER_ROLE__ROLE_SLAVE) {
+		conn_reply(conn, msg->id, -EPROTO, "only slaves connect to the master's TCP port");
+		return -EPROTO;
+	}
+	node = config_node_by_addr(&m->cfg, link->peer);
+	if (node < 0) {
+		pr_warn("slave at %s refused: no ip/iprange line in %s gives it a node number",
+			addr, m->config_path);
+		conn_reply(conn, msg->id, -BE_INVALIDNODE,
+			   "address %s is not a node of this cluster (see %s)", addr, m->config_path);
+		return -BE_INVALIDNODE;
+	}
+	n = master_find_node(m, node);
+	if (n->conn) {
+		/* The old link is stale: its slave restarted before we noticed. */
+		pr_info("node %d: new connection from %s replaces the old one", node, addr);
+		conn_close(n->conn, "replaced by a new connection from the same node");
+	}
+	link->node = n;
+	n->conn = conn;
+	n->last_heard_ms = now_ms();
+	snprintf(n->hostname, sizeof(n->hostname), "%s",
+		 msg->hello->hostname ? msg->hello->hostname : "");
+	snprintf(conn->name, sizeof(conn->name), "node %d", node);
+	node_event(n, NODE_EVENT_CONNECT);
+
+	welcome.node = node;
+	/* Three heartbeats fit in the timeout, so one lost packet is no death. */
+	welcome.heartbeat_ms = (uint32_t)(m->cfg.pingtimeout_ms / 3);
+	welcome.n_libraries = m->cfg.nlibraries;
+	welcome.libraries = m->cfg.libraries;
+	welcome.n_binaries = m->cfg.nbinaries;
+	welcome.binaries = m->cfg.binaries;
+	reply.has_id = true;
+	reply.id = msg->id;
+	reply.body_case = BPROC__MSG__BODY_WELCOME;
+	reply.welcome = &welcome;
+	return conn_send(conn, &reply);
+}
+
+static int slave_msg(struct conn *conn, Msg *msg, void *data)
+{
+	struct slave_link *link = data;
+	struct master_node *n = link->node;
+	int r;
+
+	if (!n) {
+		if (msg->body_case != BPROC__MSG__BODY_HELLO) {
+			pr_warn("%s: first message is %s, not hello", conn->name, msg_body_name(msg));
+			return -EPROTO;
+		}
+		return slave_hello(link, conn, msg);
+	}
+	n->last_heard_ms = now_ms();
+	switch (msg->body_case) {
+	case BPROC__MSG__BODY_HEARTBEAT:
+		if (msg->heartbeat->has_nprocs)
+			n->nprocs = msg->heartbeat->nprocs;
+		return 0;
+	case BPROC__MSG__BODY_NODE_READY:
+		if (msg->node_ready->node != n->node) {
+			pr_warn("%s: says it is node %d", conn->name, msg->node_ready->node);
+			return -EPROTO;
+		}
+		node_event(n, NODE_EVENT_READY);
+		return 0;
+	case BPROC__MSG__BODY_REPLY:
+		/* Answers to NodeCommand: nothing to wait for. */
+		if (msg->reply->status < 0)
+			pr_warn("%s: %s", conn->name, msg->reply->message ? msg->reply->message : "error");
+		return 0;
+	default:
+		break;
+	}
+	/* A client on the node asked its slave, which forwards to us. */
+	if (!msg->creds) {
+		pr_warn("%s: forwarded %s without credentials", conn->name, msg_body_name(msg));
+		return conn_reply(conn, msg->id, -EPROTO, "request without credentials");
+	}
+	r = master_handle_request(link->m, conn, msg, msg->creds->uid, msg->creds->gid);
+	if (r == -ENOTSUP) {
+		pr_warn("%s: unexpected %s", conn->name, msg_body_name(msg));
+		return conn_reply(conn, msg->id, -EPROTO, "unexpected message %s", msg_body_name(msg));
+	}
+	return r;
+}
+
+void master_accept_slave(struct master *m)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct slave_link *link;
+	struct conn *conn;
+	char name[64], addr[INET_ADDRSTRLEN];
+	int fd, r;
+
+	fd = accept4(m->tcp_fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			pr_warn("accept on the slave port: %s", strerror(errno));
+		return;
+	}
+	link = calloc(1, sizeof(*link));
+	if (!link) {
+		close(fd);
+		return;
+	}
+	link->m = m;
+	link->peer = sa.sin_addr;
+	inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
+	snprintf(name, sizeof(name), "slave %s", addr);
+	r = conn_new(m->loop, fd, name, slave_msg, slave_closed, link, &conn);
+	if (r < 0) {
+		pr_err("%s: %s", name, strerror(-r));
+		free(link);
+	}
+}
+
+void master_check_heartbeats(struct master *m, long long now)
+{
+	for (size_t i = 0; i < m->nnodes; i++) {
+		struct master_node *n = &m->nodes[i];
+		char reason[96];
+
+		if (!n->conn || now - n->last_heard_ms <= m->cfg.pingtimeout_ms)
+			continue;
+		snprintf(reason, sizeof(reason), "silent for %lld ms", now - n->last_heard_ms);
+		conn_close(n->conn, reason);
+	}
+}
+
+static int send_node_command(struct master_node *n, Bproc__NodeAction action)
+{
+	Bproc__NodeCommand cmd = BPROC__NODE_COMMAND__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	cmd.action = action;
+	msg.body_case = BPROC__MSG__BODY_NODE_COMMAND;
+	msg.node_command = &cmd;
+	return conn_send(n->conn, &msg);
+}
+
+int master_change_node(struct master *m, struct master_node *n, const Bproc__NodeChangeRequest *req)
+{
+	int next, r;
+
+	if (req->has_state) {
+		r = node_state_admin(n->state, req->state, &next);
+		if (r < 0)
+			return r;
+	}
+	if (req->has_mode)
+		n->mode = req->mode & 0111;
+	if (req->has_uid)
+		n->uid = req->uid;
+	if (req->has_gid)
+		n->gid = req->gid;
+	if (!req->has_state)
+		return 0;
+	node_set_state(n, next);
+	switch (next) {
+	case BPROC_NODE_REBOOT:
+		return send_node_command(n, BPROC__NODE_ACTION__ACTION_REBOOT);
+	case BPROC_NODE_HALT:
+		return send_node_command(n, BPROC__NODE_ACTION__ACTION_HALT);
+	case BPROC_NODE_PWROFF:
+		return send_node_command(n, BPROC__NODE_ACTION__ACTION_PWROFF);
+	default:
+		return 0;
+	}
+}
+
+void master_nodes_shutdown(struct master *m)
+{
+	for (size_t i = 0; i < m->nnodes; i++)
+		if (m->nodes[i].conn)
+			conn_close(m->nodes[i].conn, NULL);
+	free(m->nodes);
+	m->nodes = NULL;
+	m->nnodes = 0;
+}

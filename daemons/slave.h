@@ -1,0 +1,66 @@
+/*
+ * slave.h - the state of bpslave, shared by its files:
+ *
+ *   bpslave.c         start-up, the link to the master, the main loop
+ *   slave_pidns.c     the node's pid namespace and its init
+ *   slave_clients.c   local clients, and forwarding their requests
+ */
+#ifndef BPROC_SLAVE_H
+#define BPROC_SLAVE_H
+
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conn.h"
+#include "loop.h"
+
+struct pending_request;
+
+struct slave {
+	const char *master_text;
+	struct sockaddr_in master_addr;
+	struct loop *loop;
+	struct conn *master;      /* NULL while disconnected */
+	int connect_fd;           /* a connect() in progress, or -1 */
+	long long next_connect_ms;
+	int connect_failures;
+	bool welcomed;
+	int node;                 /* our node number once welcomed */
+	uint32_t heartbeat_ms;
+	long long next_heartbeat_ms;
+	uint64_t heartbeat_seq;
+
+	const char *socket_path;
+	int unix_fd;
+	pid_t init_pid;           /* pid 1 of the node's pid namespace, 0 if none */
+	long long pidns_created_ms;
+
+	struct pending_request *pending;
+	uint64_t next_id;
+
+	char criu[PATH_MAX];
+	char **argv;              /* for a reboot, which re-executes us */
+	bool stopping;
+	int action;               /* what to do on the way out: -1 or a NodeAction */
+};
+
+/* bpslave.c */
+int slave_send_to_master(struct slave *s, const Msg *msg);
+
+/* slave_pidns.c */
+int slave_pidns_create(struct slave *s);
+void slave_pidns_kill(struct slave *s);
+/* Reap children; notice when the namespace's init died unasked. */
+void slave_reap_children(struct slave *s);
+
+/* slave_clients.c */
+int slave_clients_listen(struct slave *s);
+/* A message from the master that answers a forwarded request; 1 if it was one. */
+int slave_forward_reply(struct slave *s, Msg *msg);
+/* The master link went away: every forwarded request fails. */
+void slave_fail_pending(struct slave *s);
+
+#endif

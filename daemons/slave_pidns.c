@@ -1,0 +1,104 @@
+/*
+ * slave_pidns.c - the node's pid namespace.
+ *
+ * Every process that lives on a node, launched or restored, lives in one
+ * pid namespace that bpslave creates at boot.  Its pid 1 is a tiny init,
+ * forked from bpslave, that only reaps orphans.  The namespace gives pids
+ * out by the master's numbering without colliding with the host's, and its
+ * life is the node's: the init dies with bpslave (PR_SET_PDEATHSIG), and
+ * the kernel then kills everything in the namespace, as a real node that
+ * loses power loses its processes.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "slave.h"
+#include "util.h"
+
+static void __attribute__((noreturn)) node_init_main(int slave_pidfd)
+{
+	struct pollfd pfd = { .fd = slave_pidfd, .events = POLLIN };
+	sigset_t all;
+
+	/* Die with bpslave.  Our parent lives outside this namespace, so
+	 * getppid() says 0; a pidfd tells whether it died before the prctl. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (poll(&pfd, 1, 0) != 0)
+		_exit(0);
+	prctl(PR_SET_NAME, "bproc-init");
+	syscall(SYS_close_range, 3, ~0U, 0);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		siginfo_t si;
+
+		if (waitid(P_ALL, 0, &si, WEXITED) < 0 && errno == ECHILD) {
+			sigset_t chld;
+
+			sigemptyset(&chld);
+			sigaddset(&chld, SIGCHLD);
+			sigwaitinfo(&chld, &si);
+		}
+	}
+}
+
+int slave_pidns_create(struct slave *s)
+{
+	_cleanup_close_ int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	long pid;
+
+	if (self < 0)
+		return -errno;
+	s->pidns_created_ms = now_ms();
+
+	/* clone() rather than unshare(): bpslave's own later children must not
+	 * land in the namespace by accident, and the namespace must not die
+	 * with a helper process. */
+	pid = syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		int r = -errno;
+		pr_err("cannot create the node's pid namespace: %s", strerror(errno));
+		return r;
+	}
+	if (pid == 0)
+		node_init_main(self);
+	s->init_pid = (pid_t)pid;
+	pr_info("node pid namespace created, init is pid %ld", pid);
+	return 0;
+}
+
+void slave_pidns_kill(struct slave *s)
+{
+	if (s->init_pid <= 0)
+		return;
+	kill(s->init_pid, SIGKILL);
+	waitpid(s->init_pid, NULL, 0);
+	s->init_pid = 0;
+}
+
+void slave_reap_children(struct slave *s)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0)
+			return;
+		if (pid == s->init_pid && !s->stopping) {
+			/* The main loop makes a new one, at most once a second. */
+			pr_err("the node's init (pid %d) died (status 0x%x): every process of the node is gone",
+			       pid, status);
+			s->init_pid = 0;
+		}
+	}
+}

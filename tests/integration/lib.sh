@@ -1,0 +1,95 @@
+# tests/integration/lib.sh - what every integration test shares.
+#
+# Source it from a test-*.sh.  Output is TAP: "ok - ..." / "not ok - ..."
+# lines, which tests/run-integration counts.  cluster_up starts a real local
+# cluster (bpcluster) and arranges that it is torn down when the test exits,
+# whether it passed, failed or crashed.
+
+TEST_NAME=$(basename "$0" .sh)
+test_failures=0
+
+ok() { echo "ok - $*"; }
+not_ok() {
+	echo "not ok - $*"
+	test_failures=$((test_failures + 1))
+}
+
+# check "description" command [args...]: ok if the command succeeds.
+check() {
+	local desc=$1
+	shift
+	local out
+	if out=$("$@" 2>&1); then
+		ok "$desc"
+	else
+		not_ok "$desc"
+		echo "#   command: $*"
+		echo "$out" | sed 's/^/#   /' | head -20
+	fi
+}
+
+# check_fails "description" command [args...]: ok if the command fails.
+check_fails() {
+	local desc=$1
+	shift
+	if "$@" >/dev/null 2>&1; then
+		not_ok "$desc (it succeeded)"
+		echo "#   command: $*"
+	else
+		ok "$desc"
+	fi
+}
+
+# check_eq "description" expected actual
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		echo "#   expected: $(printf '%q' "$2")"
+		echo "#   got:      $(printf '%q' "$3")"
+	fi
+}
+
+# check_match "description" regex text
+check_match() {
+	if grep -Eq -- "$2" <<<"$3"; then
+		ok "$1"
+	else
+		not_ok "$1"
+		echo "#   wanted /$2/ in:"
+		echo "$3" | sed 's/^/#   /' | head -20
+	fi
+}
+
+# wait_for TIMEOUT_SECONDS command [args...]: poll until it succeeds.
+wait_for() {
+	local timeout=$1
+	shift
+	local deadline=$((SECONDS + timeout))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+node_state() { bpstat -s "$1" 2>/dev/null; }
+node_is() { [ "$(node_state "$1")" = "$2" ]; }
+
+cluster_down() {
+	bpcluster down >/dev/null 2>&1 || true
+}
+
+cluster_up() {
+	trap 'cluster_down' EXIT
+	bpcluster down >/dev/null 2>&1 || true
+	if ! bpcluster up "$1"; then
+		not_ok "bpcluster up $1"
+		[ -f /run/bproc/cluster/master.log ] && tail -20 /run/bproc/cluster/master.log
+		exit 1
+	fi
+}
+
+finish() {
+	[ "$test_failures" -eq 0 ]
+}

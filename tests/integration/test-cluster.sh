@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The local cluster: nodes come up in their own namespaces, a killed slave
+# goes down and comes back, and `down` leaves nothing behind.
+. "$(dirname "$0")/lib.sh"
+
+start=$(date +%s.%N)
+cluster_up 4
+check_eq "4 nodes up" "4" "$(bpstat -t allup)"
+check_eq "node 2 has hostname n2" "n2" "$(bpcluster exec 2 hostname)"
+check_eq "node 3 has its own address" "10.223.0.13" "$(bpstat -a 3)"
+check_match "node 1 has eth0 with its address" "10\.223\.0\.11/16" "$(bpcluster exec 1 ip -br addr show eth0)"
+check "node 0 reaches the master's port over its link" bpcluster exec 0 bash -c 'exec 3<>/dev/tcp/10.223.0.1/2223'
+
+rm -f /tmp/bproc-test-private
+bpcluster exec 1 sh -c 'echo node > /tmp/bproc-test-private'
+check_fails "a node's /tmp is its own" test -e /tmp/bproc-test-private
+check_eq "the file is there on the node" "node" "$(bpcluster exec 1 cat /tmp/bproc-test-private)"
+check_fails "another node does not see it" bpcluster exec 2 test -e /tmp/bproc-test-private
+check "a node has its own client socket" bpcluster exec 2 test -S /run/bproc/bproc.sock
+
+out=$(bpcluster up 4 2>&1)
+status=$?
+check_eq "up twice fails" "1" "$status"
+check_match "up twice says why" "already up" "$out"
+check_eq "the cluster still runs after that" "4" "$(bpstat -t allup)"
+
+check_match "status lists every node" "node 3: n3 10\.223\.0\.13, bpslave running, state up" "$(bpcluster status)"
+
+bpcluster kill-slave 2 KILL
+if wait_for 5 node_is 2 down; then ok "a slave killed with SIGKILL is down within 5 s"; else not_ok "a killed slave is shown down (state: $(node_state 2))"; fi
+check_eq "the others stay up" "0,1,3" "$(bpstat -n allup | paste -sd,)"
+bpcluster start-slave 2
+if wait_for 10 node_is 2 up; then ok "the restarted slave is up again"; else not_ok "the restarted slave comes back up (state: $(node_state 2))"; fi
+
+check "down" bpcluster down
+check_fails "no bridge left" ip link show bpbr0
+check_eq "no veth links left" "" "$(ip -br link | grep -E '^bpv[0-9]' || true)"
+check_eq "no network namespaces left" "" "$(ls /run/netns 2>/dev/null | grep bproc || true)"
+check_fails "no cluster directory left" test -e /run/bproc/cluster
+# Zombies do not count: in a container, pid 1 may never reap the daemons.
+check_eq "no daemons left" "" "$(ps -eo stat=,comm= | awk '$1 !~ /^Z/ && ($2 == "bpmaster" || $2 == "bpslave" || $2 == "bproc-init")')"
+check_eq "no mounts left" "" "$(grep -E 'bproc' /proc/self/mountinfo || true)"
+out=$(bpcluster down 2>&1)
+check_match "down with nothing up is fine" "no cluster is up" "$out"
+bpcluster status >/dev/null 2>&1
+check_eq "status without a cluster exits 3" "3" "$?"
+finish
