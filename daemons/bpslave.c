@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -302,6 +303,9 @@ int main(int argc, char **argv)
 	char err[512];
 	int opt, r;
 
+	/* Started again through /proc/self/exe after a reboot, we would be
+	 * called "exe"; administrators and bpcluster look for "bpslave". */
+	prctl(PR_SET_NAME, "bpslave");
 	log_init(argv[0]);
 	while ((opt = getopt(argc, argv, "+c:fvhV")) != -1) {
 		switch (opt) {

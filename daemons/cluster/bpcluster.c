@@ -117,6 +117,29 @@ static void daemon_path(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s", name); /* execvp finds it in PATH */
 }
 
+/*
+ * The nodes need bproc's programs as the host sees them.  An installed
+ * bproc is in /usr; a build tree under /tmp or /run (a checkout in /tmp)
+ * would be hidden by the node's private mounts, so the tree bpcluster runs
+ * from (the directory above its own) is kept visible.  "" if no need.
+ */
+static void build_root(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	buf[0] = '\0';
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	if (strncmp(self, "/tmp/", 5) != 0 && strncmp(self, "/run/", 5) != 0)
+		return;
+	/* .../build/daemons/bpcluster -> .../build */
+	snprintf(buf, len, "%s", dirname(dirname(self)));
+	if (strcmp(buf, "/tmp") == 0 || strcmp(buf, "/run") == 0 || strcmp(buf, "/") == 0)
+		buf[0] = '\0';
+}
+
 /* Is pid alive and running the program name?  (Guards against reused
  * pids; a zombie, which nobody may reap soon in a container, is dead.) */
 static int pid_is(pid_t pid, const char *name)
@@ -386,8 +409,11 @@ static int cmd_up(int n)
 	pid_t pid, master_pid;
 	int r, up = 0, total = 0;
 
+	char keep[PATH_MAX];
+
 	if (!slaves)
 		return fail_up("memory", -ENOMEM);
+	build_root(keep, sizeof(keep));
 
 	if (access(CLUSTER_DIR "/nodes", F_OK) == 0) {
 		fprintf(stderr, "bpcluster: a cluster is already up (%d nodes); run 'bpcluster down' first\n",
@@ -437,7 +463,7 @@ static int cmd_up(int n)
 		int netns;
 
 		node_dir(i, dir, sizeof(dir));
-		r = nodens_create(i, dir);
+		r = nodens_create(i, dir, keep[0] ? keep : NULL);
 		if (r < 0) {
 			snprintf(what, sizeof(what), "namespaces of node %d", i);
 			return fail_up(what, r);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,10 +36,29 @@ static int touch(const char *path)
 	return 0;
 }
 
-/* Runs in the child, inside the new namespaces. */
-static int set_up_inside(int node)
+static int mkdir_parents(const char *path)
 {
-	char hostname[32];
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Runs in the child, inside the new namespaces. */
+static int set_up_inside(int node, const char *keep)
+{
+	char hostname[32], fdpath[64];
+	_cleanup_close_ int keep_fd = -1;
 
 	snprintf(hostname, sizeof(hostname), "n%d", node);
 	if (sethostname(hostname, strlen(hostname)) < 0)
@@ -46,16 +66,32 @@ static int set_up_inside(int node)
 	/* Nothing mounted on the node leaks to the host, nor the reverse. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
+	/* Hold on to the bproc build we run from before /tmp or /run is
+	 * covered, in case it lives there (a checkout in /tmp). */
+	if (keep) {
+		keep_fd = open(keep, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (keep_fd < 0)
+			return -errno;
+	}
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
 		return -errno;
 	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 		return -errno;
 	if (mkdir("/run/bproc", 0755) < 0 && errno != EEXIST)
 		return -errno;
+	if (keep) {
+		int r = mkdir_parents(keep);
+
+		if (r < 0)
+			return r;
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", keep_fd);
+		if (mount(fdpath, keep, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return -errno;
+	}
 	return 0;
 }
 
-int nodens_create(int node, const char *dir)
+int nodens_create(int node, const char *dir, const char *keep)
 {
 	char path[256], src[64], netns[64];
 	int ready[2], go[2];
@@ -92,7 +128,7 @@ int nodens_create(int node, const char *dir)
 		if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS) < 0)
 			result = -errno;
 		else
-			result = set_up_inside(node);
+			result = set_up_inside(node, keep);
 		if (write(ready[1], &result, sizeof(result)) != sizeof(result))
 			_exit(1);
 		/* Stay until the parent has pinned the namespaces. */

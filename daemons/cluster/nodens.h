@@ -11,8 +11,10 @@
 #ifndef BPROC_NODENS_H
 #define BPROC_NODENS_H
 
-/* Make node's namespaces: hostname nN, private /tmp and /run. */
-int nodens_create(int node, const char *dir);
+/* Make node's namespaces: hostname nN, private /tmp and /run.  keep, if
+ * not NULL, is a directory under /tmp or /run that stays visible on the
+ * node (where bproc itself was built), as an installed bproc would be. */
+int nodens_create(int node, const char *dir, const char *keep);
 
 /* Move the calling process into the node's net, UTS and mount
  * namespaces.  Open everything you need from the host first. */
