@@ -1,0 +1,67 @@
+/*
+ * bproc-ghost - what a process that moved away leaves in the master's
+ * process table.
+ *
+ * The daemon makes the original task execve() this program (ghost/ghost.c),
+ * so the task keeps its pid, parent, process group, session, controlling
+ * terminal and fds 0-2, and loses its memory.  The daemon stays attached
+ * with ptrace and handles every signal sent here; this program only has to
+ * sit still, look like the process it stands for, and end when told:
+ *
+ *   - a GHOST_EXIT_SIGNAL queued by the daemon carries the exit code;
+ *   - a signal the daemon lets through kills it by the default action, so
+ *     the parent sees the same death as on the node.
+ *
+ * It is built without sanitizers: it must stay small, and it runs as the
+ * user of the process it stands for.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ghost.h"
+
+static pid_t daemon_pid;
+
+static void on_exit_order(int sig, siginfo_t *si, void *context)
+{
+	(void)context;
+	if (si->si_code == SI_QUEUE && si->si_pid == daemon_pid)
+		_exit(si->si_value.sival_int);
+	/* Not an order: die of it, as the real process did. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int main(int argc, char **argv)
+{
+	const char *comm = getenv(GHOST_ENV_COMM);
+	const char *daemon = getenv(GHOST_ENV_DAEMON);
+	struct sigaction sa;
+	sigset_t none;
+
+	(void)argc;
+	(void)argv;
+	if (comm)
+		prctl(PR_SET_NAME, comm);
+	daemon_pid = daemon ? (pid_t)atoi(daemon) : 0;
+
+	/* Ignored signals stay ignored across execve: undo that, so a death
+	 * by signal can be reproduced.  (SIGKILL and SIGSTOP just fail.) */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_exit_order;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(GHOST_EXIT_SIGNAL, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* Whatever else the original held now belongs to its copy. */
+	syscall(SYS_close_range, 3, ~0U, 0);
+	for (;;)
+		pause();
+}

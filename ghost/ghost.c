@@ -1,0 +1,357 @@
+/*
+ * ghost.c - make a frozen task execve() the ghost program, and read what
+ * happens to the ghost afterwards.  See ghost.h for the sequence.
+ *
+ * The injection: with the main thread in a ptrace stop, write the ghost's
+ * path, argv and environment below its stack pointer (past the red zone),
+ * write a `syscall` instruction at its instruction pointer (the text is
+ * private, so the write only touches this process, and the execve discards
+ * it anyway), point the registers at execve, and step through the system
+ * call.  If the kernel refuses the execve, the bytes and registers are put
+ * back and the task is exactly as it was.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ghost.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_THREADS 1024
+#define TRAP_TIMEOUT_MS 5000
+
+/* The thread ids of pid; returns how many (at most max). */
+static int list_threads(pid_t pid, pid_t *tids, int max)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((e = readdir(d)) && n < max) {
+		long tid;
+
+		if (parse_long(e->d_name, 1, 0x7fffffff, &tid) == 0)
+			tids[n++] = (pid_t)tid;
+	}
+	closedir(d);
+	return n;
+}
+
+int ghost_seize(pid_t pid)
+{
+	pid_t tids[MAX_THREADS];
+	int n = list_threads(pid, tids, MAX_THREADS);
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD) < 0 ||
+		    ptrace(PTRACE_INTERRUPT, tids[i], 0, 0) < 0) {
+			int r = -errno;
+
+			pr_err("ghost: cannot attach to thread %d of %d: %s", tids[i], pid, strerror(errno));
+			for (int j = 0; j <= i; j++)
+				ptrace(PTRACE_DETACH, tids[j], 0, 0);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void ghost_release(pid_t pid)
+{
+	pid_t tids[MAX_THREADS];
+	int n = list_threads(pid, tids, MAX_THREADS);
+
+	for (int i = 0; i < n; i++)
+		ptrace(PTRACE_DETACH, tids[i], 0, 0);
+}
+
+/* Wait for a ptrace stop of tid, up to the deadline. */
+static int wait_stop(pid_t tid, int *status, long long deadline)
+{
+	for (;;) {
+		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
+
+		if (r == tid)
+			return WIFSTOPPED(*status) ? 0 : -ESRCH;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		usleep(200);
+	}
+}
+
+static int write_mem(int memfd, unsigned long addr, const void *buf, size_t len)
+{
+	ssize_t n = pwrite(memfd, buf, len, (off_t)addr);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* Lay out "path\0 env...\0 argv...\0" then the pointer arrays below sp. */
+struct exec_blob {
+	char *data;
+	size_t len;
+	unsigned long base;     /* where data goes in the task */
+	unsigned long path, argv, envp;
+};
+
+static int build_blob(struct exec_blob *b, unsigned long sp, const char *path, char *const argv[],
+		      char *const envp[])
+{
+	size_t nargv = 0, nenv = 0, strings = 0, off;
+	unsigned long *ptrs;
+
+	while (argv[nargv])
+		strings += strlen(argv[nargv++]) + 1;
+	while (envp[nenv])
+		strings += strlen(envp[nenv++]) + 1;
+	strings += strlen(path) + 1;
+	strings = (strings + 15) & ~(size_t)15;
+	b->len = strings + (nargv + 1 + nenv + 1) * sizeof(unsigned long);
+	/* Past the 128-byte red zone, 16-byte aligned. */
+	b->base = ((sp - 256 - b->len) & ~15UL);
+	b->data = calloc(1, b->len);
+	if (!b->data)
+		return -ENOMEM;
+	off = 0;
+	b->path = b->base + off;
+	strcpy(b->data + off, path);
+	off += strlen(path) + 1;
+	ptrs = (unsigned long *)(b->data + strings);
+	for (size_t i = 0; i < nargv; i++) {
+		ptrs[i] = b->base + off;
+		strcpy(b->data + off, argv[i]);
+		off += strlen(argv[i]) + 1;
+	}
+	ptrs[nargv] = 0;
+	for (size_t i = 0; i < nenv; i++) {
+		ptrs[nargv + 1 + i] = b->base + off;
+		strcpy(b->data + off, envp[i]);
+		off += strlen(envp[i]) + 1;
+	}
+	ptrs[nargv + 1 + nenv] = 0;
+	b->argv = b->base + strings;
+	b->envp = b->argv + (nargv + 1) * sizeof(unsigned long);
+	return 0;
+}
+
+/*
+ * Step the new ghost through its start-up (name, signal dispositions,
+ * closing fds) until it waits in pause(): only then does it look like the
+ * process and handle orders.  Signals sent meanwhile are kept in early for
+ * the caller to forward, not delivered here.
+ */
+static int wait_until_ready(pid_t pid, struct ghost_early_signals *early, long long deadline)
+{
+	int status, sig = 0, r;
+
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, pid, 0, sig) < 0)
+			return -errno;
+		sig = 0;
+		r = wait_stop(pid, &status, deadline);
+		if (r < 0)
+			return r;
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			struct user_regs_struct regs;
+
+			if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0)
+				return -errno;
+			if (regs.orig_rax == SYS_pause)
+				return 0;
+		} else if (status >> 16 == 0 && WSTOPSIG(status) != SIGTRAP) {
+			if (early && early->n < GHOST_EARLY_MAX)
+				early->sig[early->n++] = WSTOPSIG(status);
+		}
+	}
+}
+
+int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char *comm,
+	       struct ghost_early_signals *early)
+{
+	static const unsigned char syscall_insn[2] = { 0x0f, 0x05 };
+	long long deadline = now_ms() + TRAP_TIMEOUT_MS;
+	pid_t tids[MAX_THREADS];
+	struct user_regs_struct regs, saved;
+	unsigned char saved_code[2];
+	struct exec_blob blob = { 0 };
+	char env_comm[64], env_daemon[64], mem[64];
+	char *envp[] = { env_comm, env_daemon, NULL };
+	_cleanup_close_ int memfd = -1;
+	int n, status, r;
+
+	n = list_threads(pid, tids, MAX_THREADS);
+	if (n < 0)
+		return n;
+	/* Every thread must be held before any runs: the others would run
+	 * code of the original, which now belongs to the copy. */
+	for (int i = 0; i < n; i++) {
+		r = wait_stop(tids[i], &status, deadline);
+		if (r < 0) {
+			pr_err("ghost: thread %d of %d did not stop: %s", tids[i], pid, strerror(-r));
+			return r;
+		}
+	}
+
+	if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0)
+		return -errno;
+	saved = regs;
+	snprintf(env_comm, sizeof(env_comm), GHOST_ENV_COMM "=%s", comm);
+	snprintf(env_daemon, sizeof(env_daemon), GHOST_ENV_DAEMON "=%d", (int)getpid());
+	r = build_blob(&blob, regs.rsp, ghost_path, argv, envp);
+	if (r < 0)
+		return r;
+
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
+	memfd = open(mem, O_RDWR | O_CLOEXEC);
+	if (memfd < 0 || pread(memfd, saved_code, sizeof(saved_code), (off_t)regs.rip) !=
+				 (ssize_t)sizeof(saved_code)) {
+		r = memfd < 0 ? -errno : -EFAULT;
+		goto out;
+	}
+	r = write_mem(memfd, blob.base, blob.data, blob.len);
+	if (r == 0)
+		r = write_mem(memfd, regs.rip, syscall_insn, sizeof(syscall_insn));
+	if (r < 0)
+		goto restore;
+
+	regs.orig_rax = (unsigned long long)-1; /* no system-call restart */
+	regs.rax = SYS_execve;
+	regs.rdi = blob.path;
+	regs.rsi = blob.argv;
+	regs.rdx = blob.envp;
+	regs.rsp = blob.base - 64;
+	if (ptrace(PTRACE_SETREGS, pid, 0, &regs) < 0) {
+		r = -errno;
+		goto restore;
+	}
+	/* Enter the system call, then see how it ends: an exec event, or its
+	 * return with an error. */
+	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0 || wait_stop(pid, &status, deadline) < 0) {
+		r = -EIO;
+		goto restore;
+	}
+	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0) {
+		r = -errno;
+		goto restore;
+	}
+	for (;;) {
+		r = wait_stop(pid, &status, deadline);
+		if (r < 0)
+			goto out; /* the task is gone or stuck: nothing to restore */
+		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8)))
+			break;
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			/* Syscall exit without an exec: it failed. */
+			struct user_regs_struct after;
+
+			ptrace(PTRACE_GETREGS, pid, 0, &after);
+			r = (long long)after.rax < 0 ? (int)(long long)after.rax : -ENOEXEC;
+			pr_err("ghost: execve(%s) in %d failed: %s", ghost_path, pid, strerror(-r));
+			goto restore;
+		}
+		/* Anything else (a signal arriving now): let the syscall go on. */
+		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+	/* The other threads died in the execve; collect what they left. */
+	for (int i = 0; i < n; i++)
+		if (tids[i] != pid)
+			waitpid(tids[i], NULL, __WALL | WNOHANG);
+	r = wait_until_ready(pid, early, deadline);
+	if (r == 0)
+		r = ptrace(PTRACE_CONT, pid, 0, 0) < 0 ? -errno : 0;
+	goto out;
+
+restore:
+	write_mem(memfd, saved.rip, saved_code, sizeof(saved_code));
+	ptrace(PTRACE_SETREGS, pid, 0, &saved);
+out:
+	free(blob.data);
+	return r;
+}
+
+int ghost_decode(pid_t pid, int status, pid_t daemon_pid, struct ghost_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		ev->kind = GHOST_GONE;
+		ev->status = status;
+		return 0;
+	}
+	if (!WIFSTOPPED(status))
+		return -EINVAL;
+	ev->sig = WSTOPSIG(status);
+	if (status >> 16 == PTRACE_EVENT_STOP) {
+		/* With PTRACE_SEIZE a group stop reports its signal; any
+		 * other event stop is a trap we asked for. */
+		if (ev->sig == SIGSTOP || ev->sig == SIGTSTP || ev->sig == SIGTTIN || ev->sig == SIGTTOU)
+			ev->kind = GHOST_STOPPED;
+		else
+			ev->kind = GHOST_OTHER;
+		return 0;
+	}
+	if (status >> 16 != 0 || ev->sig == (SIGTRAP | 0x80)) {
+		ev->kind = GHOST_OTHER;
+		return 0;
+	}
+	{
+		siginfo_t si;
+
+		ev->kind = GHOST_SIGNAL;
+		if (ptrace(PTRACE_GETSIGINFO, pid, 0, &si) == 0)
+			ev->ours = si.si_pid == daemon_pid &&
+				   (si.si_code == SI_USER || si.si_code == SI_QUEUE ||
+				    si.si_code == SI_TKILL);
+	}
+	return 0;
+}
+
+int ghost_resume(pid_t pid, int sig)
+{
+	return ptrace(PTRACE_CONT, pid, 0, sig) < 0 ? -errno : 0;
+}
+
+int ghost_listen(pid_t pid)
+{
+	return ptrace(PTRACE_LISTEN, pid, 0, 0) < 0 ? -errno : 0;
+}
+
+int ghost_order_exit(pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		return kill(pid, WTERMSIG(status)) < 0 ? -errno : 0;
+	if (WIFEXITED(status)) {
+		union sigval value = { .sival_int = WEXITSTATUS(status) };
+
+		return sigqueue(pid, GHOST_EXIT_SIGNAL, value) < 0 ? -errno : 0;
+	}
+	return -EINVAL;
+}
+
+int ghost_order_stop(pid_t pid)
+{
+	return kill(pid, SIGSTOP) < 0 ? -errno : 0;
+}

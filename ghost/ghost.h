@@ -1,0 +1,89 @@
+/*
+ * ghost.h - turning the frozen original of a migrated process into its
+ * ghost on the master, and speaking for it afterwards.
+ *
+ * A ghost is the original task itself: same pid, parent, process group,
+ * session and controlling terminal, because it never stops being that
+ * task.  Its memory goes: the daemon, attached with PTRACE_SEIZE, makes it
+ * execve() the small program bproc-ghost (ghost/bproc-ghost.c), which keeps
+ * fds 0-2 and the process name and does nothing but wait.  The daemon stays
+ * its tracer, so every signal sent to the ghost stops it first
+ * (signal-delivery-stop) and the daemon decides: forward it to the real
+ * process and drop it here.  When the real process ends, the daemon makes
+ * the ghost end the same way, so the parent's wait() sees the truth.
+ *
+ * Sequence for a process frozen in a cgroup v2 freezer (migrate/freezer.h):
+ *   ghost_seize()       attach to every thread and ask each to trap;
+ *   (caller thaws it)   the threads trap before running any code of theirs;
+ *   ghost_exec()        inject execve(bproc-ghost) into the main thread;
+ * then feed every waitpid() status of the ghost to ghost_decode().
+ *
+ * x86_64 only: the injection writes registers.
+ */
+#ifndef BPROC_GHOST_H
+#define BPROC_GHOST_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* The ghost program's environment names. */
+#define GHOST_ENV_COMM "BPROC_GHOST_COMM"
+#define GHOST_ENV_DAEMON "BPROC_GHOST_DAEMON"
+/* The queued signal (with the exit code as value) that makes a ghost
+ * _exit(); only honoured from the daemon. */
+#define GHOST_EXIT_SIGNAL (SIGRTMIN + 3)
+
+/* Attach to every thread of pid (frozen) and request a trap.  On failure
+ * nothing stays attached. */
+int ghost_seize(pid_t pid);
+
+/* Detach from every thread: rollback when the move is abandoned. */
+void ghost_release(pid_t pid);
+
+/*
+ * After the caller thawed pid: wait until its threads have trapped, make
+ * the main thread execve(ghost_path) with argv (the original command line,
+ * so ps shows it) and the process name comm, and let the ghost run.  The
+ * daemon stays attached.  On failure before the execve the task is left as
+ * it was, attached and trapped (ghost_release() lets it go on).  Returns
+ * once the ghost is ready (waiting in pause()); signals sent to it in the
+ * meantime are in early (may be NULL), to be forwarded by the caller.
+ */
+#define GHOST_EARLY_MAX 16
+struct ghost_early_signals {
+	int n;
+	int sig[GHOST_EARLY_MAX];
+};
+int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char *comm,
+	       struct ghost_early_signals *early);
+
+/* What a waitpid(__WALL) status of a ghost means for the daemon. */
+enum ghost_event_kind {
+	GHOST_SIGNAL,   /* a signal was sent to it: forward sig, then ghost_resume() */
+	GHOST_STOPPED,  /* it is in a group stop (we asked); ghost_resume() ends it */
+	GHOST_GONE,     /* it is dead: status is what the parent saw */
+	GHOST_OTHER,    /* a ptrace stop of no interest: ghost_resume() */
+};
+
+struct ghost_event {
+	enum ghost_event_kind kind;
+	int sig;       /* GHOST_SIGNAL: which */
+	int status;    /* GHOST_GONE: the wait status */
+	bool ours;     /* GHOST_SIGNAL: the daemon sent it (an exit, stop or cont order) */
+};
+
+/* daemon_pid is the pid of the tracer, whose own signals are orders. */
+int ghost_decode(pid_t pid, int status, pid_t daemon_pid, struct ghost_event *ev);
+
+/* Let a ghost go on after a stop, delivering sig (0: none). */
+int ghost_resume(pid_t pid, int sig);
+/* After GHOST_STOPPED: stay stopped (as the parent was told) until a
+ * SIGCONT, but keep reporting to the daemon. */
+int ghost_listen(pid_t pid);
+
+/* Orders: end the ghost as status (a wait status: exit code or signal),
+ * or make it show a stop. */
+int ghost_order_exit(pid_t pid, int status);
+int ghost_order_stop(pid_t pid);
+
+#endif

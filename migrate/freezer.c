@@ -1,0 +1,203 @@
+/*
+ * freezer.c - the cgroup v2 freezer for processes that migrate.  See
+ * freezer.h for why it is v2 and not SIGSTOP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "freezer.h"
+#include "util.h"
+
+#define BPROC_SUBTREE "bproc"
+
+int freezer_cgroup2_root(char *buf, size_t len)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER */
+		char root[1024], mountpoint[1024];
+		char *dash = strstr(line, " - ");
+
+		if (!dash || strncmp(dash + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %1023s %1023s", root, mountpoint) != 2)
+			continue;
+		if (strcmp(root, "/") != 0)
+			continue;
+		if (strlen(mountpoint) >= len)
+			return -ENAMETOOLONG;
+		strcpy(buf, mountpoint);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int write_text(const char *dir, const char *file, const char *text)
+{
+	char path[PATH_MAX + 64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* The v2 cgroup of pid, as an absolute path under root. */
+static int cgroup_of(pid_t pid, const char *root, char **out)
+{
+	char path[64], line[PATH_MAX];
+	_cleanup_fclose_ FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (asprintf(out, "%s%s", root, strcmp(line + 3, "/") == 0 ? "" : line + 3) < 0)
+			return -ENOMEM;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int freezer_create(struct freezer *f, const char *name)
+{
+	char root[PATH_MAX - 128], sub[PATH_MAX - 128];
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	if (strlen(name) > 64 || strchr(name, '/'))
+		return -EINVAL;
+	r = freezer_cgroup2_root(root, sizeof(root));
+	if (r < 0)
+		return r;
+	if (snprintf(sub, sizeof(sub), "%s/" BPROC_SUBTREE, root) >= (int)sizeof(sub))
+		return -ENAMETOOLONG;
+	if (mkdir(sub, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(f->path, sizeof(f->path), "%s/%s", sub, name);
+	if (mkdir(f->path, 0755) < 0) {
+		r = -errno;
+		f->path[0] = '\0';
+		return r;
+	}
+	return 0;
+}
+
+int freezer_add(struct freezer *f, pid_t pid)
+{
+	char root[PATH_MAX - 128], text[32];
+	char *origin = NULL;
+	int r;
+
+	if (f->npids == FREEZER_MAX_PIDS)
+		return -E2BIG;
+	r = freezer_cgroup2_root(root, sizeof(root));
+	if (r < 0)
+		return r;
+	r = cgroup_of(pid, root, &origin);
+	if (r < 0)
+		return r;
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	r = write_text(f->path, "cgroup.procs", text);
+	if (r < 0) {
+		free(origin);
+		return r == -ESRCH || r == -EINVAL ? -ESRCH : r;
+	}
+	f->pids[f->npids] = pid;
+	f->origin[f->npids] = origin;
+	f->npids++;
+	return 0;
+}
+
+/* Wait until cgroup.events says "frozen want". */
+static int wait_frozen(struct freezer *f, int want)
+{
+	char path[PATH_MAX + 32], buf[256];
+	long long deadline = now_ms() + 5000;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", f->path);
+	for (;;) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+		char *p;
+
+		if (fd < 0)
+			return -errno;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n < 0)
+			return -errno;
+		buf[n] = '\0';
+		p = strstr(buf, "frozen ");
+		if (p && p[7] - '0' == want)
+			return 0;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		/* cgroup.events signals changes with POLLPRI; a short sleep is
+		 * simpler and freezing takes microseconds. */
+		usleep(1000);
+	}
+}
+
+int freezer_freeze(struct freezer *f)
+{
+	int r = write_text(f->path, "cgroup.freeze", "1");
+
+	return r < 0 ? r : wait_frozen(f, 1);
+}
+
+int freezer_thaw(struct freezer *f)
+{
+	int r = write_text(f->path, "cgroup.freeze", "0");
+
+	return r < 0 ? r : wait_frozen(f, 0);
+}
+
+int freezer_remove(struct freezer *f, pid_t pid)
+{
+	char text[32];
+
+	for (int i = 0; i < f->npids; i++) {
+		if (f->pids[i] != pid)
+			continue;
+		snprintf(text, sizeof(text), "%d", (int)pid);
+		/* Gone already is fine: nothing to move back. */
+		write_text(f->origin[i], "cgroup.procs", text);
+		free(f->origin[i]);
+		f->npids--;
+		f->pids[i] = f->pids[f->npids];
+		f->origin[i] = f->origin[f->npids];
+		return 0;
+	}
+	return -ESRCH;
+}
+
+void freezer_release(struct freezer *f)
+{
+	if (!f->path[0])
+		return;
+	freezer_thaw(f);
+	while (f->npids > 0)
+		freezer_remove(f, f->pids[0]);
+	rmdir(f->path);
+	f->path[0] = '\0';
+}

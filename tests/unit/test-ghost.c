@@ -1,0 +1,361 @@
+/*
+ * test-ghost.c - a real process becomes a ghost (ghost/ghost.c) while its
+ * parent watches: identity kept, memory dropped, signals caught by the
+ * tracer, and the exit status the tracer orders is what the parent sees.
+ *
+ * Three processes, as in bproc: the test is the PARENT; it forks the
+ * PROCESS that will become a ghost, and a TRACER that plays bpmaster
+ * (freeze, seize, exec the ghost, handle its signals).  Needs root and
+ * cgroup v2; skipped without.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "freezer.h"
+#include "ghost.h"
+
+#define BIG (64 << 20)
+
+/* The process: touch 64 MiB, say so, then wait for ever. */
+static pid_t start_process(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char *mem = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		prctl(PR_SET_NAME, "ghost-subject");
+		setpgid(0, 0);
+		memset(mem, 7, BIG);
+		close(p[0]);
+		if (write(p[1], "r", 1) != 1)
+			_exit(99);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	*ready_fd = p[0];
+	{
+		char c;
+		cr_assert_eq(read(p[0], &c, 1), 1);
+	}
+	return pid;
+}
+
+static bool have_cgroup2(void)
+{
+	char root[256];
+
+	return geteuid() == 0 && freezer_cgroup2_root(root, sizeof(root)) == 0;
+}
+
+/* The tracer's reports to the test. */
+enum { R_GHOSTED = 1, R_FAILED, R_SAW_SIGNAL, R_GONE };
+struct report {
+	int what;
+	int value;
+};
+
+static void send_report(int fd, int what, int value)
+{
+	struct report r = { what, value };
+
+	if (write(fd, &r, sizeof(r)) != sizeof(r))
+		_exit(98);
+}
+
+static struct report get_report(int fd)
+{
+	struct report r = { 0, 0 };
+
+	cr_assert_eq(read(fd, &r, sizeof(r)), (ssize_t)sizeof(r), "the tracer said nothing");
+	return r;
+}
+
+/*
+ * The tracer: ghost pid with ghost_path; forward (report) every foreign
+ * signal; on the first foreign SIGUSR2, order the exit `order`.
+ */
+static void tracer_main(pid_t pid, const char *ghost_path, int order, int out)
+{
+	char *argv[] = { "ghost-subject", "--was", "here", NULL };
+	struct freezer f;
+	char name[64];
+	int r;
+
+	snprintf(name, sizeof(name), "test-ghost-%d", (int)pid);
+	if (freezer_create(&f, name) < 0 || freezer_add(&f, pid) < 0 ||
+	    freezer_freeze(&f) < 0) {
+		send_report(out, R_FAILED, -1);
+		_exit(1);
+	}
+	r = ghost_seize(pid);
+	if (r == 0) {
+		freezer_remove(&f, pid); /* thaws it: it traps at once */
+		r = ghost_exec(pid, ghost_path, argv, "ghost-subject", NULL);
+	}
+	freezer_release(&f);
+	if (r < 0) {
+		ghost_release(pid);
+		send_report(out, R_FAILED, r);
+		_exit(0);
+	}
+	send_report(out, R_GHOSTED, 0);
+	for (;;) {
+		struct ghost_event ev;
+		int status;
+
+		if (waitpid(pid, &status, __WALL) < 0)
+			_exit(2);
+		ghost_decode(pid, status, getpid(), &ev);
+		switch (ev.kind) {
+		case GHOST_GONE:
+			send_report(out, R_GONE, ev.status);
+			_exit(0);
+		case GHOST_SIGNAL:
+			if (ev.ours) {
+				ghost_resume(pid, ev.sig); /* our order: let it act */
+				break;
+			}
+			send_report(out, R_SAW_SIGNAL, ev.sig);
+			ghost_resume(pid, 0); /* forwarded, not delivered here */
+			/* Stand-ins for what the real process does on its node. */
+			if (ev.sig == SIGUSR2)
+				ghost_order_exit(pid, order);
+			if (ev.sig == SIGWINCH)
+				ghost_order_stop(pid);
+			break;
+		case GHOST_STOPPED:
+			ghost_listen(pid);
+			break;
+		case GHOST_OTHER:
+			ghost_resume(pid, 0);
+			break;
+		}
+	}
+}
+
+static pid_t start_tracer(pid_t pid, const char *ghost_path, int order, int *reports)
+{
+	int p[2];
+	pid_t tracer;
+
+	cr_assert_eq(pipe(p), 0);
+	tracer = fork();
+	cr_assert_geq(tracer, 0);
+	if (tracer == 0) {
+		close(p[0]);
+		tracer_main(pid, ghost_path, order, p[1]);
+	}
+	close(p[1]);
+	*reports = p[0];
+	return tracer;
+}
+
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static void read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The parent must never see a stop or a continue that did not happen. */
+static void expect_nothing_seen(pid_t pid)
+{
+	int status;
+
+	cr_expect_eq(waitpid(pid, &status, WNOHANG | WUNTRACED | WCONTINUED), 0,
+		     "the parent saw something (status 0x%x)", status);
+}
+
+Test(ghost, keeps_identity_drops_memory_and_reports_exit_code)
+{
+	pid_t pid, tracer, pgid;
+	int ready, reports, status;
+	struct report r;
+	char buf[512], path[64];
+	long before;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	pid = start_process(&ready);
+	pgid = getpgid(pid);
+	before = rss_kb(pid);
+	cr_assert_gt(before, BIG / 1024 / 2);
+
+	tracer = start_tracer(pid, GHOST_PATH, W_EXITCODE(42, 0), &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_GHOSTED, "ghosting failed: %d", r.value);
+	expect_nothing_seen(pid);
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	cr_assert_gt(readlink(path, buf, sizeof(buf) - 1), 0);
+	cr_expect(strstr(buf, "bproc-ghost") != NULL, "exe is %s", buf);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	read_small(path, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "ghost-subject\n");
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	read_small(path, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "ghost-subject", "argv[0] shown by ps");
+	cr_expect_eq(getpgid(pid), pgid, "process group kept");
+	cr_expect_eq(getsid(pid), getsid(0), "session kept");
+	cr_expect_lt(rss_kb(pid), 8192, "the ghost holds %ld kB (the original %ld kB)", rss_kb(pid),
+		     before);
+
+	/* A signal to the ghost goes to the tracer, not to the ghost. */
+	kill(pid, SIGUSR1);
+	r = get_report(reports);
+	cr_expect_eq(r.what, R_SAW_SIGNAL);
+	cr_expect_eq(r.value, SIGUSR1);
+	expect_nothing_seen(pid);
+
+	/* SIGUSR2 makes our tracer order the exit. */
+	kill(pid, SIGUSR2);
+	r = get_report(reports);
+	cr_expect_eq(r.value, SIGUSR2);
+	r = get_report(reports);
+	cr_expect_eq(r.what, R_GONE);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status), "status 0x%x", status);
+	cr_expect_eq(WEXITSTATUS(status), 42);
+	waitpid(tracer, NULL, 0);
+	close(ready);
+	close(reports);
+}
+
+Test(ghost, death_by_signal_reaches_the_parent)
+{
+	pid_t pid, tracer;
+	int ready, reports, status;
+	struct report r;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	pid = start_process(&ready);
+	tracer = start_tracer(pid, GHOST_PATH, SIGTERM, &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_GHOSTED, "ghosting failed: %d", r.value);
+	/* SIGTERM from anyone else is only forwarded: the ghost lives. */
+	kill(pid, SIGTERM);
+	r = get_report(reports);
+	cr_expect_eq(r.value, SIGTERM);
+	expect_nothing_seen(pid);
+	kill(pid, SIGUSR2);
+	get_report(reports);
+	r = get_report(reports);
+	cr_expect_eq(r.what, R_GONE);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFSIGNALED(status), "status 0x%x", status);
+	cr_expect_eq(WTERMSIG(status), SIGTERM);
+	waitpid(tracer, NULL, 0);
+	close(ready);
+	close(reports);
+}
+
+Test(ghost, failed_exec_leaves_the_process_as_it_was)
+{
+	pid_t pid, tracer;
+	int ready, reports, status;
+	struct report r;
+	char path[64], buf[64];
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	pid = start_process(&ready);
+	tracer = start_tracer(pid, "/nonexistent/bproc-ghost", 0, &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_FAILED);
+	cr_expect_eq(r.value, -ENOENT, "got %d", r.value);
+	waitpid(tracer, NULL, 0);
+	expect_nothing_seen(pid);
+	/* Still the original program, running, memory and all. */
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	read_small(path, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "ghost-subject\n");
+	cr_expect_gt(rss_kb(pid), BIG / 1024 / 2);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(ready);
+	close(reports);
+}
+
+Test(ghost, stops_and_continues_show_to_the_parent)
+{
+	pid_t pid, tracer;
+	int ready, reports, status;
+	struct report r;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	pid = start_process(&ready);
+	tracer = start_tracer(pid, GHOST_PATH, W_EXITCODE(0, 0), &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_GHOSTED, "ghosting failed: %d", r.value);
+
+	/* A SIGSTOP from outside is forwarded, not obeyed: the real process
+	 * decides, and until it stops the parent must see nothing. */
+	kill(pid, SIGSTOP);
+	r = get_report(reports);
+	cr_expect_eq(r.value, SIGSTOP);
+	usleep(50000);
+	expect_nothing_seen(pid);
+
+	/* "The real process stopped": the ghost stops, the parent sees it. */
+	kill(pid, SIGWINCH);
+	get_report(reports);
+	cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+	cr_expect(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP, "status 0x%x", status);
+
+	/* A SIGCONT resumes the ghost as it is sent (the kernel does that
+	 * before anyone sees the signal), and is forwarded to the real
+	 * process; the parent is told it continued.  Other signals wait,
+	 * pending, while the ghost is stopped, as they would on the node. */
+	kill(pid, SIGCONT);
+	r = get_report(reports);
+	cr_expect_eq(r.value, SIGCONT);
+	cr_assert_eq(waitpid(pid, &status, WCONTINUED), pid);
+	cr_expect(WIFCONTINUED(status), "status 0x%x", status);
+
+	kill(pid, SIGUSR2);
+	get_report(reports);
+	r = get_report(reports);
+	cr_expect_eq(r.what, R_GONE);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+	waitpid(tracer, NULL, 0);
+	close(ready);
+	close(reports);
+}
