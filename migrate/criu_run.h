@@ -1,0 +1,34 @@
+/*
+ * criu_run.h - running CRIU to dump and to restore a process tree.
+ *
+ * The daemons call these; everything about CRIU's command line is here,
+ * and why each option is there is said next to it (criu_run.c).  CRIU
+ * writes its log into the image directory (dump.log, restore.log), and on
+ * failure the last error line of it is handed back for the user.
+ */
+#ifndef BPROC_CRIU_RUN_H
+#define BPROC_CRIU_RUN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Dump the tree rooted at pid into dir.  The tree must be frozen in the
+ * cgroup v2 freezer at freezer_path (migrate/freezer.h); it stays frozen
+ * and untouched afterwards, so the caller decides whether it runs on (the
+ * move failed) or becomes a ghost.  0 or -errno; err gets CRIU's reason.
+ */
+int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
+		   char *err, size_t errlen);
+
+/*
+ * Restore the tree in dir inside the pid namespace pidns_fd, with its
+ * original pids, stopped (it runs when the caller sends SIGCONT, once
+ * the move is committed).  CRIU runs in a mount namespace of its own whose
+ * /proc belongs to that pid namespace, which the restored tree keeps.  On
+ * success *pid is the root's pid in that namespace: the original pid.
+ */
+int criu_restore_tree(const char *criu, const char *dir, int pidns_fd, pid_t *pid, char *err,
+		      size_t errlen);
+
+#endif

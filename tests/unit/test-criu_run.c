@@ -1,0 +1,241 @@
+/*
+ * test-criu_run.c - the migration mechanics on one machine, with the real
+ * CRIU: a running process, frozen without its parent noticing, is dumped,
+ * and restored in another pid namespace (a node's) with its original pid
+ * and its memory intact, held stopped until released.  Needs root,
+ * cgroup v2 and a working CRIU (scripts/install-deps); skipped without.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "criu.h"
+#include "criu_run.h"
+#include "freezer.h"
+#include "util.h"
+
+#define SIZE (16 << 20)
+
+static char criu[4096];
+
+static bool can_run(void)
+{
+	char root[256], version[32];
+
+	return geteuid() == 0 && freezer_cgroup2_root(root, sizeof(root)) == 0 &&
+	       criu_locate(NULL, criu, sizeof(criu)) == 0 &&
+	       criu_version(criu, version, sizeof(version)) == 0;
+}
+
+static unsigned long checksum(const unsigned char *p, size_t len)
+{
+	unsigned long sum = 0;
+
+	for (size_t i = 0; i < len; i++)
+		sum = sum * 31 + p[i];
+	return sum;
+}
+
+/* A process with 16 MiB of known contents; *addr is where they are. */
+static pid_t start_subject(unsigned long *addr, unsigned long *sum)
+{
+	int p[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		unsigned char *mem = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned long info[2];
+		int devnull = open("/dev/null", O_RDWR);
+
+		/* No PR_SET_PDEATHSIG here: CRIU would restore it and the copy
+		 * would die with CRIU. */
+		for (size_t i = 0; i < SIZE; i++)
+			mem[i] = (unsigned char)(i * 7 + i / 4096);
+		info[0] = (unsigned long)mem;
+		info[1] = checksum(mem, SIZE);
+		setsid();
+		if (write(p[1], info, sizeof(info)) != sizeof(info))
+			_exit(99);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	{
+		unsigned long info[2];
+
+		cr_assert_eq(read(p[0], info, sizeof(info)), (ssize_t)sizeof(info));
+		*addr = info[0];
+		*sum = info[1];
+	}
+	close(p[0]);
+	return pid;
+}
+
+/* A stand-in for a node: pid 1 of a new pid namespace that reaps. */
+static pid_t start_node_init(void)
+{
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			if (waitpid(-1, NULL, 0) < 0)
+				pause();
+	}
+	return pid;
+}
+
+/* The host pid of the child of init whose pid in the namespace is nspid. */
+static pid_t find_in_namespace(pid_t init, pid_t nspid)
+{
+	char path[128], line[256];
+	FILE *f;
+	pid_t found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (!found && fscanf(f, "%d", &found) == 1) {
+		FILE *s;
+		int host = 0, inner = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", found);
+		s = fopen(path, "r");
+		while (s && fgets(line, sizeof(line), s))
+			if (sscanf(line, "NSpid: %d %d", &host, &inner) == 2)
+				break;
+		if (s)
+			fclose(s);
+		if (inner != nspid)
+			found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
+static char state_of(pid_t pid)
+{
+	char path[64], line[256], st = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "State: %c", &st) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return st;
+}
+
+Test(criu_run, dump_frozen_and_restore_in_a_node_namespace_with_the_same_pid)
+{
+	char dir[] = "/tmp/bproc-test-criu-XXXXXX", err[512] = "", name[64], nspath[64];
+	unsigned long addr, sum;
+	struct freezer f;
+	pid_t subject, init, nspid = 0, restored;
+	long long t0, t1, t2;
+	unsigned char *copy;
+	int status, nsfd, memfd, r;
+
+	if (!can_run())
+		cr_skip_test("needs root, cgroup v2 and a working CRIU");
+	subject = start_subject(&addr, &sum);
+	init = start_node_init();
+	cr_assert_not_null(mkdtemp(dir));
+
+	snprintf(name, sizeof(name), "test-criu-%d", (int)subject);
+	cr_assert_eq(freezer_create(&f, name), 0);
+	cr_assert_eq(freezer_add(&f, subject), 0);
+	cr_assert_eq(freezer_freeze(&f), 0);
+	t0 = now_ms();
+	r = criu_dump_tree(criu, subject, f.path, dir, err, sizeof(err));
+	t1 = now_ms();
+	cr_assert_eq(r, 0, "dump: %s", err);
+	cr_expect_eq(waitpid(subject, &status, WNOHANG | WUNTRACED | WCONTINUED), 0,
+		     "the parent saw the dump");
+
+	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)init);
+	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(nsfd, 0);
+	r = criu_restore_tree(criu, dir, nsfd, &nspid, err, sizeof(err));
+	t2 = now_ms();
+	close(nsfd);
+	cr_assert_eq(r, 0, "restore: %s", err);
+	cr_log_info("16 MiB process: dump %lld ms, restore %lld ms", t1 - t0, t2 - t1);
+	cr_expect_eq(nspid, subject, "restored as %d in the node, was %d", nspid, subject);
+
+	restored = find_in_namespace(init, subject);
+	cr_assert_gt(restored, 0, "no process %d in the node's namespace", subject);
+	cr_expect_eq(state_of(restored), 'T', "held stopped until the move commits");
+
+	/* The memory came across. */
+	snprintf(nspath, sizeof(nspath), "/proc/%d/mem", (int)restored);
+	memfd = open(nspath, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(memfd, 0);
+	copy = malloc(SIZE);
+	cr_assert_eq(pread(memfd, copy, SIZE, (off_t)addr), SIZE);
+	cr_expect_eq(checksum(copy, SIZE), sum, "memory differs after restore");
+	free(copy);
+	close(memfd);
+
+	kill(restored, SIGCONT);
+	usleep(20000);
+	cr_expect_neq(state_of(restored), 'T', "runs once released");
+	kill(restored, SIGKILL);
+
+	/* The original is still frozen, untouched, in our cgroup. */
+	cr_expect_eq(state_of(subject) == 'S' || state_of(subject) == 'D', 1);
+	freezer_release(&f);
+	kill(subject, SIGKILL);
+	waitpid(subject, NULL, 0);
+	kill(init, SIGKILL);
+	waitpid(init, NULL, 0);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_expect_eq(system(cmd), 0);
+	}
+}
+
+Test(criu_run, dump_of_a_missing_process_fails_clearly)
+{
+	char dir[] = "/tmp/bproc-test-criu-XXXXXX", err[512] = "";
+	char cmd[128];
+	struct freezer f;
+	int r;
+
+	if (!can_run())
+		cr_skip_test("needs root, cgroup v2 and a working CRIU");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "test-criu-missing-%d", (int)getpid());
+	cr_assert_eq(freezer_create(&f, cmd), 0);
+	r = criu_dump_tree(criu, 999999, f.path, dir, err, sizeof(err));
+	cr_expect_lt(r, 0);
+	cr_expect(strstr(err, "criu") != NULL, "no reason given: '%s'", err);
+	freezer_release(&f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
