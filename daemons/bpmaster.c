@@ -59,6 +59,10 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *data)
 	struct signalfd_siginfo si;
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			master_ghosts_reap(m);
+			continue;
+		}
 		pr_info("signal %d: shutting down", (int)si.ssi_signo);
 		m->stopping = true;
 	}
@@ -107,6 +111,7 @@ static int watch_signals(struct master *m)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD); /* our ghosts report through it */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);

@@ -150,9 +150,13 @@ static int master_msg(struct conn *conn, Msg *msg, void *data)
 			return -ECONNREFUSED;
 		}
 		return 0;
-	default:
-		pr_warn("unexpected %s from the master", msg_body_name(msg));
-		return 0;
+	default: {
+		int r = slave_moves_handle(s, msg);
+
+		if (r == -ENOTSUP)
+			pr_warn("unexpected %s from the master", msg_body_name(msg));
+		return r == -ENOTSUP ? 0 : r;
+	}
 	}
 }
 
@@ -296,7 +300,7 @@ static void run(struct slave *s)
 
 int main(int argc, char **argv)
 {
-	struct slave s = { .connect_fd = -1, .unix_fd = -1, .node = -1, .action = -1 };
+	struct slave s = { .connect_fd = -1, .unix_fd = -1, .exits_fd = -1, .node = -1, .action = -1 };
 	struct config cfg = { 0 };
 	const char *config_path = NULL;
 	bool foreground = false;
@@ -365,10 +369,16 @@ int main(int argc, char **argv)
 	}
 	find_criu(&s, cfg.criu);
 	config_free(&cfg);
+	r = slave_moves_init(&s);
+	if (r < 0) {
+		pr_err("cannot watch processes: %s", strerror(-r));
+		return 1;
+	}
 
 	run(&s);
 
 	/* A node that stops loses its processes, like a machine switched off. */
+	slave_moves_shutdown(&s);
 	slave_pidns_kill(&s);
 	if (s.master)
 		conn_close(s.master, NULL);

@@ -4,12 +4,14 @@
  *   bpmaster.c        start-up, sockets, the main loop, timers, signals
  *   master_nodes.c    the slaves: registration, heartbeats, node states
  *   master_clients.c  requests from clients and forwarded by slaves
+ *   master_moves.c    moving processes to nodes, and their ghosts
  */
 #ifndef BPROC_MASTER_H
 #define BPROC_MASTER_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "config.h"
@@ -58,5 +60,17 @@ void master_accept_client(struct master *m);
  * -ENOTSUP for a message that is not a request (the caller decides).
  */
 int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, uid_t uid, gid_t gid);
+
+/* master_moves.c */
+int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
+		uid_t uid, gid_t gid);
+void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res);
+void master_process_exit(struct master *m, int node, const Bproc__ProcessExit *pe);
+void master_ghosts_node_down(struct master *m, int node);
+/* SIGCHLD: what happened to the ghosts. */
+void master_ghosts_reap(struct master *m);
+/* The remote processes, for ProcList: free() both *out and *storage. */
+int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t *count);
+void master_moves_client_closed(struct conn *conn);
 
 #endif

@@ -76,16 +76,19 @@ static int reply_where_am_i(struct conn *conn, uint64_t id)
 	return conn_send(conn, &msg);
 }
 
-/*
- * The process table of remote processes.  Nothing runs away from the master
- * until processes can migrate, so the table is empty; the request and its
- * answer are the real ones, which bpstat -p already uses.
- */
+/* The table of remote processes: every ghost and its node. */
 static int reply_proc_list(struct conn *conn, uint64_t id)
 {
 	Bproc__ProcListReply list = BPROC__PROC_LIST_REPLY__INIT;
 	Msg msg = BPROC__MSG__INIT;
+	_cleanup_free_ Bproc__ProcEntry **procs = NULL;
+	_cleanup_free_ Bproc__ProcEntry *storage = NULL;
+	int r;
 
+	r = master_proc_list(&procs, &storage, &list.n_procs);
+	if (r < 0)
+		return conn_reply(conn, id, r, "out of memory");
+	list.procs = procs;
 	msg.has_id = true;
 	msg.id = id;
 	msg.body_case = BPROC__MSG__BODY_PROC_LIST_REPLY;
@@ -140,6 +143,15 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 		return change_nodes(m, conn, msg->id, msg->node_change_request, uid);
 	case BPROC__MSG__BODY_PROC_LIST_REQUEST:
 		return reply_proc_list(conn, msg->id);
+	case BPROC__MSG__BODY_MOVE_REQUEST:
+		/* Only a client of this machine can be answered later on its
+		 * own connection; a forwarded one would need the slave to
+		 * track it (to come). */
+		if (!conn->has_creds)
+			return conn_reply(conn, msg->id, -ENOTSUP,
+					  "moving processes from a node is not implemented yet");
+		return master_move(m, conn, msg->id, msg->move_request->pid,
+				   msg->move_request->node, uid, gid);
 	default:
 		return -ENOTSUP;
 	}
@@ -157,6 +169,12 @@ static int client_msg(struct conn *conn, Msg *msg, void *data)
 	return r;
 }
 
+static void client_closed(struct conn *conn, void *data)
+{
+	(void)data;
+	master_moves_client_closed(conn);
+}
+
 void master_accept_client(struct master *m)
 {
 	struct conn *conn;
@@ -169,7 +187,7 @@ void master_accept_client(struct master *m)
 			pr_warn("accept on %s: %s", m->socket_path, strerror(errno));
 		return;
 	}
-	r = conn_new(m->loop, fd, "client", client_msg, NULL, m, &conn);
+	r = conn_new(m->loop, fd, "client", client_msg, client_closed, m, &conn);
 	if (r < 0) {
 		pr_err("client: %s", strerror(-r));
 		return;

@@ -81,6 +81,7 @@ static void slave_closed(struct conn *conn, void *data)
 		n->conn = NULL;
 		n->nprocs = 0;
 		node_event(n, NODE_EVENT_LOST);
+		master_ghosts_node_down(link->m, n->node);
 	}
 	free(link);
 }
@@ -160,6 +161,12 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 			return -EPROTO;
 		}
 		node_event(n, NODE_EVENT_READY);
+		return 0;
+	case BPROC__MSG__BODY_RESTORE_RESULT:
+		master_restore_result(link->m, n->node, msg->restore_result);
+		return 0;
+	case BPROC__MSG__BODY_PROCESS_EXIT:
+		master_process_exit(link->m, n->node, msg->process_exit);
 		return 0;
 	case BPROC__MSG__BODY_REPLY:
 		/* Answers to NodeCommand: nothing to wait for. */

@@ -4,6 +4,7 @@
  *   bpslave.c         start-up, the link to the master, the main loop
  *   slave_pidns.c     the node's pid namespace and its init
  *   slave_clients.c   local clients, and forwarding their requests
+ *   slave_moves.c     processes moved to this node
  */
 #ifndef BPROC_SLAVE_H
 #define BPROC_SLAVE_H
@@ -18,6 +19,8 @@
 #include "loop.h"
 
 struct pending_request;
+struct restored;
+struct proc_events;
 
 struct slave {
 	const char *master_text;
@@ -42,6 +45,8 @@ struct slave {
 	uint64_t next_id;
 
 	char criu[PATH_MAX];
+	struct restored *restored;     /* processes moved here (slave_moves.c) */
+	int exits_fd;                  /* exit reports from bproc-init, or -1 */
 	char **argv;              /* for a reboot, which re-executes us */
 	bool stopping;
 	int action;               /* what to do on the way out: -1 or a NodeAction */
@@ -62,5 +67,13 @@ int slave_clients_listen(struct slave *s);
 int slave_forward_reply(struct slave *s, Msg *msg);
 /* The master link went away: every forwarded request fails. */
 void slave_fail_pending(struct slave *s);
+
+/* slave_moves.c */
+int slave_moves_init(struct slave *s);
+/* A move message from the master; -ENOTSUP if msg is not one. */
+int slave_moves_handle(struct slave *s, const Msg *msg);
+void slave_moves_shutdown(struct slave *s);
+/* bproc-init reaped nspid (its pid in the node) with a wait status. */
+void slave_moves_exited(struct slave *s, pid_t nspid, int status);
 
 #endif

@@ -10,6 +10,7 @@
  * loses power loses its processes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,7 +26,31 @@
 #include "slave.h"
 #include "util.h"
 
-static void __attribute__((noreturn)) node_init_main(int slave_pidfd)
+/* What bproc-init tells bpslave of each process it reaps. */
+struct node_exit {
+	int pid;     /* in the node's namespace */
+	int status;  /* a wait status */
+};
+
+static int wait_status(const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	default:
+		return si->si_status & 0x7f;
+	}
+}
+
+/*
+ * pid 1 of the node.  Every process of the node that loses its parent
+ * (a restored process, as soon as CRIU leaves) becomes its child, so it
+ * knows how each ended and tells bpslave through exits_fd; that works in
+ * any network namespace, where the process-events connector does not.
+ */
+static void __attribute__((noreturn)) node_init_main(int slave_pidfd, int exits_fd)
 {
 	struct pollfd pfd = { .fd = slave_pidfd, .events = POLLIN };
 	sigset_t all;
@@ -36,13 +61,23 @@ static void __attribute__((noreturn)) node_init_main(int slave_pidfd)
 	if (poll(&pfd, 1, 0) != 0)
 		_exit(0);
 	prctl(PR_SET_NAME, "bproc-init");
-	syscall(SYS_close_range, 3, ~0U, 0);
+	if (dup2(exits_fd, 3) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 4, ~0U, 0);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		siginfo_t si;
 
-		if (waitid(P_ALL, 0, &si, WEXITED) < 0 && errno == ECHILD) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED) == 0) {
+			struct node_exit e = { si.si_pid, wait_status(&si) };
+
+			/* Non-blocking: if bpslave lags, the record is lost
+			 * and it finds the process gone by itself. */
+			if (write(3, &e, sizeof(e)) < 0 && errno != EAGAIN)
+				_exit(0); /* bpslave is gone: so is the node */
+		} else if (errno == ECHILD) {
 			sigset_t chld;
 
 			sigemptyset(&chld);
@@ -52,12 +87,26 @@ static void __attribute__((noreturn)) node_init_main(int slave_pidfd)
 	}
 }
 
+static void on_exits_readable(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct slave *s = data;
+	struct node_exit e;
+
+	(void)loop;
+	(void)events;
+	while (read(fd, &e, sizeof(e)) == sizeof(e))
+		slave_moves_exited(s, e.pid, e.status);
+}
+
 int slave_pidns_create(struct slave *s)
 {
 	_cleanup_close_ int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	int exits[2];
 	long pid;
 
 	if (self < 0)
+		return -errno;
+	if (pipe2(exits, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	s->pidns_created_ms = now_ms();
 
@@ -68,10 +117,19 @@ int slave_pidns_create(struct slave *s)
 	if (pid < 0) {
 		int r = -errno;
 		pr_err("cannot create the node's pid namespace: %s", strerror(errno));
+		close(exits[0]);
+		close(exits[1]);
 		return r;
 	}
 	if (pid == 0)
-		node_init_main(self);
+		node_init_main(self, exits[1]);
+	close(exits[1]);
+	if (s->exits_fd >= 0) {
+		loop_remove(s->loop, s->exits_fd);
+		close(s->exits_fd);
+	}
+	s->exits_fd = exits[0];
+	loop_add(s->loop, s->exits_fd, EPOLLIN, on_exits_readable, s);
 	s->init_pid = (pid_t)pid;
 	pr_info("node pid namespace created, init is pid %ld", pid);
 	return 0;

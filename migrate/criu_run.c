@@ -32,10 +32,12 @@ static void log_reason(const char *dir, const char *log, char *err, size_t errle
 	f = fopen(path, "re");
 	if (!f)
 		return;
+	/* The first error is the cause; the last only says it failed. */
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "Error (")) {
+		if (strstr(line, "Error (") && !strstr(line, "RLIMIT_NOFILE")) {
 			line[strcspn(line, "\n")] = '\0';
 			snprintf(err, errlen, "criu: %s", line);
+			break;
 		}
 }
 

@@ -106,6 +106,12 @@ int bproc_proclist(int node, struct bproc_proc_info_t **list);
  * master, or BPROC_NODE_NONE with errno set (ESRCH: no such process). */
 int bproc_pidnode(pid_t pid);
 
+/* Migration */
+/* Move process pid (and, later, its children) to node.  0 or -1/errno:
+ * ESRCH no such process, EPERM not yours, EACCES the node's mode forbids
+ * it, BE_NODEDOWN, BE_INVALIDNODE, ENOTSUP for what cannot move yet. */
+int bproc_movepid(pid_t pid, int node);
+
 const char *bproc_strerror(int err);
 /* The daemon's own words about the last call of this thread that failed
  * ("node 3 is down"), or NULL if it said nothing. */

@@ -370,3 +370,17 @@ int bproc_pidnode(pid_t pid)
 	errno = ESRCH;
 	return BPROC_NODE_NONE;
 }
+
+int bproc_movepid(pid_t pid, int node)
+{
+	Bproc__MoveRequest move = BPROC__MOVE_REQUEST__INIT;
+	Msg req = BPROC__MSG__INIT;
+	int r;
+
+	move.pid = pid;
+	move.node = node;
+	req.body_case = BPROC__MSG__BODY_MOVE_REQUEST;
+	req.move_request = &move;
+	r = transact_status(&req);
+	return r < 0 ? fail(-r) : 0;
+}

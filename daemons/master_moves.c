@@ -1,0 +1,606 @@
+/*
+ * master_moves.c - moving a process from the master to a node, and the
+ * table of ghosts it leaves behind.
+ *
+ * A move, start to end (every failure before the commit leaves the process
+ * running here, untouched):
+ *
+ *   1. check: the asker may move this process to that node;
+ *   2. freeze it silently (migrate/freezer.c) and dump it with CRIU into
+ *      a directory of ours (migrate/criu_run.c);
+ *   3. send the image files to the node's slave (ImageChunk), then a
+ *      RestoreRequest; the slave restores it, held stopped;
+ *   4. on RestoreResult: turn the frozen original into its ghost
+ *      (ghost/ghost.c); then MoveCommit: the copy runs, the asker is told.
+ *
+ * From then on bpmaster is the ghost's tracer: each signal sent to a ghost
+ * goes to the real process (SignalProcess), and a ProcessExit from the
+ * node ends the ghost with the same status.  A ghost whose node goes down
+ * dies as if by SIGKILL.
+ *
+ * Not yet here (see docs/migration.md): process trees, stdio forwarding,
+ * node-to-node and back to the master, streaming pages while dumping.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bproc.h"
+#include "criu.h"
+#include "criu_run.h"
+#include "freezer.h"
+#include "ghost.h"
+#include "log.h"
+#include "master.h"
+#include "util.h"
+#include "version.h"
+
+#define IMAGES_DIR "/run/bproc/images"
+#define CHUNK_SIZE (1u << 20)
+/* Until images stream with flow control, a move must fit in the link's
+ * send queue (CONN_MAX_QUEUED). */
+#define MAX_IMAGE_BYTES (48u << 20)
+
+struct move {
+	uint64_t id;
+	pid_t pid;
+	int node;
+	struct conn *client;   /* NULL once the asker went away */
+	uint64_t client_id;
+	struct freezer freezer;
+	char dir[PATH_MAX];
+	char comm[32];
+	char **argv;
+	struct move *next;
+};
+
+struct ghost_entry {
+	pid_t pid;
+	int node;
+	bool exit_ordered;
+	struct ghost_entry *next;
+};
+
+static struct move *moves;
+static struct ghost_entry *ghosts;
+static uint64_t next_move_id = 1;
+
+static void free_argv(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+}
+
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX + 256];
+
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_type == DT_DIR)
+			remove_dir(path);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void move_free(struct move *mv)
+{
+	freezer_release(&mv->freezer);
+	if (mv->dir[0])
+		remove_dir(mv->dir);
+	free_argv(mv->argv);
+	free(mv);
+}
+
+static void move_unlink(struct move *mv)
+{
+	for (struct move **p = &moves; *p; p = &(*p)->next)
+		if (*p == mv) {
+			*p = mv->next;
+			return;
+		}
+}
+
+static struct ghost_entry *find_ghost(pid_t pid)
+{
+	for (struct ghost_entry *g = ghosts; g; g = g->next)
+		if (g->pid == pid)
+			return g;
+	return NULL;
+}
+
+/* Fields of /proc/PID/status we need: owner and parent. */
+static int process_owner(pid_t pid, uid_t *uid, pid_t *ppid)
+{
+	char path[64], line[256];
+	_cleanup_fclose_ FILE *f = NULL;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -ESRCH;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int u;
+		int p;
+
+		if (sscanf(line, "Uid: %u", &u) == 1) {
+			*uid = u;
+			found |= 1;
+		}
+		if (sscanf(line, "PPid: %d", &p) == 1) {
+			*ppid = p;
+			found |= 2;
+		}
+	}
+	return found == 3 ? 0 : -ESRCH;
+}
+
+static bool has_children(pid_t pid)
+{
+	char path[96], buf[16];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n > 0;
+}
+
+/* The command line, for the ghost to show in ps. */
+static char **read_cmdline(pid_t pid, char *comm, size_t commlen)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd, count = 0;
+	char **argv;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, comm, commlen - 1);
+	if (fd >= 0)
+		close(fd);
+	comm[n > 0 ? n : 0] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		/* A kernel thread or a process without a command line. */
+		buf[0] = '\0';
+		n = 1;
+	}
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i += strlen(buf + i) + 1)
+		count++;
+	argv = calloc((size_t)count + 1, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	count = 0;
+	for (ssize_t i = 0; i < n; i += strlen(buf + i) + 1)
+		argv[count++] = strdup(buf[i] ? buf + i : comm);
+	return argv;
+}
+
+/* May uid (in group gid) run on node n?  As execute permission. */
+static bool node_allows(const struct master_node *n, uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return true;
+	if (n->uid == uid)
+		return n->mode & 0100;
+	if (n->gid == gid)
+		return n->mode & 0010;
+	return n->mode & 0001;
+}
+
+static void locate_ghost_program(char *buf, size_t len)
+{
+	char self[PATH_MAX - 64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			/* The build tree: build/daemons/bpmaster -> build/ghost/ */
+			if (snprintf(buf, len, "%s/../ghost/bproc-ghost", self) < (int)len &&
+			    access(buf, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(buf, len, "%s/bproc-ghost", BPROC_LIBEXECDIR);
+}
+
+static int send_file(struct conn *conn, uint64_t move_id, const char *dir, const char *name)
+{
+	char path[PATH_MAX + 256];
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ uint8_t *buf = malloc(CHUNK_SIZE);
+	bool sent_any = false;
+
+	if (!buf)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		Bproc__ImageChunk chunk = BPROC__IMAGE_CHUNK__INIT;
+		Msg msg = BPROC__MSG__INIT;
+		ssize_t n = read(fd, buf, CHUNK_SIZE);
+		int r;
+
+		if (n < 0)
+			return -errno;
+		if (n == 0 && sent_any)
+			return 0;
+		chunk.move_id = move_id;
+		chunk.name = (char *)name;
+		chunk.data.data = buf;
+		chunk.data.len = (size_t)n;
+		msg.body_case = BPROC__MSG__BODY_IMAGE_CHUNK;
+		msg.image_chunk = &chunk;
+		r = conn_send(conn, &msg);
+		if (r < 0)
+			return r;
+		sent_any = true;
+		if (n == 0)
+			return 0;
+	}
+}
+
+/* Send every image file but the logs; then ask for the restore. */
+static int send_images(struct move *mv, struct conn *slave, char *err, size_t errlen)
+{
+	DIR *d = opendir(mv->dir);
+	struct dirent *e;
+	unsigned long long total = 0;
+	Bproc__RestoreRequest req = BPROC__RESTORE_REQUEST__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		struct stat st;
+		char path[PATH_MAX + 256];
+
+		snprintf(path, sizeof(path), "%s/%s", mv->dir, e->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			total += (unsigned long long)st.st_size;
+	}
+	if (total > MAX_IMAGE_BYTES) {
+		closedir(d);
+		snprintf(err, errlen, "the image is %llu MiB; moves above %u MiB need streaming, "
+			 "which is not implemented yet", total >> 20, MAX_IMAGE_BYTES >> 20);
+		return -EFBIG;
+	}
+	rewinddir(d);
+	while (r == 0 && (e = readdir(d))) {
+		if (e->d_type != DT_REG || strcmp(e->d_name, "dump.log") == 0)
+			continue;
+		r = send_file(slave, mv->id, mv->dir, e->d_name);
+	}
+	closedir(d);
+	if (r < 0) {
+		snprintf(err, errlen, "sending the image to node %d: %s", mv->node, strerror(-r));
+		return r;
+	}
+	req.move_id = mv->id;
+	req.pid = mv->pid;
+	msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
+	msg.restore_request = &req;
+	return conn_send(slave, &msg);
+}
+
+int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
+		uid_t uid, gid_t gid)
+{
+	struct master_node *n = master_find_node(m, node);
+	char err[512] = "", criu[PATH_MAX], name[64];
+	struct move *mv;
+	uid_t owner;
+	pid_t ppid;
+	int r;
+
+	if (node == BPROC_NODE_MASTER)
+		return conn_reply(client, id, -ENOTSUP,
+				  "moving back to the master is not implemented yet");
+	if (!n)
+		return conn_reply(client, id, -BE_INVALIDNODE, "node %d: no such node", node);
+	if (n->state != BPROC_NODE_UP || !n->conn)
+		return conn_reply(client, id, -BE_NODEDOWN, "node %d is %s", node,
+				  bproc_state_name(n->state));
+	if (pid <= 1 || process_owner(pid, &owner, &ppid) < 0)
+		return conn_reply(client, id, -ESRCH, "no process %d", pid);
+	if (find_ghost(pid))
+		return conn_reply(client, id, -ENOTSUP,
+				  "process %d already runs on node %d; moving between nodes is not implemented yet",
+				  pid, find_ghost(pid)->node);
+	if (uid != 0 && uid != owner)
+		return conn_reply(client, id, -EPERM, "process %d is not yours", pid);
+	if (!node_allows(n, uid, gid))
+		return conn_reply(client, id, -EACCES, "node %d: Permission denied", node);
+	if (pid == getpid() || ppid == 0)
+		return conn_reply(client, id, -EINVAL, "process %d cannot move", pid);
+	if (has_children(pid))
+		return conn_reply(client, id, -ENOTSUP,
+				  "process %d has children; moving process trees is not implemented yet", pid);
+	for (struct move *p = moves; p; p = p->next)
+		if (p->pid == pid)
+			return conn_reply(client, id, -EBUSY, "process %d is already moving", pid);
+	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0)
+		return conn_reply(client, id, -ENOENT, "no CRIU on the master (see docs/criu.md)");
+
+	mv = calloc(1, sizeof(*mv));
+	if (!mv)
+		return conn_reply(client, id, -ENOMEM, "out of memory");
+	mv->id = next_move_id++;
+	mv->pid = pid;
+	mv->node = node;
+	mv->client = client;
+	mv->client_id = id;
+	mv->argv = read_cmdline(pid, mv->comm, sizeof(mv->comm));
+	snprintf(mv->dir, sizeof(mv->dir), IMAGES_DIR "/move-%llu", (unsigned long long)mv->id);
+	if (!mv->argv || (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
+		r = -errno;
+		mv->dir[0] = '\0';
+		move_free(mv);
+		return conn_reply(client, id, r ? r : -ENOMEM, "cannot make the image directory");
+	}
+
+	snprintf(name, sizeof(name), "move-%d", (int)pid);
+	r = freezer_create(&mv->freezer, name);
+	if (r == 0)
+		r = freezer_add(&mv->freezer, pid);
+	if (r == 0)
+		r = freezer_freeze(&mv->freezer);
+	if (r < 0) {
+		move_free(mv);
+		return conn_reply(client, id, r, "cannot freeze process %d: %s", pid, strerror(-r));
+	}
+	r = criu_dump_tree(criu, pid, mv->freezer.path, mv->dir, err, sizeof(err));
+	if (r == 0)
+		r = send_images(mv, n->conn, err, sizeof(err));
+	if (r < 0) {
+		pr_warn("move of %d to node %d: %s", pid, node, err);
+		move_free(mv); /* thaws it: it runs on as before */
+		return conn_reply(client, id, r, "%s", err[0] ? err : strerror(-r));
+	}
+	mv->next = moves;
+	moves = mv;
+	pr_info("move %llu: process %d dumped, image sent to node %d", (unsigned long long)mv->id,
+		pid, node);
+	return 0;
+}
+
+static void send_commit(struct master_node *n, uint64_t move_id, bool commit)
+{
+	Bproc__MoveCommit c = BPROC__MOVE_COMMIT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	if (!n || !n->conn)
+		return;
+	c.move_id = move_id;
+	c.commit = commit;
+	msg.body_case = BPROC__MSG__BODY_MOVE_COMMIT;
+	msg.move_commit = &c;
+	conn_send(n->conn, &msg);
+}
+
+static void forward_signal(struct master *m, const struct ghost_entry *g, int sig)
+{
+	struct master_node *n = master_find_node(m, g->node);
+	Bproc__SignalProcess sp = BPROC__SIGNAL_PROCESS__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	if (!n || !n->conn)
+		return;
+	sp.pid = g->pid;
+	sp.sig = sig;
+	msg.body_case = BPROC__MSG__BODY_SIGNAL_PROCESS;
+	msg.signal_process = &sp;
+	conn_send(n->conn, &msg);
+}
+
+static void finish_move(struct master *m, struct move *mv, int status, const char *why)
+{
+	if (mv->client && !mv->client->closed)
+		conn_reply(mv->client, mv->client_id, status, "%s", why ? why : "");
+	move_unlink(mv);
+	move_free(mv);
+	(void)m;
+}
+
+void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res)
+{
+	struct master_node *n = master_find_node(m, node);
+	struct ghost_early_signals early = { 0 };
+	char ghost_path[PATH_MAX];
+	struct ghost_entry *g;
+	struct move *mv;
+	int r;
+
+	for (mv = moves; mv && mv->id != res->move_id; mv = mv->next)
+		;
+	if (!mv || mv->node != node) {
+		pr_warn("node %d: restore result for unknown move %llu", node,
+			(unsigned long long)res->move_id);
+		return;
+	}
+	if (res->status < 0) {
+		pr_warn("move %llu: node %d could not restore %d: %s", (unsigned long long)mv->id, node,
+			mv->pid, res->message ? res->message : "");
+		finish_move(m, mv, res->status, res->message);
+		return;
+	}
+
+	/* The copy waits, stopped.  Now the original becomes its ghost. */
+	g = calloc(1, sizeof(*g));
+	locate_ghost_program(ghost_path, sizeof(ghost_path));
+	r = g ? ghost_seize(mv->pid) : -ENOMEM;
+	if (r == 0) {
+		freezer_remove(&mv->freezer, mv->pid); /* thawed: it traps at once */
+		r = ghost_exec(mv->pid, ghost_path, mv->argv, mv->comm, &early);
+		if (r < 0)
+			ghost_release(mv->pid); /* runs on here, as before */
+	}
+	if (r < 0) {
+		free(g);
+		send_commit(n, mv->id, false);
+		finish_move(m, mv, r, "cannot make the ghost on the master; the process stays here");
+		return;
+	}
+	g->pid = mv->pid;
+	g->node = node;
+	g->next = ghosts;
+	ghosts = g;
+	send_commit(n, mv->id, true);
+	for (int i = 0; i < early.n; i++)
+		forward_signal(m, g, early.sig[i]);
+	pr_info("move %llu: process %d now runs on node %d", (unsigned long long)mv->id, mv->pid, node);
+	finish_move(m, mv, 0, NULL);
+}
+
+void master_process_exit(struct master *m, int node, const Bproc__ProcessExit *pe)
+{
+	struct ghost_entry *g = find_ghost(pe->pid);
+
+	(void)m;
+	if (!g || g->node != node)
+		return;
+	g->exit_ordered = true;
+	ghost_order_exit(g->pid, pe->status);
+}
+
+/* The node is gone, and so are its processes: as if killed. */
+void master_ghosts_node_down(struct master *m, int node)
+{
+	(void)m;
+	for (struct ghost_entry *g = ghosts; g; g = g->next)
+		if (g->node == node && !g->exit_ordered) {
+			g->exit_ordered = true;
+			kill(g->pid, SIGKILL);
+		}
+	/* Moves to that node cannot finish: the originals run on. */
+	for (struct move *mv = moves, *next; mv; mv = next) {
+		next = mv->next;
+		if (mv->node == node)
+			finish_move(m, mv, -BE_NODEDOWN, "the node went down during the move");
+	}
+}
+
+static void ghost_gone(struct master *m, struct ghost_entry *g, int status)
+{
+	/* Killed here (SIGKILL cannot be intercepted): kill the real one. */
+	if (!g->exit_ordered)
+		forward_signal(m, g, WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL);
+	for (struct ghost_entry **p = &ghosts; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	free(g);
+}
+
+void master_ghosts_reap(struct master *m)
+{
+	for (;;) {
+		struct ghost_entry *g;
+		struct ghost_event ev;
+		int status;
+		pid_t pid = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if (pid <= 0)
+			return;
+		g = find_ghost(pid);
+		if (!g)
+			continue;
+		if (ghost_decode(pid, status, getpid(), &ev) < 0)
+			continue;
+		switch (ev.kind) {
+		case GHOST_GONE:
+			ghost_gone(m, g, ev.status);
+			break;
+		case GHOST_SIGNAL:
+			if (ev.ours) {
+				ghost_resume(pid, ev.sig);
+			} else {
+				forward_signal(m, g, ev.sig);
+				ghost_resume(pid, 0);
+			}
+			break;
+		case GHOST_STOPPED:
+			ghost_listen(pid);
+			break;
+		case GHOST_OTHER:
+			ghost_resume(pid, 0);
+			break;
+		}
+	}
+}
+
+int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t *count)
+{
+	size_t n = 0, i = 0;
+	Bproc__ProcEntry **list, *entries;
+
+	for (struct ghost_entry *g = ghosts; g; g = g->next)
+		n++;
+	list = calloc(n + 1, sizeof(*list));
+	entries = calloc(n + 1, sizeof(*entries));
+	if (!list || !entries) {
+		free(list);
+		free(entries);
+		return -ENOMEM;
+	}
+	for (struct ghost_entry *g = ghosts; g; g = g->next, i++) {
+		bproc__proc_entry__init(&entries[i]);
+		entries[i].pid = g->pid;
+		entries[i].node = g->node;
+		list[i] = &entries[i];
+	}
+	*out = list;
+	*storage = entries;
+	*count = n;
+	return 0;
+}
+
+void master_moves_client_closed(struct conn *conn)
+{
+	for (struct move *mv = moves; mv; mv = mv->next)
+		if (mv->client == conn)
+			mv->client = NULL;
+}

@@ -1,0 +1,267 @@
+/*
+ * slave_moves.c - the node's side of a move: take the image, restore it in
+ * the node's pid namespace, run or drop the copy as the master decides,
+ * pass signals on, and report exits.
+ *
+ * Image files arrive in ImageChunk messages and are written under
+ * /run/bproc/images/move-ID (the node's own tmpfs).  RestoreRequest runs
+ * CRIU (migrate/criu_run.c), which restores the process with its original
+ * pid, stopped; MoveCommit lets it run or kills it.  Exits are learnt from
+ * the node's init, which reaps the restored processes (slave_pidns.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bproc.h"
+#include "criu_run.h"
+#include "log.h"
+#include "slave.h"
+#include "util.h"
+
+#define IMAGES_DIR "/run/bproc/images"
+
+struct restored {
+	pid_t pid;       /* the original pid, the same inside the node */
+	pid_t host_pid;  /* as the slave (initial namespace) sees it */
+	uint64_t move_id;
+	bool committed;
+	struct restored *next;
+};
+
+static void image_dir(uint64_t move_id, char *buf, size_t len)
+{
+	snprintf(buf, len, IMAGES_DIR "/move-%llu", (unsigned long long)move_id);
+}
+
+static void remove_images(uint64_t move_id)
+{
+	char dir[128], cmd[160];
+
+	image_dir(move_id, dir, sizeof(dir));
+	/* Only files we wrote, in a directory of ours. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		pr_warn("cannot remove %s", dir);
+}
+
+static int on_image_chunk(struct slave *s, const Bproc__ImageChunk *c)
+{
+	char dir[128], path[512];
+	int fd, r;
+
+	if (!c->name[0] || strchr(c->name, '/') || strcmp(c->name, "..") == 0 ||
+	    strcmp(c->name, ".") == 0) {
+		pr_warn("image chunk with a bad name '%s'", c->name);
+		return 0;
+	}
+	image_dir(c->move_id, dir, sizeof(dir));
+	if ((mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		pr_err("%s: %s", dir, strerror(errno));
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, c->name);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pr_err("%s: %s", path, strerror(errno));
+		return 0;
+	}
+	r = write_full(fd, c->data.data, c->data.len);
+	close(fd);
+	if (r < 0)
+		pr_err("%s: %s", path, strerror(-r));
+	(void)s;
+	return 0;
+}
+
+/* The child of the node's init whose pid inside is nspid, host view. */
+static pid_t host_pid_of(pid_t init, pid_t nspid)
+{
+	char path[128], line[256];
+	_cleanup_fclose_ FILE *f = NULL;
+	int candidate;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &candidate) == 1) {
+		_cleanup_fclose_ FILE *st = NULL;
+		int host = 0, inner = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", candidate);
+		st = fopen(path, "re");
+		while (st && fgets(line, sizeof(line), st))
+			if (sscanf(line, "NSpid: %d %d", &host, &inner) == 2)
+				break;
+		if (inner == nspid)
+			return candidate;
+	}
+	return 0;
+}
+
+static void send_result(struct slave *s, uint64_t move_id, int status, const char *message)
+{
+	Bproc__RestoreResult res = BPROC__RESTORE_RESULT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	res.move_id = move_id;
+	res.status = status;
+	res.message = (char *)message;
+	msg.body_case = BPROC__MSG__BODY_RESTORE_RESULT;
+	msg.restore_result = &res;
+	slave_send_to_master(s, &msg);
+}
+
+static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
+{
+	char dir[128], nspath[64], err[512] = "", message[600];
+	_cleanup_close_ int nsfd = -1;
+	struct restored *r;
+	pid_t nspid = 0, host;
+	int ret;
+
+	image_dir(req->move_id, dir, sizeof(dir));
+	if (!s->criu[0]) {
+		send_result(s, req->move_id, -ENOENT, "this node has no CRIU");
+		remove_images(req->move_id);
+		return 0;
+	}
+	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)s->init_pid);
+	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+	if (s->init_pid <= 0 || nsfd < 0) {
+		send_result(s, req->move_id, -BE_NODEDOWN, "the node has no pid namespace");
+		remove_images(req->move_id);
+		return 0;
+	}
+	ret = criu_restore_tree(s->criu, dir, nsfd, &nspid, err, sizeof(err));
+	if (ret == 0 && nspid != req->pid) {
+		ret = -EBUSY;
+		snprintf(err, sizeof(err), "restored as pid %d, not %d", nspid, req->pid);
+	}
+	host = ret == 0 ? host_pid_of(s->init_pid, nspid) : 0;
+	if (ret == 0 && host <= 0) {
+		ret = -ESRCH;
+		snprintf(err, sizeof(err), "the restored process %d is not in the node", nspid);
+	}
+	if (ret < 0) {
+		snprintf(message, sizeof(message), "node %d: %s", s->node, err);
+		pr_warn("move %llu: %s", (unsigned long long)req->move_id, message);
+		send_result(s, req->move_id, ret, message);
+		remove_images(req->move_id);
+		return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		kill(host, SIGKILL);
+		send_result(s, req->move_id, -ENOMEM, "out of memory");
+		return 0;
+	}
+	r->pid = req->pid;
+	r->host_pid = host;
+	r->move_id = req->move_id;
+	r->next = s->restored;
+	s->restored = r;
+	remove_images(req->move_id);
+	pr_info("move %llu: process %d restored (host pid %d), waiting for the commit",
+		(unsigned long long)req->move_id, req->pid, host);
+	send_result(s, req->move_id, 0, NULL);
+	return 0;
+}
+
+static void forget(struct slave *s, struct restored *r)
+{
+	for (struct restored **p = &s->restored; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			free(r);
+			return;
+		}
+}
+
+static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
+{
+	for (struct restored *r = s->restored; r; r = r->next) {
+		if (r->move_id != c->move_id)
+			continue;
+		if (c->commit) {
+			r->committed = true;
+			kill(r->host_pid, SIGCONT);
+			pr_info("process %d runs on node %d", r->pid, s->node);
+		} else {
+			kill(r->host_pid, SIGKILL);
+			pr_info("move %llu aborted: copy of %d killed", (unsigned long long)c->move_id, r->pid);
+			forget(s, r);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
+{
+	for (struct restored *r = s->restored; r; r = r->next)
+		if (r->pid == sp->pid) {
+			if (sp->sig > 0 && sp->sig < 65 && kill(r->host_pid, sp->sig) < 0)
+				pr_warn("signal %d to %d: %s", sp->sig, r->pid, strerror(errno));
+			return 0;
+		}
+	return 0;
+}
+
+int slave_moves_handle(struct slave *s, const Msg *msg)
+{
+	switch (msg->body_case) {
+	case BPROC__MSG__BODY_IMAGE_CHUNK:
+		return on_image_chunk(s, msg->image_chunk);
+	case BPROC__MSG__BODY_RESTORE_REQUEST:
+		return on_restore_request(s, msg->restore_request);
+	case BPROC__MSG__BODY_MOVE_COMMIT:
+		return on_move_commit(s, msg->move_commit);
+	case BPROC__MSG__BODY_SIGNAL_PROCESS:
+		return on_signal_process(s, msg->signal_process);
+	default:
+		return -ENOTSUP;
+	}
+}
+
+void slave_moves_exited(struct slave *s, pid_t nspid, int status)
+{
+	for (struct restored *r = s->restored; r; r = r->next) {
+		Bproc__ProcessExit pe = BPROC__PROCESS_EXIT__INIT;
+		Msg msg = BPROC__MSG__INIT;
+
+		if (r->pid != nspid)
+			continue;
+		pe.pid = r->pid;
+		pe.status = status;
+		msg.body_case = BPROC__MSG__BODY_PROCESS_EXIT;
+		msg.process_exit = &pe;
+		if (r->committed)
+			slave_send_to_master(s, &msg);
+		pr_info("process %d ended (status 0x%x)", r->pid, status);
+		forget(s, r);
+		return;
+	}
+}
+
+int slave_moves_init(struct slave *s)
+{
+	(void)s;
+	if (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+void slave_moves_shutdown(struct slave *s)
+{
+	while (s->restored)
+		forget(s, s->restored);
+}
