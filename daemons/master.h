@@ -67,6 +67,7 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res);
 void master_process_exit(struct master *m, int node, const Bproc__ProcessExit *pe);
 void master_ghosts_node_down(struct master *m, int node);
+void master_output(struct master *m, int node, const Bproc__Output *out);
 /* SIGCHLD: what happened to the ghosts. */
 void master_ghosts_reap(struct master *m);
 /* The remote processes, for ProcList: free() both *out and *storage. */

@@ -18,7 +18,10 @@
  * node ends the ghost with the same status.  A ghost whose node goes down
  * dies as if by SIGKILL.
  *
- * Not yet here (see docs/migration.md): process trees, stdio forwarding,
+ * stdout and stderr that are pipes come back: the slave reads them and sends
+ * Output, written here into copies of the ghost's fds.
+ *
+ * Not yet here (see docs/migration.md): process trees, stdin, terminals,
  * node-to-node and back to the master, streaming pages while dumping.
  */
 #include <dirent.h>
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +63,9 @@ struct move {
 	char dir[PATH_MAX];
 	char comm[32];
 	char **argv;
+	int npipes;
+	int pipe_fd[3];
+	char pipe_key[3][64];
 	struct move *next;
 };
 
@@ -66,6 +73,7 @@ struct ghost_entry {
 	pid_t pid;
 	int node;
 	bool exit_ordered;
+	int out[3];     /* copies of the ghost's fds 1 and 2, for the output */
 	struct ghost_entry *next;
 };
 
@@ -222,6 +230,27 @@ static bool node_allows(const struct master_node *n, uid_t uid, gid_t gid)
 	return n->mode & 0001;
 }
 
+/* stdout and stderr that are pipes come back through the slave (see
+ * slave_moves.c); files must exist on the node; terminals: not yet. */
+static void find_pipes(struct move *mv)
+{
+	for (int fd = 1; fd <= 2; fd++) {
+		char path[64], target[64];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)mv->pid, fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, "pipe:[", 6) != 0)
+			continue;
+		mv->pipe_fd[mv->npipes] = fd;
+		snprintf(mv->pipe_key[mv->npipes], sizeof(mv->pipe_key[0]), "%s", target);
+		mv->npipes++;
+	}
+}
+
 static void locate_ghost_program(char *buf, size_t len)
 {
 	char self[PATH_MAX - 64];
@@ -318,6 +347,16 @@ static int send_images(struct move *mv, struct conn *slave, char *err, size_t er
 		snprintf(err, errlen, "sending the image to node %d: %s", mv->node, strerror(-r));
 		return r;
 	}
+	Bproc__StdioPipe pipes[3], *pipe_ptrs[3];
+
+	for (int i = 0; i < mv->npipes; i++) {
+		bproc__stdio_pipe__init(&pipes[i]);
+		pipes[i].fd = mv->pipe_fd[i];
+		pipes[i].key = mv->pipe_key[i];
+		pipe_ptrs[i] = &pipes[i];
+	}
+	req.n_pipes = (size_t)mv->npipes;
+	req.pipes = pipe_ptrs;
 	req.move_id = mv->id;
 	req.pid = mv->pid;
 	msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
@@ -373,6 +412,7 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	mv->client = client;
 	mv->client_id = id;
 	mv->argv = read_cmdline(pid, mv->comm, sizeof(mv->comm));
+	find_pipes(mv);
 	snprintf(mv->dir, sizeof(mv->dir), IMAGES_DIR "/move-%llu", (unsigned long long)mv->id);
 	if (!mv->argv || (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
 		r = -errno;
@@ -485,6 +525,18 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	}
 	g->pid = mv->pid;
 	g->node = node;
+	g->out[0] = g->out[1] = g->out[2] = -1;
+	{
+		/* Our own copies of the ghost's output fds: what the process
+		 * writes on the node goes where these point. */
+		int pidfd = (int)syscall(SYS_pidfd_open, g->pid, 0);
+
+		for (int i = 0; pidfd >= 0 && i < mv->npipes; i++)
+			g->out[mv->pipe_fd[i]] =
+				(int)syscall(SYS_pidfd_getfd, pidfd, mv->pipe_fd[i], 0);
+		if (pidfd >= 0)
+			close(pidfd);
+	}
 	g->next = ghosts;
 	ghosts = g;
 	send_commit(n, mv->id, true);
@@ -532,7 +584,29 @@ static void ghost_gone(struct master *m, struct ghost_entry *g, int status)
 			*p = g->next;
 			break;
 		}
+	for (int i = 0; i < 3; i++)
+		if (g->out[i] >= 0)
+			close(g->out[i]);
 	free(g);
+}
+
+void master_output(struct master *m, int node, const Bproc__Output *out)
+{
+	struct ghost_entry *g = find_ghost(out->pid);
+	int r;
+
+	(void)m;
+	if (!g || g->node != node || out->fd < 1 || out->fd > 2 || g->out[out->fd] < 0)
+		return;
+	/* Blocking, in order: a reader that does not read holds the master
+	 * up (to be replaced by a queue per stream with flow control). */
+	r = write_full(g->out[out->fd], out->data.data, out->data.len);
+	if (r < 0) {
+		pr_info("process %d: its fd %d is gone (%s); dropping its output", g->pid, out->fd,
+			strerror(-r));
+		close(g->out[out->fd]);
+		g->out[out->fd] = -1;
+	}
 }
 
 void master_ghosts_reap(struct master *m)

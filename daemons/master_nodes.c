@@ -165,6 +165,9 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 	case BPROC__MSG__BODY_RESTORE_RESULT:
 		master_restore_result(link->m, n->node, msg->restore_result);
 		return 0;
+	case BPROC__MSG__BODY_OUTPUT:
+		master_output(link->m, n->node, msg->output);
+		return 0;
 	case BPROC__MSG__BODY_PROCESS_EXIT:
 		master_process_exit(link->m, n->node, msg->process_exit);
 		return 0;

@@ -27,13 +27,76 @@
 
 #define IMAGES_DIR "/run/bproc/images"
 
+struct restored;
+
+/* A stream of a moved process that goes back to the master. */
+struct out_pipe {
+	struct slave *s;
+	struct restored *r;
+	int fd;      /* our read end */
+	int stream;  /* the process's fd number: 1 or 2 */
+};
+
 struct restored {
 	pid_t pid;       /* the original pid, the same inside the node */
 	pid_t host_pid;  /* as the slave (initial namespace) sees it */
 	uint64_t move_id;
 	bool committed;
+	int nout;
+	struct out_pipe *out[CRIU_MAX_INHERIT];
 	struct restored *next;
 };
+
+/* Send what is in one stream now; false at end of file. */
+static bool forward_output(struct out_pipe *o)
+{
+	uint8_t buf[65536];
+
+	for (;;) {
+		Bproc__Output out = BPROC__OUTPUT__INIT;
+		Msg msg = BPROC__MSG__INIT;
+		ssize_t n = read(o->fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN;
+		if (n == 0)
+			return false;
+		out.pid = o->r->pid;
+		out.fd = o->stream;
+		out.data.data = buf;
+		out.data.len = (size_t)n;
+		msg.body_case = BPROC__MSG__BODY_OUTPUT;
+		msg.output = &out;
+		slave_send_to_master(o->s, &msg);
+	}
+}
+
+static void close_out_pipe(struct out_pipe *o)
+{
+	struct restored *r = o->r;
+
+	loop_remove(o->s->loop, o->fd);
+	close(o->fd);
+	for (int i = 0; i < r->nout; i++)
+		if (r->out[i] == o) {
+			r->out[i] = r->out[--r->nout];
+			break;
+		}
+	loop_defer_free(o->s->loop, free, o);
+}
+
+static void on_output(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct out_pipe *o = data;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	if (!forward_output(o))
+		close_out_pipe(o);
+}
 
 static void image_dir(uint64_t move_id, char *buf, size_t len)
 {
@@ -124,9 +187,26 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 {
 	char dir[128], nspath[64], err[512] = "", message[600];
 	_cleanup_close_ int nsfd = -1;
+	struct criu_inherit inherit[CRIU_MAX_INHERIT];
+	int pipes[CRIU_MAX_INHERIT][2], streams[CRIU_MAX_INHERIT], npipes = 0;
 	struct restored *r;
 	pid_t nspid = 0, host;
 	int ret;
+
+	/* One pipe of ours per distinct pipe of the process (stdout and
+	 * stderr are often the same one). */
+	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT; i++) {
+		bool seen = false;
+
+		for (int j = 0; j < npipes; j++)
+			seen |= strcmp(inherit[j].key, req->pipes[i]->key) == 0;
+		if (seen || pipe2(pipes[npipes], O_CLOEXEC) < 0)
+			continue;
+		inherit[npipes].fd = pipes[npipes][1];
+		inherit[npipes].key = req->pipes[i]->key;
+		streams[npipes] = req->pipes[i]->fd;
+		npipes++;
+	}
 
 	image_dir(req->move_id, dir, sizeof(dir));
 	if (!s->criu[0]) {
@@ -141,7 +221,10 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		remove_images(req->move_id);
 		return 0;
 	}
-	ret = criu_restore_tree(s->criu, dir, nsfd, &nspid, err, sizeof(err));
+	ret = criu_restore_tree(s->criu, dir, nsfd, inherit, npipes, &nspid, err, sizeof(err));
+	/* The process holds the write ends now; ours would keep them open. */
+	for (int i = 0; i < npipes; i++)
+		close(pipes[i][1]);
 	if (ret == 0 && nspid != req->pid) {
 		ret = -EBUSY;
 		snprintf(err, sizeof(err), "restored as pid %d, not %d", nspid, req->pid);
@@ -152,6 +235,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		snprintf(err, sizeof(err), "the restored process %d is not in the node", nspid);
 	}
 	if (ret < 0) {
+		for (int i = 0; i < npipes; i++)
+			close(pipes[i][0]);
 		snprintf(message, sizeof(message), "node %d: %s", s->node, err);
 		pr_warn("move %llu: %s", (unsigned long long)req->move_id, message);
 		send_result(s, req->move_id, ret, message);
@@ -161,8 +246,25 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		kill(host, SIGKILL);
+		for (int i = 0; i < npipes; i++)
+			close(pipes[i][0]);
 		send_result(s, req->move_id, -ENOMEM, "out of memory");
 		return 0;
+	}
+	for (int i = 0; i < npipes; i++) {
+		struct out_pipe *o = calloc(1, sizeof(*o));
+
+		if (!o) {
+			close(pipes[i][0]);
+			continue;
+		}
+		o->s = s;
+		o->r = r;
+		o->fd = pipes[i][0];
+		o->stream = streams[i];
+		fcntl(o->fd, F_SETFL, O_NONBLOCK);
+		r->out[r->nout++] = o;
+		loop_add(s->loop, o->fd, EPOLLIN, on_output, o);
 	}
 	r->pid = req->pid;
 	r->host_pid = host;
@@ -178,6 +280,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 
 static void forget(struct slave *s, struct restored *r)
 {
+	while (r->nout > 0)
+		close_out_pipe(r->out[0]);
 	for (struct restored **p = &s->restored; *p; p = &(*p)->next)
 		if (*p == r) {
 			*p = r->next;
@@ -240,6 +344,10 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 
 		if (r->pid != nspid)
 			continue;
+		/* Everything it wrote is in the pipes: send it before its end,
+		 * so the ghost's readers get all of it first. */
+		for (int i = 0; i < r->nout; i++)
+			forward_output(r->out[i]);
 		pe.pid = r->pid;
 		pe.status = status;
 		msg.body_case = BPROC__MSG__BODY_PROCESS_EXIT;

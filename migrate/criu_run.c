@@ -118,11 +118,12 @@ static int enter_restore_namespaces(int pidns_fd)
 	return 0;
 }
 
-int criu_restore_tree(const char *criu, const char *dir, int pidns_fd, pid_t *pid, char *err,
+int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
+		      const struct criu_inherit *inherit, int ninherit, pid_t *pid, char *err,
 		      size_t errlen)
 {
-	char pidfile[512];
-	char *argv[] = {
+	char pidfile[512], specs[CRIU_MAX_INHERIT][256];
+	char *argv[24 + 2 * CRIU_MAX_INHERIT] = {
 		(char *)criu, "restore",
 		"--images-dir", (char *)dir,
 		"--log-file", "restore.log", "-v4",
@@ -137,10 +138,21 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd, pid_t *pi
 		"--pidfile", pidfile,
 		NULL,
 	};
-	int status, r;
+	int status, r, argc = 0;
 	pid_t child;
 	long value;
 
+	if (ninherit > CRIU_MAX_INHERIT)
+		return -E2BIG;
+	while (argv[argc])
+		argc++;
+	/* The inherited fds are handed to CRIU as fd 100, 101, ... */
+	for (int i = 0; i < ninherit; i++) {
+		snprintf(specs[i], sizeof(specs[i]), "fd[%d]:%s", 100 + i, inherit[i].key);
+		argv[argc++] = "--inherit-fd";
+		argv[argc++] = specs[i];
+	}
+	argv[argc] = NULL;
 	snprintf(pidfile, sizeof(pidfile), "%s/restored.pid", dir);
 	child = fork();
 	if (child < 0)
@@ -152,6 +164,9 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd, pid_t *pi
 		r = enter_restore_namespaces(pidns_fd);
 		if (r < 0)
 			_exit(126);
+		for (int i = 0; i < ninherit; i++)
+			if (dup2(inherit[i].fd, 100 + i) < 0)
+				_exit(126);
 		/* setns(CLONE_NEWPID) applies to children: fork into it. */
 		criu_pid = fork();
 		if (criu_pid < 0)

@@ -28,7 +28,16 @@ int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const 
  * /proc belongs to that pid namespace, which the restored tree keeps.  On
  * success *pid is the root's pid in that namespace: the original pid.
  */
-int criu_restore_tree(const char *criu, const char *dir, int pidns_fd, pid_t *pid, char *err,
+/* A resource of the dumped tree that the restore takes from us instead:
+ * CRIU's --inherit-fd, e.g. a pipe of ours for "pipe:[1234]". */
+struct criu_inherit {
+	int fd;           /* ours */
+	const char *key;  /* CRIU's name of the resource in the image */
+};
+#define CRIU_MAX_INHERIT 8
+
+int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
+		      const struct criu_inherit *inherit, int ninherit, pid_t *pid, char *err,
 		      size_t errlen);
 
 #endif

@@ -35,6 +35,34 @@ check_eq "wait() sees the exit code from the node" "7" "$?"
 check_eq "memory intact and same pid on the node" "True $p" "$(cat "$out_dir/python")"
 check_eq "bpstat -p forgets it" "" "$(bpstat -p | grep "^$p	" || true)"
 
+# --- output through the ghost: a pipe, every line exactly once ---------------
+python3 -u -c '
+import sys, time
+for i in range(40):
+    print("line", i, flush=True)
+    time.sleep(0.03)
+print("the end", file=sys.stderr)
+sys.exit(5)
+' </dev/null 2>&1 | cat >"$out_dir/pipe" &
+sleep 0.4
+p=$(pgrep -f 'range\(40\)' | head -1)
+check "bpmove a process writing to a pipe, mid-way" bpmove "$p" 1
+wait
+check_eq "every line arrives, once, in order" "$(seq 0 39 | sed 's/^/line /'; echo 'the end')" "$(cat "$out_dir/pipe")"
+
+# --- output to a file (on a path the node shares) ---------------------------------
+python3 -u -c '
+import time
+for i in range(20):
+    print(i, flush=True)
+    time.sleep(0.03)
+' </dev/null >"$out_dir/file" 2>&1 &
+p=$!
+sleep 0.2
+check "bpmove a process writing to a file" bpmove "$p" 0
+wait "$p"
+check_eq "the file has every line once" "$(seq 0 19)" "$(cat "$out_dir/file")"
+
 # --- signals through the ghost -----------------------------------------------
 sleep 300 </dev/null >/dev/null 2>&1 &
 p=$!
