@@ -9,40 +9,30 @@
 #include "bproc.h"
 #include "util.h"
 
-static const char *const state_names[] = {
-	[BPROC_NODE_DOWN] = "down",
-	[BPROC_NODE_BOOT] = "boot",
-	[BPROC_NODE_UP] = "up",
-	[BPROC_NODE_ERROR] = "error",
-	[BPROC_NODE_UNAVAILABLE] = "unavailable",
-	[BPROC_NODE_REBOOT] = "reboot",
-	[BPROC_NODE_HALT] = "halt",
-	[BPROC_NODE_PWROFF] = "pwroff",
-};
+/* The names are libbproc's (clients/libbproc/errors.c): one table for
+ * the daemons and the clients. */
+#define NSTATES (BPROC_NODE_PWROFF + 1)
 
 const char *node_state_name(int state)
 {
-	if (state < 0 || state >= (int)ARRAY_SIZE(state_names))
-		return "invalid";
-	return state_names[state];
+	return bproc_state_name(state);
 }
 
 int node_state_parse(const char *name)
 {
-	for (int i = 0; i < (int)ARRAY_SIZE(state_names); i++)
-		if (strcmp(name, state_names[i]) == 0)
-			return i;
-	return -EINVAL;
+	int state = bproc_state_parse(name);
+
+	return state < 0 ? -EINVAL : state;
 }
 
 bool node_state_connected(int state)
 {
-	return state != BPROC_NODE_DOWN && state >= 0 && state < (int)ARRAY_SIZE(state_names);
+	return state != BPROC_NODE_DOWN && state >= 0 && state < NSTATES;
 }
 
 int node_state_event(int state, enum node_event ev, int *next)
 {
-	if (state < 0 || state >= (int)ARRAY_SIZE(state_names))
+	if (state < 0 || state >= NSTATES)
 		return -EINVAL;
 	switch (ev) {
 	case NODE_EVENT_CONNECT:
@@ -63,7 +53,7 @@ int node_state_event(int state, enum node_event ev, int *next)
 
 int node_state_admin(int state, int requested, int *next)
 {
-	if (state < 0 || state >= (int)ARRAY_SIZE(state_names))
+	if (state < 0 || state >= NSTATES)
 		return -EINVAL;
 	switch (requested) {
 	case BPROC_NODE_UP:
