@@ -65,7 +65,7 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid);
 void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res);
-void master_process_exit(struct master *m, int node, const Bproc__ProcessExit *pe);
+void master_process_status(struct master *m, int node, const Bproc__ProcessStatus *ps);
 void master_ghosts_node_down(struct master *m, int node);
 void master_output(struct master *m, int node, const Bproc__Output *out);
 /* SIGCHLD: what happened to the ghosts. */

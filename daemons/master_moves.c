@@ -14,8 +14,8 @@
  *      (ghost/ghost.c); then MoveCommit: the copy runs, the asker is told.
  *
  * From then on bpmaster is the ghost's tracer: each signal sent to a ghost
- * goes to the real process (SignalProcess), and a ProcessExit from the
- * node ends the ghost with the same status.  A ghost whose node goes down
+ * goes to the real process (SignalProcess), and a ProcessStatus from the
+ * node ends, stops or continues the ghost the same way.  A ghost whose node goes down
  * dies as if by SIGKILL.
  *
  * stdout and stderr that are pipes come back: the slave reads them and sends
@@ -546,15 +546,25 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	finish_move(m, mv, 0, NULL);
 }
 
-void master_process_exit(struct master *m, int node, const Bproc__ProcessExit *pe)
+void master_process_status(struct master *m, int node, const Bproc__ProcessStatus *ps)
 {
-	struct ghost_entry *g = find_ghost(pe->pid);
+	struct ghost_entry *g = find_ghost(ps->pid);
 
 	(void)m;
 	if (!g || g->node != node)
 		return;
+	if (WIFSTOPPED(ps->status)) {
+		ghost_order_stop(g->pid);
+		return;
+	}
+	if (WIFCONTINUED(ps->status)) {
+		/* Ours, so let through: the ghost continues and the parent is
+		 * told, as it would be of the real process. */
+		kill(g->pid, SIGCONT);
+		return;
+	}
 	g->exit_ordered = true;
-	ghost_order_exit(g->pid, pe->status);
+	ghost_order_exit(g->pid, ps->status);
 }
 
 /* The node is gone, and so are its processes: as if killed. */

@@ -168,8 +168,8 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 	case BPROC__MSG__BODY_OUTPUT:
 		master_output(link->m, n->node, msg->output);
 		return 0;
-	case BPROC__MSG__BODY_PROCESS_EXIT:
-		master_process_exit(link->m, n->node, msg->process_exit);
+	case BPROC__MSG__BODY_PROCESS_STATUS:
+		master_process_status(link->m, n->node, msg->process_status);
 		return 0;
 	case BPROC__MSG__BODY_REPLY:
 		/* Answers to NodeCommand: nothing to wait for. */

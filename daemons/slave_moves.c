@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bproc.h"
@@ -339,19 +340,30 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
-		Bproc__ProcessExit pe = BPROC__PROCESS_EXIT__INIT;
+		Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
 		Msg msg = BPROC__MSG__INIT;
 
 		if (r->pid != nspid)
 			continue;
+		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
+			/* Held stopped until the commit: that stop is ours. */
+			if (!r->committed)
+				return;
+			pe.pid = r->pid;
+			pe.status = status;
+			msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
+			msg.process_status = &pe;
+			slave_send_to_master(s, &msg);
+			return;
+		}
 		/* Everything it wrote is in the pipes: send it before its end,
 		 * so the ghost's readers get all of it first. */
 		for (int i = 0; i < r->nout; i++)
 			forward_output(r->out[i]);
 		pe.pid = r->pid;
 		pe.status = status;
-		msg.body_case = BPROC__MSG__BODY_PROCESS_EXIT;
-		msg.process_exit = &pe;
+		msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
+		msg.process_status = &pe;
 		if (r->committed)
 			slave_send_to_master(s, &msg);
 		pr_info("process %d ended (status 0x%x)", r->pid, status);

@@ -39,6 +39,11 @@ static int wait_status(const siginfo_t *si)
 		return (si->si_status & 0xff) << 8;
 	case CLD_DUMPED:
 		return (si->si_status & 0x7f) | 0x80;
+	case CLD_STOPPED:
+	case CLD_TRAPPED:
+		return ((si->si_status & 0xff) << 8) | 0x7f;
+	case CLD_CONTINUED:
+		return 0xffff;
 	default:
 		return si->si_status & 0x7f;
 	}
@@ -47,7 +52,8 @@ static int wait_status(const siginfo_t *si)
 /*
  * pid 1 of the node.  Every process of the node that loses its parent
  * (a restored process, as soon as CRIU leaves) becomes its child, so it
- * knows how each ended and tells bpslave through exits_fd; that works in
+ * knows how each ended (or stopped, or continued) and tells bpslave
+ * through exits_fd; that works in
  * any network namespace, where the process-events connector does not.
  */
 static void __attribute__((noreturn)) node_init_main(int slave_pidfd, int exits_fd)
@@ -70,7 +76,8 @@ static void __attribute__((noreturn)) node_init_main(int slave_pidfd, int exits_
 		siginfo_t si;
 
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_ALL, 0, &si, WEXITED) == 0) {
+		/* Stops and continues too: the ghost on the master shows them. */
+		if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WCONTINUED) == 0) {
 			struct node_exit e = { si.si_pid, wait_status(&si) };
 
 			/* Non-blocking: if bpslave lags, the record is lost

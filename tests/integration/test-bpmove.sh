@@ -73,6 +73,24 @@ wait "$p"
 check_eq "SIGTERM to the ghost ends the real process; wait() says SIGTERM" "143" "$?"
 if wait_for 3 bash -c "! kill -0 $real 2>/dev/null"; then ok "the real process is gone"; else not_ok "the real process is gone"; fi
 
+# --- stops and continues --------------------------------------------------------
+state_of() { ps -o stat= -p "$1" 2>/dev/null | cut -c1; }
+sleep 300 </dev/null >/dev/null 2>&1 &
+p=$!
+check "bpmove a sleep to stop it" bpmove "$p" 1
+real=$(real_of "$p")
+kill -STOP "$p"
+if wait_for 3 bash -c "[ \"\$(ps -o stat= -p $real | cut -c1)\" = T ]"; then ok "SIGSTOP to the ghost stops the real process"; else not_ok "the real process stops (state $(state_of "$real"))"; fi
+# ps shows a traced task in a stop as "t": stopped all the same, and the
+# parent's waitpid(WUNTRACED) reports it (tests/unit/test-ghost.c).
+if wait_for 3 bash -c "ps -o stat= -p $p | grep -q '^[Tt]'"; then ok "and the ghost shows the stop"; else not_ok "the ghost shows the stop (state $(state_of "$p"))"; fi
+kill -CONT "$p"
+if wait_for 3 bash -c "[ \"\$(ps -o stat= -p $real | cut -c1)\" = S ]"; then ok "SIGCONT continues the real process"; else not_ok "the real process continues (state $(state_of "$real"))"; fi
+check_match "and the ghost runs again" "^[SR]" "$(state_of "$p")"
+kill "$p"
+wait "$p"
+check_eq "then SIGTERM still ends it" "143" "$?"
+
 sleep 300 </dev/null >/dev/null 2>&1 &
 p=$!
 check "bpmove another sleep" bpmove "$p" 1
