@@ -98,6 +98,30 @@ static int wait_stop(pid_t tid, int *status, long long deadline)
 	}
 }
 
+/*
+ * As wait_stop() for the main thread, while the execve runs: the kernel
+ * kills the other threads, and each, being traced, stays a zombie until we
+ * reap it; the execve waits for that (de_thread), so reap as we wait.
+ */
+static int wait_exec_stop(pid_t pid, const pid_t *tids, int n, int *status, long long deadline)
+{
+	for (;;) {
+		pid_t r;
+
+		for (int i = 0; i < n; i++)
+			if (tids[i] != pid)
+				waitpid(tids[i], NULL, __WALL | WNOHANG);
+		r = waitpid(pid, status, __WALL | WNOHANG);
+		if (r == pid)
+			return WIFSTOPPED(*status) ? 0 : -ESRCH;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() > deadline)
+			return -ETIMEDOUT;
+		usleep(200);
+	}
+}
+
 static int write_mem(int memfd, unsigned long addr, const void *buf, size_t len)
 {
 	ssize_t n = pwrite(memfd, buf, len, (off_t)addr);
@@ -256,7 +280,7 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 		goto restore;
 	}
 	for (;;) {
-		r = wait_stop(pid, &status, deadline);
+		r = wait_exec_stop(pid, tids, n, &status, deadline);
 		if (r < 0)
 			goto out; /* the task is gone or stuck: nothing to restore */
 		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8)))
@@ -280,9 +304,13 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 	for (int i = 0; i < n; i++)
 		if (tids[i] != pid)
 			waitpid(tids[i], NULL, __WALL | WNOHANG);
+	/* Past the exec the original is gone for good: whatever happens now,
+	 * the ghost exists and the move must go on, so report success. */
 	r = wait_until_ready(pid, early, deadline);
-	if (r == 0)
-		r = ptrace(PTRACE_CONT, pid, 0, 0) < 0 ? -errno : 0;
+	if (r < 0)
+		pr_warn("ghost %d: not seen ready (%s); letting it run", pid, strerror(-r));
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	r = 0;
 	goto out;
 
 restore:

@@ -35,6 +35,29 @@ check_eq "wait() sees the exit code from the node" "7" "$?"
 check_eq "memory intact and same pid on the node" "True $p" "$(cat "$out_dir/python")"
 check_eq "bpstat -p forgets it" "" "$(bpstat -p | grep "^$p	" || true)"
 
+# --- a multi-threaded process ---------------------------------------------------
+python3 -c '
+import sys, threading, time
+def spin():
+    x = 0
+    while True:
+        x += 1
+        if x % 100000 == 0:
+            time.sleep(0.001)
+for i in range(3):
+    threading.Thread(target=spin, daemon=True).start()
+time.sleep(2)
+sys.exit(9 if threading.active_count() == 4 else 1)
+' </dev/null >/dev/null 2>&1 &
+p=$!
+sleep 0.5
+check_eq "a python3 with 4 threads" "4" "$(ls /proc/$p/task | wc -l)"
+check "moves to node 0" bpmove "$p" 0
+check_eq "its ghost has one thread" "1" "$(ls /proc/$p/task 2>/dev/null | wc -l)"
+check_eq "the real process has its 4" "4" "$(ls /proc/$(real_of "$p")/task 2>/dev/null | wc -l)"
+wait "$p"
+check_eq "and its threads ran on to the end (exit 9)" "9" "$?"
+
 # --- output through the ghost: a pipe, every line exactly once ---------------
 python3 -u -c '
 import sys, time

@@ -9,6 +9,8 @@
  * cgroup v2; skipped without.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -357,5 +359,63 @@ Test(ghost, stops_and_continues_show_to_the_parent)
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
 	waitpid(tracer, NULL, 0);
 	close(ready);
+	close(reports);
+}
+
+/* A process with threads: all of them are held, then replaced. */
+static void *spin(void *arg)
+{
+	volatile unsigned long *counter = arg;
+
+	for (;;)
+		(*counter)++;
+	return NULL;
+}
+
+Test(ghost, multithreaded_process)
+{
+	pid_t pid, tracer;
+	int p[2], reports, status, threads = 0;
+	struct report r;
+	char path[64];
+	DIR *d;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		static unsigned long counters[3];
+		pthread_t t;
+
+		for (int i = 0; i < 3; i++)
+			pthread_create(&t, NULL, spin, &counters[i]);
+		if (write(p[1], "r", 1) != 1)
+			_exit(99);
+		for (;;)
+			pause();
+	}
+	{
+		char c;
+		cr_assert_eq(read(p[0], &c, 1), 1);
+	}
+	tracer = start_tracer(pid, GHOST_PATH, W_EXITCODE(3, 0), &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_GHOSTED, "ghosting failed: %d", r.value);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	cr_assert_not_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		threads += e->d_name[0] != '.';
+	closedir(d);
+	cr_expect_eq(threads, 1, "the ghost has %d threads", threads);
+	kill(pid, SIGUSR2);
+	get_report(reports);
+	get_report(reports);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status 0x%x", status);
+	waitpid(tracer, NULL, 0);
+	close(p[0]);
+	close(p[1]);
 	close(reports);
 }
