@@ -52,6 +52,7 @@ static void usage(FILE *f)
 		"  -t, --total          how many nodes there are (or match NODES)\n"
 		"  -p, --proc           the node of every remote process (PID, Node)\n"
 		"  -P                   read ps output on stdin, prefix each line with the node\n"
+		"                       its process runs on (blank: the master), e.g. ps xf | bpstat -P\n"
 		"  -N, --sort-number    sort by node number (the default)\n"
 		"  -S, --sort-status    sort by state\n"
 		"  -O, --sort-owner     sort by owner\n"
@@ -182,6 +183,71 @@ static int print_procs(void)
 	return 0;
 }
 
+/*
+ * -P: read ps output on stdin and print each line with the node its
+ * process runs on in front ("" for the master's own).  The PID column is
+ * found by its header, so any ps format with a PID column works.
+ */
+static int annotate_ps(void)
+{
+	struct bproc_proc_info_t *procs;
+	char line[8192];
+	int n, column = -1, first = 1;
+
+	n = bproc_proclist(BPROC_NODE_ANY, &procs);
+	if (n < 0) {
+		fprintf(stderr, "bpstat: %s\n", bproc_errmsg() ? bproc_errmsg() : bproc_strerror(errno));
+		return 1;
+	}
+	int continued = 0;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		char copy[sizeof(line)], *save = NULL, *word;
+		int index = 0, node = BPROC_NODE_NONE;
+		long pid = -1;
+
+		/* The rest of a line longer than our buffer: as it is. */
+		if (continued) {
+			continued = !strchr(line, '\n');
+			fputs(line, stdout);
+			continue;
+		}
+		continued = !strchr(line, '\n');
+
+		snprintf(copy, sizeof(copy), "%s", line);
+		for (word = strtok_r(copy, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save), index++) {
+			if (first && strcmp(word, "PID") == 0)
+				column = index;
+			if (!first && index == column) {
+				char *end;
+
+				pid = strtol(word, &end, 10);
+				if (*end)
+					pid = -1;
+			}
+		}
+		if (first) {
+			if (column < 0) {
+				fprintf(stderr, "bpstat: -P: no PID column in the first line of the input\n");
+				free(procs);
+				return 1;
+			}
+			printf("%-5s %s", "NODE", line);
+			first = 0;
+			continue;
+		}
+		for (int i = 0; i < n && pid > 0; i++)
+			if (procs[i].pid == pid)
+				node = procs[i].node;
+		if (node >= 0)
+			printf("%-5d %s", node, line);
+		else
+			printf("%-5s %s", "", line);
+	}
+	free(procs);
+	return 0;
+}
+
 static int get_nodes(struct bproc_node_set_t *ns)
 {
 	int r = bproc_nodespec(ns, opts.spec);
@@ -295,8 +361,7 @@ int main(int argc, char **argv)
 		case 't': opts.show = SHOW_TOTAL; break;
 		case 'p': opts.show = SHOW_PROCS; break;
 		case 'P':
-			fprintf(stderr, "bpstat: -P needs process migration, which this version does not have yet\n");
-			return 1;
+			return annotate_ps();
 		case 'N': opts.sort = SORT_NUMBER; break;
 		case 'S': opts.sort = SORT_STATUS; break;
 		case 'O': opts.sort = SORT_OWNER; break;

@@ -29,6 +29,11 @@ check_match "the ghost runs bproc-ghost" "bproc-ghost" "$(readlink /proc/$p/exe)
 check_match "ps shows the ghost as the process" "python3 -c" "$(ps -o args= -p "$p")"
 check_eq "its parent is still this shell" "$$" "$(ps -o ppid= -p "$p" | tr -d ' ')"
 check_match "bpstat -p lists it on node 1" "^$p	1$" "$(bpstat -p)"
+check_match "ps xf | bpstat -P puts node 1 in front of it" "^1 +$p " "$(ps xf | bpstat -P)"
+check_match "and leaves the master's own processes blank" "^ +$$ " "$(ps xf | bpstat -P)"
+check_match "any ps format with a PID column" "^1 +root +$p " "$(ps -eo user,pid,comm | bpstat -P)"
+out=$(echo "no pid column" | bpstat -P 2>&1)
+check_match "input without a PID column is an error" "no PID column" "$out"
 check "the real process runs in node 1's namespace" test -n "$(real_of "$p")"
 wait "$p"
 check_eq "wait() sees the exit code from the node" "7" "$?"
@@ -141,7 +146,7 @@ sleep 0.2
 out=$(bpmove "$parent" 1 2>&1)
 check_match "a process with children is refused" "has children" "$out"
 check "and runs on here" alive "$parent"
-kill "$parent"; pkill -P "$parent" sleep 2>/dev/null
+pkill -P "$parent" sleep 2>/dev/null; kill "$parent" 2>/dev/null
 
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 out=$(as_nobody "$(command -v bpmove)" "$p" 1 2>&1)
@@ -170,6 +175,7 @@ else
 fi
 
 # --- a node that dies takes its processes with it -------------------------------
+kill "$p" 2>/dev/null
 sleep 300 </dev/null >/dev/null 2>&1 &
 gp=$!
 check "bpmove a sleep to node 1" bpmove "$gp" 1
