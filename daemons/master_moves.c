@@ -19,7 +19,8 @@
  * dies as if by SIGKILL.
  *
  * stdout and stderr that are pipes come back: the slave reads them and sends
- * Output, written here into copies of the ghost's fds.
+ * Output, written here into copies of the ghost's fds without blocking
+ * (output_queue.c); a process's end waits until its output is written.
  *
  * Not yet here (see docs/migration.md): process trees, stdin, terminals,
  * node-to-node and back to the master, streaming pages while dumping.
@@ -44,6 +45,7 @@
 #include "ghost.h"
 #include "log.h"
 #include "master.h"
+#include "output_queue.h"
 #include "util.h"
 #include "version.h"
 
@@ -73,9 +75,15 @@ struct ghost_entry {
 	pid_t pid;
 	int node;
 	bool exit_ordered;
-	int out[3];     /* copies of the ghost's fds 1 and 2, for the output */
+	/* What the process prints on the node, on its way into copies of the
+	 * ghost's fds 1 and 2. */
+	struct output_queue out[3];
+	bool exit_deferred;  /* its end is known, output still queued */
+	int exit_status;
 	struct ghost_entry *next;
 };
+
+static void output_drained(void *data);
 
 static struct move *moves;
 static struct ghost_entry *ghosts;
@@ -525,14 +533,15 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	}
 	g->pid = mv->pid;
 	g->node = node;
-	g->out[0] = g->out[1] = g->out[2] = -1;
+	for (int i = 0; i < 3; i++)
+		output_queue_init(&g->out[i], m->loop, -1, output_drained, g);
 	{
 		/* Our own copies of the ghost's output fds: what the process
 		 * writes on the node goes where these point. */
 		int pidfd = (int)syscall(SYS_pidfd_open, g->pid, 0);
 
 		for (int i = 0; pidfd >= 0 && i < mv->npipes; i++)
-			g->out[mv->pipe_fd[i]] =
+			g->out[mv->pipe_fd[i]].fd =
 				(int)syscall(SYS_pidfd_getfd, pidfd, mv->pipe_fd[i], 0);
 		if (pidfd >= 0)
 			close(pidfd);
@@ -564,6 +573,13 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 		return;
 	}
 	g->exit_ordered = true;
+	/* Everything it printed first, then its end: readers of its output
+	 * must have it all when the parent learns it ended. */
+	if (output_queue_pending(&g->out[1]) || output_queue_pending(&g->out[2])) {
+		g->exit_deferred = true;
+		g->exit_status = ps->status;
+		return;
+	}
 	ghost_order_exit(g->pid, ps->status);
 }
 
@@ -584,6 +600,18 @@ void master_ghosts_node_down(struct master *m, int node)
 	}
 }
 
+/* An output queue of a ghost emptied: if its end was waiting, now. */
+static void output_drained(void *data)
+{
+	struct ghost_entry *g = data;
+
+	if (!g->exit_deferred || output_queue_pending(&g->out[1]) ||
+	    output_queue_pending(&g->out[2]))
+		return;
+	g->exit_deferred = false;
+	ghost_order_exit(g->pid, g->exit_status);
+}
+
 static void ghost_gone(struct master *m, struct ghost_entry *g, int status)
 {
 	/* Killed here (SIGKILL cannot be intercepted): kill the real one. */
@@ -595,8 +623,7 @@ static void ghost_gone(struct master *m, struct ghost_entry *g, int status)
 			break;
 		}
 	for (int i = 0; i < 3; i++)
-		if (g->out[i] >= 0)
-			close(g->out[i]);
+		output_queue_close(&g->out[i]);
 	free(g);
 }
 
@@ -606,17 +633,15 @@ void master_output(struct master *m, int node, const Bproc__Output *out)
 	int r;
 
 	(void)m;
-	if (!g || g->node != node || out->fd < 1 || out->fd > 2 || g->out[out->fd] < 0)
+	if (!g || g->node != node || out->fd < 1 || out->fd > 2 || g->out[out->fd].fd < 0)
 		return;
-	/* Blocking, in order: a reader that does not read holds the master
-	 * up (to be replaced by a queue per stream with flow control). */
-	r = write_full(g->out[out->fd], out->data.data, out->data.len);
-	if (r < 0) {
+	r = output_queue_push(&g->out[out->fd], out->data.data, out->data.len);
+	if (r == -ENOBUFS)
+		pr_warn("process %d: nobody reads its fd %d; %zu bytes dropped", g->pid, out->fd,
+			out->data.len);
+	else if (r < 0)
 		pr_info("process %d: its fd %d is gone (%s); dropping its output", g->pid, out->fd,
 			strerror(-r));
-		close(g->out[out->fd]);
-		g->out[out->fd] = -1;
-	}
 }
 
 void master_ghosts_reap(struct master *m)

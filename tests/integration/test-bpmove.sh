@@ -78,6 +78,26 @@ check "bpmove a process writing to a pipe, mid-way" bpmove "$p" 1
 wait
 check_eq "every line arrives, once, in order" "$(seq 0 39 | sed 's/^/line /'; echo 'the end')" "$(cat "$out_dir/pipe")"
 
+# --- a reader that does not read holds up neither the master nor any output -------
+sh -c 'python3 -c "
+import os, sys, time
+time.sleep(0.6)
+chunk = b\"o\" * 65536
+for _ in range(32):
+    os.write(1, chunk)
+sys.exit(4)
+" </dev/null; echo $? >"$1"' sh "$out_dir/slow-status" | { sleep 3; wc -c >"$out_dir/slow-count"; } &
+sleep 0.3
+p=$(pgrep -f 'range\(32\)' | grep -v "^$(pgrep -f 'sh -c python3' | head -1)$" | tail -1)
+check "bpmove a process whose reader sleeps" bpmove "$p" 0
+sleep 1.2
+start=$(date +%s%N)
+check "the master answers while 2 MiB wait for the reader" timeout 2 bpstat -t
+check_eq "and promptly" "yes" "$([ $(( ($(date +%s%N) - start) / 1000000 )) -lt 1000 ] && echo yes || echo no)"
+wait
+check_eq "all 2 MiB reach the slow reader" "2097152" "$(cat "$out_dir/slow-count" | tr -d ' ')"
+check_eq "and the exit code after it" "4" "$(cat "$out_dir/slow-status")"
+
 # --- output to a file (on a path the node shares) ---------------------------------
 python3 -u -c '
 import time
