@@ -78,12 +78,15 @@ struct ghost_entry {
 	/* What the process prints on the node, on its way into copies of the
 	 * ghost's fds 1 and 2. */
 	struct output_queue out[3];
+	int in_fd;           /* copy of the ghost's stdin pipe, or -1 */
+	struct master *m;
 	bool exit_deferred;  /* its end is known, output still queued */
 	int exit_status;
 	struct ghost_entry *next;
 };
 
 static void output_drained(void *data);
+static void on_ghost_stdin(struct loop *loop, int fd, uint32_t events, void *data);
 
 static struct move *moves;
 static struct ghost_entry *ghosts;
@@ -238,11 +241,11 @@ static bool node_allows(const struct master_node *n, uid_t uid, gid_t gid)
 	return n->mode & 0001;
 }
 
-/* stdout and stderr that are pipes come back through the slave (see
- * slave_moves.c); files must exist on the node; terminals: not yet. */
+/* stdin, stdout and stderr that are pipes are forwarded through the slave
+ * (see slave_moves.c); files must exist on the node; terminals: not yet. */
 static void find_pipes(struct move *mv)
 {
-	for (int fd = 1; fd <= 2; fd++) {
+	for (int fd = 0; fd <= 2; fd++) {
 		char path[64], target[64];
 		ssize_t n;
 
@@ -540,11 +543,20 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		 * writes on the node goes where these point. */
 		int pidfd = (int)syscall(SYS_pidfd_open, g->pid, 0);
 
-		for (int i = 0; pidfd >= 0 && i < mv->npipes; i++)
-			g->out[mv->pipe_fd[i]].fd =
-				(int)syscall(SYS_pidfd_getfd, pidfd, mv->pipe_fd[i], 0);
+		g->in_fd = -1;
+		g->m = m;
+		for (int i = 0; pidfd >= 0 && i < mv->npipes; i++) {
+			int fd = (int)syscall(SYS_pidfd_getfd, pidfd, mv->pipe_fd[i], 0);
+
+			if (mv->pipe_fd[i] == 0)
+				g->in_fd = fd;
+			else
+				g->out[mv->pipe_fd[i]].fd = fd;
+		}
 		if (pidfd >= 0)
 			close(pidfd);
+		if (g->in_fd >= 0)
+			loop_add(m->loop, g->in_fd, EPOLLIN, on_ghost_stdin, g);
 	}
 	g->next = ghosts;
 	ghosts = g;
@@ -624,7 +636,46 @@ static void ghost_gone(struct master *m, struct ghost_entry *g, int status)
 		}
 	for (int i = 0; i < 3; i++)
 		output_queue_close(&g->out[i]);
+	if (g->in_fd >= 0) {
+		loop_remove(m->loop, g->in_fd);
+		close(g->in_fd);
+	}
 	free(g);
+}
+
+/*
+ * Someone wrote to the ghost's stdin pipe: read it (it is ready, so the
+ * read does not block) and send it to the real process.  We read it as the
+ * process would have: the bytes are taken from the pipe.
+ */
+static void on_ghost_stdin(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct ghost_entry *g = data;
+	struct master_node *n = master_find_node(g->m, g->node);
+	Bproc__Input in = BPROC__INPUT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	uint8_t buf[65536];
+	ssize_t got = read(fd, buf, sizeof(buf));
+
+	(void)events;
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	in.pid = g->pid;
+	if (got > 0) {
+		in.has_data = true;
+		in.data.data = buf;
+		in.data.len = (size_t)got;
+	} else {
+		in.has_eof = true;
+		in.eof = true;
+		loop_remove(loop, fd);
+		close(fd);
+		g->in_fd = -1;
+	}
+	msg.body_case = BPROC__MSG__BODY_INPUT;
+	msg.input = &in;
+	if (n && n->conn)
+		conn_send(n->conn, &msg);
 }
 
 void master_output(struct master *m, int node, const Bproc__Output *out)

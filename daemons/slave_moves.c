@@ -23,6 +23,7 @@
 #include "bproc.h"
 #include "criu_run.h"
 #include "log.h"
+#include "output_queue.h"
 #include "slave.h"
 #include "util.h"
 
@@ -45,6 +46,8 @@ struct restored {
 	bool committed;
 	int nout;
 	struct out_pipe *out[CRIU_MAX_INHERIT];
+	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
+	bool in_eof;
 	struct restored *next;
 };
 
@@ -190,6 +193,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	_cleanup_close_ int nsfd = -1;
 	struct criu_inherit inherit[CRIU_MAX_INHERIT];
 	int pipes[CRIU_MAX_INHERIT][2], streams[CRIU_MAX_INHERIT], npipes = 0;
+	int stdin_write = -1;
 	struct restored *r;
 	pid_t nspid = 0, host;
 	int ret;
@@ -203,6 +207,14 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 			seen |= strcmp(inherit[j].key, req->pipes[i]->key) == 0;
 		if (seen || pipe2(pipes[npipes], O_CLOEXEC) < 0)
 			continue;
+		if (req->pipes[i]->fd == 0) {
+			/* stdin: the process reads, we write.  Swap the ends so
+			 * the code below closes the process's end and keeps ours. */
+			int t = pipes[npipes][0];
+
+			pipes[npipes][0] = pipes[npipes][1];
+			pipes[npipes][1] = t;
+		}
 		inherit[npipes].fd = pipes[npipes][1];
 		inherit[npipes].key = req->pipes[i]->key;
 		streams[npipes] = req->pipes[i]->fd;
@@ -252,8 +264,17 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		send_result(s, req->move_id, -ENOMEM, "out of memory");
 		return 0;
 	}
+	output_queue_init(&r->in, s->loop, -1, NULL, NULL);
 	for (int i = 0; i < npipes; i++) {
-		struct out_pipe *o = calloc(1, sizeof(*o));
+		struct out_pipe *o;
+
+		if (streams[i] == 0) {
+			stdin_write = pipes[i][0];
+			fcntl(stdin_write, F_SETFL, O_NONBLOCK);
+			r->in.fd = stdin_write;
+			continue;
+		}
+		o = calloc(1, sizeof(*o));
 
 		if (!o) {
 			close(pipes[i][0]);
@@ -283,6 +304,7 @@ static void forget(struct slave *s, struct restored *r)
 {
 	while (r->nout > 0)
 		close_out_pipe(r->out[0]);
+	output_queue_close(&r->in);
 	for (struct restored **p = &s->restored; *p; p = &(*p)->next)
 		if (*p == r) {
 			*p = r->next;
@@ -304,6 +326,35 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 			kill(r->host_pid, SIGKILL);
 			pr_info("move %llu aborted: copy of %d killed", (unsigned long long)c->move_id, r->pid);
 			forget(s, r);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* stdin's writers on the master closed it, and all is written: close. */
+static void input_drained(void *data)
+{
+	struct restored *r = data;
+
+	if (r->in_eof)
+		output_queue_close(&r->in);
+}
+
+static int on_input(struct slave *s, const Bproc__Input *in)
+{
+	for (struct restored *r = s->restored; r; r = r->next) {
+		if (r->pid != in->pid)
+			continue;
+		r->in.drained = input_drained;
+		r->in.data = r;
+		if (in->has_data && in->data.len > 0 &&
+		    output_queue_push(&r->in, in->data.data, in->data.len) < 0)
+			pr_warn("process %d: input dropped", r->pid);
+		if (in->has_eof && in->eof) {
+			r->in_eof = true;
+			if (!output_queue_pending(&r->in))
+				output_queue_close(&r->in);
 		}
 		return 0;
 	}
@@ -332,6 +383,8 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 		return on_move_commit(s, msg->move_commit);
 	case BPROC__MSG__BODY_SIGNAL_PROCESS:
 		return on_signal_process(s, msg->signal_process);
+	case BPROC__MSG__BODY_INPUT:
+		return on_input(s, msg->input);
 	default:
 		return -ENOTSUP;
 	}

@@ -98,6 +98,23 @@ wait
 check_eq "all 2 MiB reach the slow reader" "2097152" "$(cat "$out_dir/slow-count" | tr -d ' ')"
 check_eq "and the exit code after it" "4" "$(cat "$out_dir/slow-status")"
 
+# --- stdin: a pipe written on the master after the move is read on the node -----
+{ sleep 1.2; printf 'l1\nl2\nl3\n'; sleep 0.3; printf 'l4\n'; } | sh -c 'python3 -c "
+import sys
+n = 0
+with open(sys.argv[1], \"w\") as f:
+    for line in sys.stdin:
+        f.write(line)
+        n += 1
+sys.exit(n)
+" "$1" >/dev/null 2>&1; echo $? >"$2"' sh "$out_dir/stdin" "$out_dir/stdin-status" &
+sleep 0.5
+p=$(pgrep -f 'for line in sys.stdin' | tail -1)
+check "bpmove a process reading its stdin pipe" bpmove "$p" 0
+wait
+check_eq "it reads on the node what is written on the master, in order" "$(printf 'l1\nl2\nl3\nl4')" "$(cat "$out_dir/stdin")"
+check_eq "and sees the end of its input (exit = 4 lines)" "4" "$(cat "$out_dir/stdin-status")"
+
 # --- output to a file (on a path the node shares) ---------------------------------
 python3 -u -c '
 import time
