@@ -29,6 +29,7 @@
 #include "config.h"
 #include "version.h"
 #include "criu.h"
+#include "criu_kdat.h"
 #include "log.h"
 #include "slave.h"
 #include "sockets.h"
@@ -274,6 +275,7 @@ static void find_criu(struct slave *s, const char *configured)
 		pr_warn("%s does not run: this node cannot take migrated processes", s->criu);
 	else
 		pr_info("using CRIU %s at %s", version, s->criu);
+	criu_kdat_prepare(s->criu);
 }
 
 static void run(struct slave *s)
