@@ -266,7 +266,8 @@ static int get_nodes(struct bproc_node_set_t *ns)
 				bproc_errmsg() ? bproc_errmsg() : bproc_strerror(err));
 		return -1;
 	}
-	qsort(ns->node, (size_t)ns->size, sizeof(*ns->node), compare);
+	if (ns->size > 1) /* an empty set has no array to sort */
+		qsort(ns->node, (size_t)ns->size, sizeof(*ns->node), compare);
 	return 0;
 }
 
