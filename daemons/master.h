@@ -64,6 +64,8 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 /* master_moves.c */
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid);
+/* The target's answer about the files a process needs (movable.h). */
+void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckReply *rep);
 void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res);
 void master_process_status(struct master *m, int node, const Bproc__ProcessStatus *ps);
 void master_ghosts_node_down(struct master *m, int node);

@@ -5,7 +5,10 @@
  * A move, start to end (every failure before the commit leaves the process
  * running here, untouched):
  *
- *   1. check: the asker may move this process to that node;
+ *   1. check: the asker may move this process to that node, it holds
+ *      nothing that cannot move (migrate/movable.c), and the node has the
+ *      files it uses by path (PathCheckRequest; nothing frozen until the
+ *      answer);
  *   2. freeze it silently (migrate/freezer.c) and dump it with CRIU into
  *      a directory of ours (migrate/criu_run.c);
  *   3. send the image files to the node's slave (ImageChunk), then a
@@ -45,6 +48,7 @@
 #include "ghost.h"
 #include "log.h"
 #include "master.h"
+#include "movable.h"
 #include "output_queue.h"
 #include "util.h"
 #include "version.h"
@@ -68,6 +72,9 @@ struct move {
 	int npipes;
 	int pipe_fd[3];
 	char pipe_key[3][64];
+	/* What the target must have; until it answered, nothing is frozen. */
+	struct movable movable;
+	bool checking;
 	struct move *next;
 };
 
@@ -125,6 +132,7 @@ static void remove_dir(const char *dir)
 
 static void move_free(struct move *mv)
 {
+	movable_free(&mv->movable);
 	freezer_release(&mv->freezer);
 	if (mv->dir[0])
 		remove_dir(mv->dir);
@@ -375,11 +383,30 @@ static int send_images(struct move *mv, struct conn *slave, char *err, size_t er
 	return conn_send(slave, &msg);
 }
 
+/* Ask the target whether it has the files the process uses by path. */
+static int ask_paths(struct move *mv, struct conn *slave)
+{
+	Bproc__PathCheckRequest req = BPROC__PATH_CHECK_REQUEST__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	_cleanup_free_ char **paths = calloc(mv->movable.nfiles + 1, sizeof(*paths));
+
+	if (!paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < mv->movable.nfiles; i++)
+		paths[i] = mv->movable.files[i].path;
+	req.move_id = mv->id;
+	req.n_paths = mv->movable.nfiles;
+	req.paths = paths;
+	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REQUEST;
+	msg.path_check_request = &req;
+	return conn_send(slave, &msg);
+}
+
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid)
 {
 	struct master_node *n = master_find_node(m, node);
-	char err[512] = "", criu[PATH_MAX], name[64];
+	char reason[512] = "", criu[PATH_MAX];
 	struct move *mv;
 	uid_t owner;
 	pid_t ppid;
@@ -393,6 +420,8 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	if (n->state != BPROC_NODE_UP || !n->conn)
 		return conn_reply(client, id, -BE_NODEDOWN, "node %d is %s", node,
 				  bproc_state_name(n->state));
+	if (pid == 1)
+		return conn_reply(client, id, -EPERM, "process 1 (init) cannot move");
 	if (pid <= 1 || process_owner(pid, &owner, &ppid) < 0)
 		return conn_reply(client, id, -ESRCH, "no process %d", pid);
 	if (find_ghost(pid))
@@ -417,19 +446,51 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	mv = calloc(1, sizeof(*mv));
 	if (!mv)
 		return conn_reply(client, id, -ENOMEM, "out of memory");
+	/* Refuse what cannot move while nothing is frozen yet. */
+	r = movable_scan(pid, &mv->movable, reason, sizeof(reason));
+	if (r < 0) {
+		free(mv);
+		if (r == -ESRCH)
+			return conn_reply(client, id, r, "no process %d", pid);
+		return conn_reply(client, id, r, "process %d cannot move: %s", pid, reason);
+	}
 	mv->id = next_move_id++;
 	mv->pid = pid;
 	mv->node = node;
 	mv->client = client;
 	mv->client_id = id;
+	mv->checking = true;
+	r = ask_paths(mv, n->conn);
+	if (r < 0) {
+		move_free(mv);
+		return conn_reply(client, id, r, "cannot reach node %d: %s", node, strerror(-r));
+	}
+	mv->next = moves;
+	moves = mv;
+	return 0;
+}
+
+/* The process can move, and the target has what it needs: freeze, dump,
+ * send.  On failure err says why; the caller thaws it (move_free). */
+static int move_start(struct master *m, struct move *mv, struct conn *slave, char *err,
+		      size_t errlen)
+{
+	char criu[PATH_MAX], name[64];
+	pid_t pid = mv->pid;
+	int r;
+
+	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0) {
+		snprintf(err, errlen, "no CRIU on the master (see docs/criu.md)");
+		return -ENOENT;
+	}
 	mv->argv = read_cmdline(pid, mv->comm, sizeof(mv->comm));
 	find_pipes(mv);
 	snprintf(mv->dir, sizeof(mv->dir), IMAGES_DIR "/move-%llu", (unsigned long long)mv->id);
 	if (!mv->argv || (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
-		r = -errno;
+		r = mv->argv ? -errno : -ENOMEM;
 		mv->dir[0] = '\0';
-		move_free(mv);
-		return conn_reply(client, id, r ? r : -ENOMEM, "cannot make the image directory");
+		snprintf(err, errlen, "cannot make the image directory");
+		return r;
 	}
 
 	snprintf(name, sizeof(name), "move-%d", (int)pid);
@@ -439,21 +500,18 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	if (r == 0)
 		r = freezer_freeze(&mv->freezer);
 	if (r < 0) {
-		move_free(mv);
-		return conn_reply(client, id, r, "cannot freeze process %d: %s", pid, strerror(-r));
+		snprintf(err, errlen, "cannot freeze process %d: %s", pid, strerror(-r));
+		return r;
 	}
-	r = criu_dump_tree(criu, pid, mv->freezer.path, mv->dir, err, sizeof(err));
+	r = criu_dump_tree(criu, pid, mv->freezer.path, mv->dir, err, errlen);
 	if (r == 0)
-		r = send_images(mv, n->conn, err, sizeof(err));
+		r = send_images(mv, slave, err, errlen);
 	if (r < 0) {
-		pr_warn("move of %d to node %d: %s", pid, node, err);
-		move_free(mv); /* thaws it: it runs on as before */
-		return conn_reply(client, id, r, "%s", err[0] ? err : strerror(-r));
+		pr_warn("move of %d to node %d: %s", pid, mv->node, err);
+		return r;
 	}
-	mv->next = moves;
-	moves = mv;
 	pr_info("move %llu: process %d dumped, image sent to node %d", (unsigned long long)mv->id,
-		pid, node);
+		pid, mv->node);
 	return 0;
 }
 
@@ -493,6 +551,48 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 	move_unlink(mv);
 	move_free(mv);
 	(void)m;
+}
+
+void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckReply *rep)
+{
+	struct master_node *n = master_find_node(m, node);
+	_cleanup_free_ struct movable_seen *seen = NULL;
+	char err[512] = "";
+	struct move *mv;
+	int r;
+
+	for (mv = moves; mv && mv->id != rep->move_id; mv = mv->next)
+		;
+	if (!mv || mv->node != node || !mv->checking) {
+		pr_warn("node %d: path check answer for unknown move %llu", node,
+			(unsigned long long)rep->move_id);
+		return;
+	}
+	mv->checking = false;
+	seen = calloc(rep->n_seen + 1, sizeof(*seen));
+	if (!seen) {
+		finish_move(m, mv, -ENOMEM, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < rep->n_seen; i++) {
+		seen[i].mode = rep->seen[i]->mode;
+		seen[i].size = rep->seen[i]->has_size ? rep->seen[i]->size : 0;
+	}
+	r = movable_compare(&mv->movable, seen, rep->n_seen, node, err, sizeof(err));
+	if (r < 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "process %d cannot move: %s", mv->pid, err);
+		finish_move(m, mv, r, why);
+		return;
+	}
+	if (!n || !n->conn) {
+		finish_move(m, mv, -BE_NODEDOWN, "the node went down during the move");
+		return;
+	}
+	r = move_start(m, mv, n->conn, err, sizeof(err));
+	if (r < 0)
+		finish_move(m, mv, r, err[0] ? err : strerror(-r)); /* thaws it: it runs on */
 }
 
 void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res)

@@ -171,6 +171,9 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 	case BPROC__MSG__BODY_PROCESS_STATUS:
 		master_process_status(link->m, n->node, msg->process_status);
 		return 0;
+	case BPROC__MSG__BODY_PATH_CHECK_REPLY:
+		master_path_check_reply(link->m, n->node, msg->path_check_reply);
+		return 0;
 	case BPROC__MSG__BODY_REPLY:
 		/* Answers to NodeCommand: nothing to wait for. */
 		if (msg->reply->status < 0)

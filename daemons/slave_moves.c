@@ -23,6 +23,7 @@
 #include "bproc.h"
 #include "criu_run.h"
 #include "log.h"
+#include "movable.h"
 #include "output_queue.h"
 #include "slave.h"
 #include "util.h"
@@ -372,9 +373,39 @@ static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 	return 0;
 }
 
+/* Before a move: what this node has at the paths the process uses. */
+static int on_path_check(struct slave *s, const Bproc__PathCheckRequest *req)
+{
+	Bproc__PathCheckReply rep = BPROC__PATH_CHECK_REPLY__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	_cleanup_free_ struct movable_seen *seen = calloc(req->n_paths + 1, sizeof(*seen));
+	_cleanup_free_ Bproc__PathSeen *items = calloc(req->n_paths + 1, sizeof(*items));
+	_cleanup_free_ Bproc__PathSeen **ptrs = calloc(req->n_paths + 1, sizeof(*ptrs));
+
+	if (!seen || !items || !ptrs)
+		return -ENOMEM;
+	movable_look((const char *const *)req->paths, req->n_paths, seen);
+	for (size_t i = 0; i < req->n_paths; i++) {
+		bproc__path_seen__init(&items[i]);
+		items[i].mode = seen[i].mode;
+		items[i].has_size = true;
+		items[i].size = seen[i].size;
+		ptrs[i] = &items[i];
+	}
+	rep.move_id = req->move_id;
+	rep.n_seen = req->n_paths;
+	rep.seen = ptrs;
+	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REPLY;
+	msg.path_check_reply = &rep;
+	slave_send_to_master(s, &msg);
+	return 0;
+}
+
 int slave_moves_handle(struct slave *s, const Msg *msg)
 {
 	switch (msg->body_case) {
+	case BPROC__MSG__BODY_PATH_CHECK_REQUEST:
+		return on_path_check(s, msg->path_check_request);
 	case BPROC__MSG__BODY_IMAGE_CHUNK:
 		return on_image_chunk(s, msg->image_chunk);
 	case BPROC__MSG__BODY_RESTORE_REQUEST:

@@ -6,6 +6,15 @@
 # whether it passed, failed or crashed.
 
 TEST_NAME=$(basename "$0" .sh)
+
+# Whatever fds this test inherited (flock(1)'s lock file, a runner's pipes)
+# every process it starts would inherit too, and a move refuses a locked
+# file or a file the node does not have (docs/migration.md): close them.
+for _fd in /proc/$$/fd/*; do
+	_fd=${_fd##*/}
+	if [ "$_fd" -gt 2 ] && [ "$_fd" -lt 255 ]; then eval "exec $_fd>&-"; fi
+done
+unset _fd
 test_failures=0
 
 ok() { echo "ok - $*"; }

@@ -177,6 +177,70 @@ check_match "naming it" "node 7: no such node" "$out"
 check_fails "bad arguments fail" bpmove "$p"
 check_fails "a non-number fails" bpmove abc 1
 
+out=$(bpmove 1 1 2>&1)
+check_eq "pid 1 fails" "1" "$?"
+check_match "and says why" "process 1 \(init\) cannot move" "$out"
+
+# Refused before anything is frozen: the process never stops running.  Each
+# writes a counter to a file every 50 ms; it must go on counting after the
+# refusal, still itself (not a ghost), and the message must name the resource.
+ticking() { [ "$(wc -l <"$1")" -gt "$2" ]; }
+still_itself() {
+	local p=$1 file=$2 before
+	before=$(wc -l <"$file")
+	alive "$p" && ! readlink "/proc/$p/exe" | grep -q bproc-ghost &&
+		! grep -q 'bproc/move' "/proc/$p/cgroup" && wait_for 3 ticking "$file" "$before"
+}
+python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+time.sleep(300)
+' </dev/null >"$out_dir/port" 2>/dev/null &
+listener=$!
+wait_for 5 test -s "$out_dir/port"
+port=$(cat "$out_dir/port")
+python3 -c '
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+with open(sys.argv[2], "w") as f:
+    while True:
+        print("tick", file=f, flush=True)
+        time.sleep(0.05)
+' "$port" "$out_dir/tcp-ticks" </dev/null >/dev/null 2>&1 &
+tp=$!
+wait_for 5 test -s "$out_dir/tcp-ticks"
+out=$(bpmove "$tp" 1 2>&1)
+check_eq "a process with a TCP connection is refused" "1" "$?"
+check_match "naming the connection" "process $tp cannot move: fd [0-9]+ is a TCP connection 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:$port" "$out"
+if still_itself "$tp" "$out_dir/tcp-ticks"; then ok "and it runs on here, never frozen"; else not_ok "it runs on here, never frozen"; fi
+out=$(bpmove "$listener" 1 2>&1)
+check_match "a listening socket is refused" "fd [0-9]+ is a listening TCP socket on 127\.0\.0\.1:$port" "$out"
+kill "$tp" "$listener"
+
+# nodes have a /tmp of their own: a file there is not on the node
+tmpfile=$(mktemp /tmp/bproc-only-here.XXXXXX)
+echo data >"$tmpfile"
+python3 -c '
+import sys, time
+src = open(sys.argv[1])
+with open(sys.argv[2], "w") as f:
+    while True:
+        print("tick", file=f, flush=True)
+        time.sleep(0.05)
+' "$tmpfile" "$out_dir/file-ticks" </dev/null >/dev/null 2>&1 &
+fp=$!
+wait_for 5 test -s "$out_dir/file-ticks"
+out=$(bpmove "$fp" 1 2>&1)
+check_eq "a process with a file the node does not have is refused" "1" "$?"
+check_match "naming the file and the node" "process $fp cannot move: fd [0-9]+, $tmpfile, is not on node 1" "$out"
+if still_itself "$fp" "$out_dir/file-ticks"; then ok "and it runs on here, never frozen"; else not_ok "it runs on here, never frozen"; fi
+kill "$fp"
+rm -f "$tmpfile"
+
 bash -c 'sleep 300 & wait' </dev/null >/dev/null 2>&1 &
 parent=$!
 sleep 0.2

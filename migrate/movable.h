@@ -1,0 +1,66 @@
+/*
+ * movable.h - can this process move?  Asked before anything is frozen.
+ *
+ * CRIU refuses some resources outright (an established TCP connection
+ * without --tcp-established, a unix socket to a process it does not dump,
+ * io_uring, perf or bpf fds), restores others wrongly on another machine
+ * (a listening socket, a device), and can only restore a file by path when
+ * the target has that path.  movable_scan() looks at /proc/PID (fds,
+ * mappings, cwd, program, namespaces, tracer, file locks) and either
+ * refuses with a message naming the resource, or lists the files the
+ * target must have, which the caller asks the target about
+ * (movable_compare() judges the answer).
+ */
+#ifndef BPROC_MOVABLE_H
+#define BPROC_MOVABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A file the process uses by path: the target must have it too. */
+struct movable_file {
+	char *path;
+	mode_t type;      /* S_IFREG, S_IFDIR, ... */
+	bool check_size;  /* false for files it may be writing */
+	uint64_t size;
+	char what[24];    /* for the message: "fd 3", "cwd", "a mapping" */
+};
+
+struct movable {
+	struct movable_file *files;
+	size_t nfiles;
+	/* The terminal the process uses (a pseudo-terminal's slave side),
+	 * 0 if none, and which of fds 0-2 are on it (bit n for fd n). */
+	dev_t tty_rdev;
+	unsigned int tty_stdio;
+};
+
+/* What the target sees at a path: mode 0 if nothing is there. */
+struct movable_seen {
+	mode_t mode;
+	uint64_t size;
+};
+
+/*
+ * 0 if, as far as can be told without freezing it, pid can move; then
+ * *mv lists what the target must have (movable_free() it).  -EOPNOTSUPP
+ * if it cannot, with why in reason ("fd 3: a TCP connection 127.0.0.1:
+ * 40000 -> 127.0.0.1:8080"); another -errno if pid cannot be examined.
+ */
+int movable_scan(pid_t pid, struct movable *mv, char *reason, size_t len);
+void movable_free(struct movable *mv);
+
+/*
+ * seen[i] is what node sees at mv->files[i].path.  0 if every file is
+ * there with the same type (and size, where it is checked); else
+ * -ENOENT with a message naming the first file that is not.
+ */
+int movable_compare(const struct movable *mv, const struct movable_seen *seen, size_t nseen,
+		    int node, char *reason, size_t len);
+
+/* Fill seen[] for paths, as this machine sees them. */
+void movable_look(const char *const *paths, size_t n, struct movable_seen *seen);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * test-movable.c - the check before a move (migrate/movable.c), on real
+ * processes: a child opens fds of one kind, waits, and the verdict on it
+ * is checked: movable (and which files the node must have) or refused
+ * with a message naming the resource.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <pty.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "movable.h"
+
+typedef void (*setup_fn)(void *arg);
+
+static pid_t child;
+
+static void stop_child(void)
+{
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		child = 0;
+	}
+}
+
+/* A child that runs setup, says it is ready, and waits to be killed. */
+static pid_t start(setup_fn setup, void *arg)
+{
+	int p[2];
+	char c;
+
+	cr_assert_eq(pipe(p), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		/* Only what setup opens: not the test runner's fds. */
+		if (dup2(p[1], 100) < 0)
+			_exit(1);
+		syscall(SYS_close_range, 3, 99, 0);
+		syscall(SYS_close_range, 101, ~0U, 0);
+		setup(arg);
+		/* Drop the test runner's memory (its arena is a deleted
+		 * file), keep the fds.  The pipe closes at the exec: ready. */
+		fcntl(100, F_SETFD, FD_CLOEXEC);
+		execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+		_exit(1);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 0);
+	close(p[0]);
+	cr_assert_eq(waitpid(child, NULL, WNOHANG), 0, "the child's setup failed");
+	return child;
+}
+
+static int verdict(struct movable *mv, char *reason, size_t len)
+{
+	return movable_scan(child, mv, reason, len);
+}
+
+static const struct movable_file *find_file(const struct movable *mv, const char *path)
+{
+	for (size_t i = 0; i < mv->nfiles; i++)
+		if (strcmp(mv->files[i].path, path) == 0)
+			return &mv->files[i];
+	return NULL;
+}
+
+static void expect_refused(setup_fn setup, void *arg, const char *words)
+{
+	struct movable mv;
+	char reason[512];
+	int r;
+
+	start(setup, arg);
+	r = verdict(&mv, reason, sizeof(reason));
+	stop_child();
+	cr_assert_eq(r, -EOPNOTSUPP, "expected a refusal naming '%s', got %d (%s)", words, r,
+		     reason);
+	cr_assert(strstr(reason, words), "the reason '%s' should say '%s'", reason, words);
+}
+
+TestSuite(movable, .fini = stop_child);
+
+/* --- movable ------------------------------------------------------------- */
+
+static char data_file[] = "/var/tmp/bproc-movable-XXXXXX";
+
+static void plain(void *arg)
+{
+	int p[2], s[2];
+
+	(void)arg;
+	if (pipe(p) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0)
+		_exit(2);
+	open("/dev/null", O_RDWR);
+	open("/dev/urandom", O_RDONLY);
+	open(data_file, O_RDONLY);
+	open("/proc/self/status", O_RDONLY);
+	eventfd(0, 0);
+	if (chdir("/var/tmp") < 0)
+		_exit(2);
+}
+
+Test(movable, ordinary_fds_move_and_files_are_listed)
+{
+	struct movable mv;
+	char reason[512];
+	const struct movable_file *f;
+	int fd = mkstemp(data_file);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "12345", 5), 5);
+	close(fd);
+	start(plain, NULL);
+	cr_assert_eq(verdict(&mv, reason, sizeof(reason)), 0, "refused: %s", reason);
+	stop_child();
+	unlink(data_file);
+
+	f = find_file(&mv, data_file);
+	cr_assert_not_null(f, "the open file is in the list");
+	cr_assert_eq(f->type, S_IFREG);
+	cr_assert(f->check_size);
+	cr_assert_eq(f->size, 5);
+	f = find_file(&mv, "/var/tmp");
+	cr_assert_not_null(f, "the working directory is in the list");
+	cr_assert_eq(f->type, S_IFDIR);
+	cr_assert_null(find_file(&mv, "/proc/self/status"), "/proc is the node's own");
+	cr_assert(find_file(&mv, "/usr/bin/sleep") || find_file(&mv, "/bin/sleep"),
+		  "its program is in the list");
+	cr_assert_null(find_file(&mv, "/dev/null"), "harmless devices are everywhere");
+	cr_assert_eq(mv.tty_rdev, 0);
+	movable_free(&mv);
+}
+
+static void on_pty(void *arg)
+{
+	int master, slave;
+
+	(void)arg;
+	if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
+		_exit(2);
+	/* The master stays with the parent's copy of the world: close ours. */
+	close(master);
+	dup2(slave, 0);
+	dup2(slave, 1);
+	dup2(slave, 2);
+	close(slave);
+}
+
+Test(movable, a_process_on_a_pseudo_terminal_moves)
+{
+	struct movable mv;
+	char reason[512];
+
+	start(on_pty, NULL);
+	cr_assert_eq(verdict(&mv, reason, sizeof(reason)), 0, "refused: %s", reason);
+	cr_assert_neq(mv.tty_rdev, 0, "the terminal is named");
+	cr_assert_eq(mv.tty_stdio, 7, "fds 0, 1 and 2 are on it");
+	movable_free(&mv);
+}
+
+/* --- refused --------------------------------------------------------------- */
+
+static int listener(int type, struct sockaddr_in *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int s = socket(AF_INET, type, 0);
+
+	cr_assert_geq(s, 0);
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(s, (struct sockaddr *)addr, sizeof(*addr)), 0);
+	if (type == SOCK_STREAM)
+		cr_assert_eq(listen(s, 4), 0);
+	cr_assert_eq(getsockname(s, (struct sockaddr *)addr, &len), 0);
+	return s;
+}
+
+static void tcp_client(void *arg)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (connect(s, arg, sizeof(struct sockaddr_in)) < 0)
+		_exit(2);
+}
+
+Test(movable, a_tcp_connection_is_refused)
+{
+	struct sockaddr_in addr;
+	int l = listener(SOCK_STREAM, &addr);
+	char words[64];
+
+	snprintf(words, sizeof(words), "TCP connection 127.0.0.1:");
+	expect_refused(tcp_client, &addr, words);
+	snprintf(words, sizeof(words), "-> 127.0.0.1:%u", ntohs(addr.sin_port));
+	expect_refused(tcp_client, &addr, words);
+	close(l);
+}
+
+static void tcp_listener(void *arg)
+{
+	struct sockaddr_in addr;
+
+	(void)arg;
+	listener(SOCK_STREAM, &addr);
+}
+
+Test(movable, a_listening_socket_is_refused)
+{
+	expect_refused(tcp_listener, NULL, "listening TCP socket on 127.0.0.1:");
+}
+
+static void udp(void *arg)
+{
+	(void)arg;
+	socket(AF_INET6, SOCK_DGRAM, 0);
+}
+
+Test(movable, any_inet_socket_is_refused)
+{
+	expect_refused(udp, NULL, "UDP socket");
+}
+
+static void unix_client(void *arg)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (connect(s, arg, sizeof(struct sockaddr_un)) < 0)
+		_exit(2);
+}
+
+static void unix_listener(void *arg)
+{
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (bind(s, arg, sizeof(struct sockaddr_un)) < 0 || listen(s, 1) < 0)
+		_exit(2);
+}
+
+Test(movable, unix_sockets_to_outside_are_refused)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	/* Abstract names: nothing to clean up. */
+	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "bproc-movable-%d", getpid());
+	cr_assert_eq(bind(l, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	cr_assert_eq(listen(l, 4), 0);
+	expect_refused(unix_client, &addr, "connected to a process that stays here");
+	close(l);
+
+	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "bproc-movable-l-%d", getpid());
+	expect_refused(unix_listener, &addr, "listening unix socket @bproc-movable-l-");
+}
+
+static void deleted(void *arg)
+{
+	char path[] = "/var/tmp/bproc-deleted-XXXXXX";
+
+	(void)arg;
+	if (mkstemp(path) < 0)
+		_exit(2);
+	unlink(path);
+}
+
+Test(movable, a_deleted_file_is_refused)
+{
+	expect_refused(deleted, NULL, "deleted file /var/tmp/bproc-deleted-");
+}
+
+static void device(void *arg)
+{
+	(void)arg;
+	if (open("/dev/full", O_WRONLY) < 0)
+		_exit(2);
+}
+
+Test(movable, a_device_is_refused)
+{
+	expect_refused(device, NULL, "the device /dev/full");
+}
+
+static void ptmx(void *arg)
+{
+	(void)arg;
+	if (posix_openpt(O_RDWR) < 0)
+		_exit(2);
+}
+
+Test(movable, a_terminal_master_is_refused)
+{
+	expect_refused(ptmx, NULL, "master side of a pseudo-terminal");
+}
+
+static void uring(void *arg)
+{
+	struct io_uring_params p;
+
+	(void)arg;
+	memset(&p, 0, sizeof(p));
+	int fd = (int)syscall(SYS_io_uring_setup, 4, &p);
+
+	if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0)
+		_exit(2);
+}
+
+Test(movable, io_uring_is_refused)
+{
+	struct io_uring_params p;
+	int fd;
+
+	memset(&p, 0, sizeof(p));
+	fd = (int)syscall(SYS_io_uring_setup, 4, &p);
+	if (fd < 0)
+		cr_skip_test("io_uring is not available here (%s)", strerror(errno));
+	close(fd);
+	expect_refused(uring, NULL, "an io_uring");
+}
+
+static void pidfd(void *arg)
+{
+	(void)arg;
+	int fd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+
+	if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0)
+		_exit(2);
+}
+
+Test(movable, a_pidfd_is_refused)
+{
+	expect_refused(pidfd, NULL, "a pidfd");
+}
+
+static void locked(void *arg)
+{
+	int fd = open(arg, O_RDONLY);
+
+	if (fd < 0 || flock(fd, LOCK_SH) < 0)
+		_exit(2);
+}
+
+Test(movable, a_file_lock_is_refused)
+{
+	char path[] = "/var/tmp/bproc-lock-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	expect_refused(locked, path, "holds a file lock");
+	unlink(path);
+}
+
+static void two_ttys(void *arg)
+{
+	int m1, s1, m2, s2;
+
+	(void)arg;
+	if (openpty(&m1, &s1, NULL, NULL, NULL) < 0 || openpty(&m2, &s2, NULL, NULL, NULL) < 0)
+		_exit(2);
+	close(m1);
+	close(m2);
+}
+
+Test(movable, two_terminals_are_refused)
+{
+	expect_refused(two_ttys, NULL, "a second terminal");
+}
+
+static void ns(void *arg)
+{
+	(void)arg;
+	if (unshare(CLONE_NEWUTS) < 0)
+		_exit(2);
+}
+
+Test(movable, a_process_in_a_container_is_refused)
+{
+	expect_refused(ns, NULL, "UTS namespace of its own");
+}
+
+Test(movable, pid_that_does_not_exist)
+{
+	struct movable mv;
+	char reason[256];
+
+	cr_assert_eq(movable_scan(0x3ffffff0, &mv, reason, sizeof(reason)), -ESRCH);
+}
+
+/* --- what the node has ----------------------------------------------------- */
+
+Test(movable, compare_names_the_missing_or_different_file)
+{
+	struct movable_file files[2] = {
+		{ .path = "/tmp/data", .type = S_IFREG, .check_size = true, .size = 10, .what = "fd 3" },
+		{ .path = "/srv", .type = S_IFDIR, .what = "its working directory" },
+	};
+	struct movable mv = { .files = files, .nfiles = 2 };
+	struct movable_seen seen[2] = { { S_IFREG | 0644, 10 }, { S_IFDIR | 0755, 4096 } };
+	char reason[256];
+
+	cr_assert_eq(movable_compare(&mv, seen, 2, 1, reason, sizeof(reason)), 0);
+	seen[0].mode = 0;
+	cr_assert_eq(movable_compare(&mv, seen, 2, 1, reason, sizeof(reason)), -ENOENT);
+	cr_assert_str_eq(reason, "fd 3, /tmp/data, is not on node 1");
+	seen[0] = (struct movable_seen){ S_IFREG | 0644, 11 };
+	cr_assert_eq(movable_compare(&mv, seen, 2, 1, reason, sizeof(reason)), -ENOENT);
+	cr_assert_str_eq(reason, "fd 3, /tmp/data, differs on node 1 (11 bytes there, 10 here)");
+	seen[0].size = 10;
+	seen[1].mode = S_IFREG | 0644;
+	cr_assert_eq(movable_compare(&mv, seen, 2, 2, reason, sizeof(reason)), -ENOENT);
+	cr_assert_str_eq(reason,
+			 "its working directory, /srv, is a file on node 2, a directory here");
+	files[0].check_size = false;
+	seen[0].size = 99;
+	seen[1].mode = S_IFDIR;
+	cr_assert_eq(movable_compare(&mv, seen, 2, 2, reason, sizeof(reason)), 0,
+		     "a file being written may grow");
+	cr_assert_eq(movable_compare(&mv, seen, 1, 2, reason, sizeof(reason)), -EPROTO);
+}
+
+Test(movable, look_sees_type_and_size)
+{
+	const char *paths[] = { "/", "/nonexistent/bproc", "/proc/self/exe" };
+	struct movable_seen seen[3];
+
+	movable_look(paths, 3, seen);
+	cr_assert(S_ISDIR(seen[0].mode));
+	cr_assert_eq(seen[1].mode, 0);
+	cr_assert(S_ISREG(seen[2].mode));
+	cr_assert_gt(seen[2].size, 0);
+}
