@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 	}
 
 	master_nodes_shutdown(&m);
+	master_procs_shutdown();
 	loop_run_once(m.loop, 0);
 	unlink(m.socket_path);
 	close(m.tcp_fd);

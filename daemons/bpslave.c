@@ -117,7 +117,10 @@ static int on_welcome(struct slave *s, const Bproc__Welcome *w)
 			return r;
 	}
 	pr_info("registered as node %d with master %s", s->node, s->master_text);
-	return send_ready(s);
+	r = send_ready(s);
+	/* A new master link: the master forgot what runs here. */
+	slave_procs_resend(s);
+	return r;
 }
 
 static int on_node_command(struct slave *s, const Msg *msg)
@@ -376,11 +379,14 @@ int main(int argc, char **argv)
 		pr_err("cannot watch processes: %s", strerror(-r));
 		return 1;
 	}
+	/* Without it the node works, but does not report its children. */
+	slave_procs_init(&s);
 
 	run(&s);
 
 	/* A node that stops loses its processes, like a machine switched off. */
 	slave_moves_shutdown(&s);
+	slave_procs_shutdown(&s);
 	slave_pidns_kill(&s);
 	if (s.master)
 		conn_close(s.master, NULL);

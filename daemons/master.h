@@ -5,6 +5,8 @@
  *   master_nodes.c    the slaves: registration, heartbeats, node states
  *   master_clients.c  requests from clients and forwarded by slaves
  *   master_moves.c    moving processes to nodes, and their ghosts
+ *   master_tree.c     the process tree of a move
+ *   master_procs.c    processes born on the nodes
  */
 #ifndef BPROC_MASTER_H
 #define BPROC_MASTER_H
@@ -75,5 +77,18 @@ void master_ghosts_reap(struct master *m);
 /* The remote processes, for ProcList: free() both *out and *storage. */
 int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t *count);
 void master_moves_client_closed(struct conn *conn);
+/* master_procs.c: processes born on the nodes (not moved there). */
+void master_proc_forked(struct master *m, int node, const Bproc__ProcessForked *f);
+void master_proc_gone(struct master *m, int node, const Bproc__ProcessGone *g);
+void master_procs_node_down(struct master *m, int node);
+size_t master_procs_count(void);
+/* Fill up to max entries (and pointers to them), leaving out pids that
+ * skip() says are listed already; returns how many. */
+size_t master_procs_fill(Bproc__ProcEntry *entries, Bproc__ProcEntry **list, size_t max,
+			 bool (*skip)(pid_t pid));
+void master_procs_shutdown(void);
+
+/* pid's command line (argv, NULL-terminated, malloc'd) and comm. */
+char **master_read_cmdline(pid_t pid, char *comm, size_t commlen);
 
 #endif

@@ -25,7 +25,9 @@
  * Output, written here into copies of the ghost's fds without blocking
  * (output_queue.c); a process's end waits until its output is written.
  *
- * Not yet here (see docs/migration.md): process trees, stdin, terminals,
+ * A process moves with its descendants (master_tree.c): each leaves a ghost.
+ *
+ * Not yet here (see docs/migration.md): stdin, terminals,
  * node-to-node and back to the master, streaming pages while dumping.
  */
 #include <dirent.h>
@@ -48,6 +50,7 @@
 #include "ghost.h"
 #include "log.h"
 #include "master.h"
+#include "master_tree.h"
 #include "movable.h"
 #include "output_queue.h"
 #include "util.h"
@@ -75,6 +78,8 @@ struct move {
 	/* What the target must have; until it answered, nothing is frozen. */
 	struct movable movable;
 	bool checking;
+	struct move_tree *tree;  /* pid and its descendants, frozen together */
+	uid_t uid;               /* the asker's */
 	struct move *next;
 };
 
@@ -137,6 +142,7 @@ static void move_free(struct move *mv)
 	if (mv->dir[0])
 		remove_dir(mv->dir);
 	free_argv(mv->argv);
+	move_tree_free(mv->tree);
 	free(mv);
 }
 
@@ -184,23 +190,8 @@ static int process_owner(pid_t pid, uid_t *uid, pid_t *ppid)
 	return found == 3 ? 0 : -ESRCH;
 }
 
-static bool has_children(pid_t pid)
-{
-	char path[96], buf[16];
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	return n > 0;
-}
-
 /* The command line, for the ghost to show in ps. */
-static char **read_cmdline(pid_t pid, char *comm, size_t commlen)
+char **master_read_cmdline(pid_t pid, char *comm, size_t commlen)
 {
 	char path[64], buf[4096];
 	ssize_t n;
@@ -378,6 +369,8 @@ static int send_images(struct move *mv, struct conn *slave, char *err, size_t er
 	req.pipes = pipe_ptrs;
 	req.move_id = mv->id;
 	req.pid = mv->pid;
+	req.n_tree = (size_t)mv->tree->n;
+	req.tree = mv->tree->pid;
 	msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
 	msg.restore_request = &req;
 	return conn_send(slave, &msg);
@@ -434,9 +427,6 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 		return conn_reply(client, id, -EACCES, "node %d: Permission denied", node);
 	if (pid == getpid() || ppid == 0)
 		return conn_reply(client, id, -EINVAL, "process %d cannot move", pid);
-	if (has_children(pid))
-		return conn_reply(client, id, -ENOTSUP,
-				  "process %d has children; moving process trees is not implemented yet", pid);
 	for (struct move *p = moves; p; p = p->next)
 		if (p->pid == pid)
 			return conn_reply(client, id, -EBUSY, "process %d is already moving", pid);
@@ -459,6 +449,7 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	mv->node = node;
 	mv->client = client;
 	mv->client_id = id;
+	mv->uid = uid;
 	mv->checking = true;
 	r = ask_paths(mv, n->conn);
 	if (r < 0) {
@@ -483,22 +474,32 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 		snprintf(err, errlen, "no CRIU on the master (see docs/criu.md)");
 		return -ENOENT;
 	}
-	mv->argv = read_cmdline(pid, mv->comm, sizeof(mv->comm));
+	mv->argv = master_read_cmdline(pid, mv->comm, sizeof(mv->comm));
+	mv->tree = calloc(1, sizeof(*mv->tree));
 	find_pipes(mv);
 	snprintf(mv->dir, sizeof(mv->dir), IMAGES_DIR "/move-%llu", (unsigned long long)mv->id);
-	if (!mv->argv || (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
-		r = mv->argv ? -errno : -ENOMEM;
+	if (!mv->argv || !mv->tree || (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
+		r = mv->argv && mv->tree ? -errno : -ENOMEM;
 		mv->dir[0] = '\0';
 		snprintf(err, errlen, "cannot make the image directory");
 		return r;
 	}
 
 	snprintf(name, sizeof(name), "move-%d", (int)pid);
+	/* The process and all its descendants move together. */
 	r = freezer_create(&mv->freezer, name);
 	if (r == 0)
-		r = freezer_add(&mv->freezer, pid);
-	if (r == 0)
-		r = freezer_freeze(&mv->freezer);
+		r = move_tree_freeze(mv->tree, &mv->freezer, pid);
+	for (int i = 1; r == 0 && mv->uid != 0 && i < mv->tree->n; i++) {
+		uid_t o;
+		pid_t pp;
+
+		if (process_owner(mv->tree->pid[i], &o, &pp) == 0 && o != mv->uid) {
+			snprintf(err, errlen, "process %d (a child of %d) is not yours",
+				 mv->tree->pid[i], pid);
+			return -EPERM;
+		}
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot freeze process %d: %s", pid, strerror(-r));
 		return r;
@@ -510,8 +511,8 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 		pr_warn("move of %d to node %d: %s", pid, mv->node, err);
 		return r;
 	}
-	pr_info("move %llu: process %d dumped, image sent to node %d", (unsigned long long)mv->id,
-		pid, mv->node);
+	pr_info("move %llu: process %d (%d in its tree) dumped, image sent to node %d",
+		(unsigned long long)mv->id, pid, mv->tree->n, mv->node);
 	return 0;
 }
 
@@ -618,22 +619,18 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		return;
 	}
 
-	/* The copy waits, stopped.  Now the original becomes its ghost. */
+	/* The copies wait, stopped.  Now each original becomes its ghost. */
 	g = calloc(1, sizeof(*g));
 	locate_ghost_program(ghost_path, sizeof(ghost_path));
-	r = g ? ghost_seize(mv->pid) : -ENOMEM;
-	if (r == 0) {
-		freezer_remove(&mv->freezer, mv->pid); /* thawed: it traps at once */
-		r = ghost_exec(mv->pid, ghost_path, mv->argv, mv->comm, &early);
-		if (r < 0)
-			ghost_release(mv->pid); /* runs on here, as before */
-	}
+	r = g ? move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path) : -ENOMEM;
 	if (r < 0) {
+		/* Let go, as they were: move_free() thaws what is still frozen. */
 		free(g);
 		send_commit(n, mv->id, false);
 		finish_move(m, mv, r, "cannot make the ghost on the master; the process stays here");
 		return;
 	}
+	early = mv->tree->ghost[0].early;
 	g->pid = mv->pid;
 	g->node = node;
 	for (int i = 0; i < 3; i++)
@@ -660,9 +657,32 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	}
 	g->next = ghosts;
 	ghosts = g;
+	/* The rest of the tree: ghosts with nothing to forward but signals
+	 * and their ends. */
+	for (int i = 1; i < mv->tree->n; i++) {
+		struct ghost_entry *c;
+
+		if (!mv->tree->ghost[i].made || !(c = calloc(1, sizeof(*c))))
+			continue;
+		c->pid = mv->tree->pid[i];
+		c->node = node;
+		c->in_fd = -1;
+		c->m = m;
+		for (int k = 0; k < 3; k++)
+			output_queue_init(&c->out[k], m->loop, -1, output_drained, c);
+		c->next = ghosts;
+		ghosts = c;
+	}
 	send_commit(n, mv->id, true);
 	for (int i = 0; i < early.n; i++)
 		forward_signal(m, g, early.sig[i]);
+	for (int i = 1; i < mv->tree->n; i++) {
+		struct ghost_entry *c = find_ghost(mv->tree->pid[i]);
+		const struct ghost_early_signals *e = &mv->tree->ghost[i].early;
+
+		for (int k = 0; c && mv->tree->ghost[i].made && k < e->n; k++)
+			forward_signal(m, c, e->sig[k]);
+	}
 	pr_info("move %llu: process %d now runs on node %d", (unsigned long long)mv->id, mv->pid, node);
 	finish_move(m, mv, 0, NULL);
 }
@@ -832,13 +852,19 @@ void master_ghosts_reap(struct master *m)
 	}
 }
 
+static bool is_ghost(pid_t pid)
+{
+	return find_ghost(pid) != NULL;
+}
+
 int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t *count)
 {
-	size_t n = 0, i = 0;
+	size_t n = 0, i = 0, born = master_procs_count();
 	Bproc__ProcEntry **list, *entries;
 
 	for (struct ghost_entry *g = ghosts; g; g = g->next)
 		n++;
+	n += born;
 	list = calloc(n + 1, sizeof(*list));
 	entries = calloc(n + 1, sizeof(*entries));
 	if (!list || !entries) {
@@ -852,9 +878,11 @@ int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t
 		entries[i].node = g->node;
 		list[i] = &entries[i];
 	}
+	/* And those born on the nodes, unless they are ghosts already. */
+	i += master_procs_fill(entries + i, list + i, born, is_ghost);
 	*out = list;
 	*storage = entries;
-	*count = n;
+	*count = i;
 	return 0;
 }
 

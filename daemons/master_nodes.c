@@ -82,6 +82,7 @@ static void slave_closed(struct conn *conn, void *data)
 		n->nprocs = 0;
 		node_event(n, NODE_EVENT_LOST);
 		master_ghosts_node_down(link->m, n->node);
+		master_procs_node_down(link->m, n->node);
 	}
 	free(link);
 }
@@ -173,6 +174,12 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 		return 0;
 	case BPROC__MSG__BODY_PATH_CHECK_REPLY:
 		master_path_check_reply(link->m, n->node, msg->path_check_reply);
+		return 0;
+	case BPROC__MSG__BODY_PROCESS_FORKED:
+		master_proc_forked(link->m, n->node, msg->process_forked);
+		return 0;
+	case BPROC__MSG__BODY_PROCESS_GONE:
+		master_proc_gone(link->m, n->node, msg->process_gone);
 		return 0;
 	case BPROC__MSG__BODY_REPLY:
 		/* Answers to NodeCommand: nothing to wait for. */

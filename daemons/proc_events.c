@@ -7,6 +7,7 @@
  * message walking; the payload is decoded here and nowhere else.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <netlink/msg.h>
@@ -14,6 +15,7 @@
 #include <netlink/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proc_events.h"
 
@@ -46,25 +48,41 @@ static int send_mcast_op(struct nl_sock *sock, enum proc_cn_mcast_op op)
 	return r < 0 ? -EIO : 0;
 }
 
-int proc_events_open(struct proc_events **out)
+/* Open a socket (fd < 0) or take fd over, and subscribe. */
+static int open_events(int fd, struct proc_events **out)
 {
 	struct proc_events *pe;
 	int r;
 
 	pe = calloc(1, sizeof(*pe));
-	if (!pe)
+	if (!pe) {
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
+	}
 	pe->sock = nl_socket_alloc();
 	if (!pe->sock) {
+		if (fd >= 0)
+			close(fd);
 		free(pe);
 		return -ENOMEM;
 	}
 	nl_socket_disable_seq_check(pe->sock);
 	nl_socket_set_local_port(pe->sock, 0);
-	r = nl_connect(pe->sock, NETLINK_CONNECTOR);
-	if (r < 0) {
-		r = -EPROTONOSUPPORT;
-		goto fail;
+	if (fd >= 0) {
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		r = nl_socket_set_fd(pe->sock, NETLINK_CONNECTOR, fd);
+		if (r < 0) {
+			close(fd);
+			r = -EBADF;
+			goto fail;
+		}
+	} else {
+		r = nl_connect(pe->sock, NETLINK_CONNECTOR);
+		if (r < 0) {
+			r = -EPROTONOSUPPORT;
+			goto fail;
+		}
 	}
 	r = nl_socket_add_membership(pe->sock, CN_IDX_PROC);
 	if (r < 0) {
@@ -84,6 +102,16 @@ fail:
 	nl_socket_free(pe->sock);
 	free(pe);
 	return r;
+}
+
+int proc_events_open(struct proc_events **out)
+{
+	return open_events(-1, out);
+}
+
+int proc_events_open_fd(int fd, struct proc_events **out)
+{
+	return fd < 0 ? -EBADF : open_events(fd, out);
 }
 
 void proc_events_close(struct proc_events *pe)

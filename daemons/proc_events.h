@@ -6,7 +6,10 @@
  * short-lived children and cost CPU on idle nodes; the connector
  * (NETLINK_CONNECTOR, CN_IDX_PROC) tells us of every fork and exit as it
  * happens.  It reports pids as the initial pid namespace sees them, and
- * only to a listener in that namespace, which is where bpslave runs.
+ * only to a socket of the initial network namespace (measured: in another
+ * one the subscription fails with ECONNREFUSED).  A slave of a local
+ * cluster runs in its node's network namespace, so bpcluster makes the
+ * socket for it and passes it down (proc_events_open_fd()).
  *
  * Only threads leaders are reported: thread creation and thread exit are
  * of no interest to the process table.
@@ -35,6 +38,12 @@ typedef void (*proc_event_fn)(const struct proc_event_info *ev, void *data);
 /* Subscribe to the connector.  -errno; -EPERM outside the initial
  * namespaces or without CAP_NET_ADMIN. */
 int proc_events_open(struct proc_events **out);
+/* The same on a NETLINK_CONNECTOR socket made by someone else (in the
+ * initial network namespace: the socket keeps the namespace it was made
+ * in).  Takes fd over, also on failure. */
+int proc_events_open_fd(int fd, struct proc_events **out);
+/* Where a slave finds such a socket: the variable names its fd. */
+#define PROC_EVENTS_FD_ENV "BPROC_PROC_EVENTS_FD"
 void proc_events_close(struct proc_events *pe);
 /* The fd to wait on for input (stays valid until close). */
 int proc_events_fd(const struct proc_events *pe);

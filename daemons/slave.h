@@ -5,6 +5,7 @@
  *   slave_pidns.c     the node's pid namespace and its init
  *   slave_clients.c   local clients, and forwarding their requests
  *   slave_moves.c     processes moved to this node
+ *   slave_procs.c     processes born on the node (process-events connector)
  */
 #ifndef BPROC_SLAVE_H
 #define BPROC_SLAVE_H
@@ -75,5 +76,22 @@ int slave_moves_handle(struct slave *s, const Msg *msg);
 void slave_moves_shutdown(struct slave *s);
 /* bproc-init reaped nspid (its pid in the node) with a wait status. */
 void slave_moves_exited(struct slave *s, pid_t nspid, int status);
+/* Is host_pid a process moved here (a root or a member of its tree)? */
+bool slave_moves_is_ours(struct slave *s, pid_t host_pid);
+/* A non-root process of a moved tree ended (host pid, wait status). */
+void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status);
+/* Call fn for every child of every process moved here (after lost events). */
+void slave_moves_rescan_children(struct slave *s, void (*fn)(struct slave *s, pid_t host, pid_t parent));
+/* The node's pid of a host pid (the last NSpid field), 0 if gone. */
+pid_t slave_node_pid(pid_t host);
+
+/* slave_procs.c: processes forked on the node, from the process-events
+ * connector.  init: -errno if there is no connector (logged). */
+int slave_procs_init(struct slave *s);
+/* After a (re)connection: tell the master all we follow. */
+void slave_procs_resend(struct slave *s);
+/* The node's processes are gone (its pid namespace died). */
+void slave_procs_forget(struct slave *s);
+void slave_procs_shutdown(struct slave *s);
 
 #endif

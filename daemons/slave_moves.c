@@ -22,6 +22,7 @@
 
 #include "bproc.h"
 #include "criu_run.h"
+#include "freezer.h"
 #include "log.h"
 #include "movable.h"
 #include "output_queue.h"
@@ -40,9 +41,18 @@ struct out_pipe {
 	int stream;  /* the process's fd number: 1 or 2 */
 };
 
+/* A process of a moved tree other than its root. */
+struct member {
+	pid_t pid;       /* in the node, as on the master */
+	pid_t host_pid;
+	bool ended;
+};
+
 struct restored {
 	pid_t pid;       /* the original pid, the same inside the node */
 	pid_t host_pid;  /* as the slave (initial namespace) sees it */
+	int nmembers;    /* the root's descendants that moved with it */
+	struct member *members;
 	uint64_t move_id;
 	bool committed;
 	int nout;
@@ -175,6 +185,81 @@ static pid_t host_pid_of(pid_t init, pid_t nspid)
 	return 0;
 }
 
+/* The innermost pid (the node's) of a host pid, 0 if gone. */
+pid_t slave_node_pid(pid_t host)
+{
+	char path[64], line[256];
+	_cleanup_fclose_ FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)host);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *last;
+
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		last = strrchr(line, '\t');
+		return last ? (pid_t)atoi(last + 1) : 0;
+	}
+	return 0;
+}
+
+/*
+ * Find the host pids of the tree restored under root_host: every pid the
+ * master listed (tree[0] is the root) must be there, with the same pid.
+ * Fills r->members; -ESRCH with a message if one is missing.
+ */
+static int map_members(struct restored *r, pid_t root_host, const Bproc__RestoreRequest *req,
+		       char *err, size_t errlen)
+{
+	pid_t found[FREEZER_MAX_PIDS], inner[FREEZER_MAX_PIDS];
+	int nfound = 1;
+
+	if (req->n_tree <= 1)
+		return 0;
+	found[0] = root_host;
+	inner[0] = req->pid;
+	for (int i = 0; i < nfound; i++) {
+		pid_t kids[FREEZER_MAX_PIDS];
+		int n = freezer_children(found[i], kids, FREEZER_MAX_PIDS);
+
+		for (int k = 0; k < n && nfound < FREEZER_MAX_PIDS; k++) {
+			found[nfound] = kids[k];
+			inner[nfound] = slave_node_pid(kids[k]);
+			nfound++;
+		}
+	}
+	r->members = calloc(req->n_tree, sizeof(*r->members));
+	if (!r->members)
+		return -ENOMEM;
+	for (size_t t = 1; t < req->n_tree; t++) {
+		struct member *m = &r->members[r->nmembers];
+
+		m->pid = req->tree[t];
+		for (int i = 1; i < nfound && !m->host_pid; i++)
+			if (inner[i] == m->pid)
+				m->host_pid = found[i];
+		if (!m->host_pid) {
+			snprintf(err, errlen, "process %d of the tree was not restored", m->pid);
+			/* None of what came back may run. */
+			for (int i = 0; i < nfound; i++)
+				kill(found[i], SIGKILL);
+			return -ESRCH;
+		}
+		r->nmembers++;
+	}
+	return 0;
+}
+
+/* Every process of a restored tree gets sig: the root, then the others. */
+static void signal_tree(const struct restored *r, int sig)
+{
+	kill(r->host_pid, sig);
+	for (int i = 0; i < r->nmembers; i++)
+		if (!r->members[i].ended)
+			kill(r->members[i].host_pid, sig);
+}
+
 static void send_result(struct slave *s, uint64_t move_id, int status, const char *message)
 {
 	Bproc__RestoreResult res = BPROC__RESTORE_RESULT__INIT;
@@ -248,21 +333,29 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		ret = -ESRCH;
 		snprintf(err, sizeof(err), "the restored process %d is not in the node", nspid);
 	}
+	r = ret == 0 ? calloc(1, sizeof(*r)) : NULL;
+	if (ret == 0 && !r) {
+		ret = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+	}
+	if (r) {
+		r->host_pid = host;
+		ret = map_members(r, host, req, err, sizeof(err));
+		if (ret < 0) {
+			free(r->members);
+			free(r);
+			r = NULL;
+		}
+	}
 	if (ret < 0) {
+		if (host > 0)
+			kill(host, SIGKILL);
 		for (int i = 0; i < npipes; i++)
 			close(pipes[i][0]);
 		snprintf(message, sizeof(message), "node %d: %s", s->node, err);
 		pr_warn("move %llu: %s", (unsigned long long)req->move_id, message);
 		send_result(s, req->move_id, ret, message);
 		remove_images(req->move_id);
-		return 0;
-	}
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		kill(host, SIGKILL);
-		for (int i = 0; i < npipes; i++)
-			close(pipes[i][0]);
-		send_result(s, req->move_id, -ENOMEM, "out of memory");
 		return 0;
 	}
 	output_queue_init(&r->in, s->loop, -1, NULL, NULL);
@@ -295,8 +388,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	r->next = s->restored;
 	s->restored = r;
 	remove_images(req->move_id);
-	pr_info("move %llu: process %d restored (host pid %d), waiting for the commit",
-		(unsigned long long)req->move_id, req->pid, host);
+	pr_info("move %llu: process %d restored (host pid %d, %d more in its tree), waiting for the commit",
+		(unsigned long long)req->move_id, req->pid, host, r->nmembers);
 	send_result(s, req->move_id, 0, NULL);
 	return 0;
 }
@@ -309,6 +402,7 @@ static void forget(struct slave *s, struct restored *r)
 	for (struct restored **p = &s->restored; *p; p = &(*p)->next)
 		if (*p == r) {
 			*p = r->next;
+			free(r->members);
 			free(r);
 			return;
 		}
@@ -321,10 +415,10 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 			continue;
 		if (c->commit) {
 			r->committed = true;
-			kill(r->host_pid, SIGCONT);
+			signal_tree(r, SIGCONT);
 			pr_info("process %d runs on node %d", r->pid, s->node);
 		} else {
-			kill(r->host_pid, SIGKILL);
+			signal_tree(r, SIGKILL);
 			pr_info("move %llu aborted: copy of %d killed", (unsigned long long)c->move_id, r->pid);
 			forget(s, r);
 		}
@@ -364,12 +458,18 @@ static int on_input(struct slave *s, const Bproc__Input *in)
 
 static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 {
-	for (struct restored *r = s->restored; r; r = r->next)
-		if (r->pid == sp->pid) {
-			if (sp->sig > 0 && sp->sig < 65 && kill(r->host_pid, sp->sig) < 0)
-				pr_warn("signal %d to %d: %s", sp->sig, r->pid, strerror(errno));
-			return 0;
-		}
+	for (struct restored *r = s->restored; r; r = r->next) {
+		pid_t host = r->pid == sp->pid ? r->host_pid : 0;
+
+		for (int i = 0; !host && i < r->nmembers; i++)
+			if (r->members[i].pid == sp->pid && !r->members[i].ended)
+				host = r->members[i].host_pid;
+		if (!host)
+			continue;
+		if (sp->sig > 0 && sp->sig < 65 && kill(host, sp->sig) < 0)
+			pr_warn("signal %d to %d: %s", sp->sig, sp->pid, strerror(errno));
+		return 0;
+	}
 	return 0;
 }
 
@@ -454,6 +554,63 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 		forget(s, r);
 		return;
 	}
+}
+
+bool slave_moves_is_ours(struct slave *s, pid_t host_pid)
+{
+	for (struct restored *r = s->restored; r; r = r->next) {
+		if (r->host_pid == host_pid)
+			return true;
+		for (int i = 0; i < r->nmembers; i++)
+			if (r->members[i].host_pid == host_pid && !r->members[i].ended)
+				return true;
+	}
+	return false;
+}
+
+void slave_moves_rescan_children(struct slave *s, void (*fn)(struct slave *s, pid_t host, pid_t parent))
+{
+	for (struct restored *r = s->restored; r; r = r->next)
+		for (int i = -1; i < r->nmembers; i++) {
+			pid_t parent = i < 0 ? r->host_pid : r->members[i].host_pid;
+			pid_t kids[FREEZER_MAX_PIDS];
+			int n;
+
+			if (i >= 0 && r->members[i].ended)
+				continue;
+			n = freezer_children(parent, kids, FREEZER_MAX_PIDS);
+			for (int k = 0; k < n; k++)
+				fn(s, kids[k], parent);
+		}
+}
+
+/*
+ * A process of a moved tree other than its root ended (the connector told
+ * slave_procs.c; the node's init only reaps orphans, and its real parent
+ * reaps this one): its ghost ends the same way.
+ */
+void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
+{
+	for (struct restored *r = s->restored; r; r = r->next)
+		for (int i = 0; i < r->nmembers; i++) {
+			struct member *m = &r->members[i];
+			Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
+			Msg msg = BPROC__MSG__INIT;
+
+			if (m->host_pid != host_pid || m->ended)
+				continue;
+			m->ended = true;
+			pr_info("process %d (of the tree of %d) ended (status 0x%x)", m->pid, r->pid,
+				status);
+			if (!r->committed)
+				return;
+			pe.pid = m->pid;
+			pe.status = status;
+			msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
+			msg.process_status = &pe;
+			slave_send_to_master(s, &msg);
+			return;
+		}
 }
 
 int slave_moves_init(struct slave *s)

@@ -12,6 +12,9 @@
  *   - a signal the daemon lets through kills it by the default action, so
  *     the parent sees the same death as on the node.
  *
+ * The ghosts of its children, when a tree moved, are reaped here as they
+ * end (SIGCHLD ignored): their real parent reaps the real ones on the node.
+ *
  * It is built without sanitizers: it must stay small, and it runs as the
  * user of the process it stands for.
  */
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ghost.h"
@@ -57,6 +61,13 @@ int main(int argc, char **argv)
 	sa.sa_sigaction = on_exit_order;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(GHOST_EXIT_SIGNAL, &sa, NULL);
+	/* The ghosts of its children (a tree that moved) end when their real
+	 * processes end; the real parent reaps those on the node.  Here
+	 * nobody would: let the kernel reap them, and reap those that ended
+	 * before we got here. */
+	signal(SIGCHLD, SIG_IGN);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 

@@ -350,9 +350,13 @@ int ghost_decode(pid_t pid, int status, pid_t daemon_pid, struct ghost_event *ev
 
 		ev->kind = GHOST_SIGNAL;
 		if (ptrace(PTRACE_GETSIGINFO, pid, 0, &si) == 0)
-			ev->ours = si.si_pid == daemon_pid &&
-				   (si.si_code == SI_USER || si.si_code == SI_QUEUE ||
-				    si.si_code == SI_TKILL);
+			ev->ours = (si.si_pid == daemon_pid &&
+				    (si.si_code == SI_USER || si.si_code == SI_QUEUE ||
+				     si.si_code == SI_TKILL)) ||
+				   /* The kernel's news of a ghost child: that is
+				    * the ghost's own business, the real parent
+				    * gets its own on the node. */
+				   (ev->sig == SIGCHLD && si.si_code > 0);
 	}
 	return 0;
 }

@@ -57,6 +57,28 @@ struct ghost_early_signals {
 int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char *comm,
 	       struct ghost_early_signals *early);
 
+/*
+ * A whole process tree (ghost_tree.c).  Every member is frozen; members[0]
+ * is the root and parents come before their children.  All are attached
+ * first, then thawed by thaw() (each traps at once), then each becomes its
+ * ghost, the root first.  If the root cannot, every member is let go as it
+ * was (returns -errno; the caller thaws them).  Once the root is a ghost
+ * the move is past its point of no return: a member that cannot become a
+ * ghost is killed (its copy runs on), and made[i] says which did.  Zombies
+ * (already dead, only waiting for their parent) get no ghost.
+ */
+struct ghost_member {
+	pid_t pid;
+	char *const *argv;
+	const char *comm;
+	bool made;                        /* out: it is a ghost now */
+	struct ghost_early_signals early; /* out: signals sent meanwhile */
+};
+int ghost_make_tree(struct ghost_member *members, int n, const char *ghost_path,
+		    void (*thaw)(pid_t pid, void *data), void *data);
+/* Is pid a zombie (its /proc/PID/stat state is Z)? */
+bool ghost_is_zombie(pid_t pid);
+
 /* What a waitpid(__WALL) status of a ghost means for the daemon. */
 enum ghost_event_kind {
 	GHOST_SIGNAL,   /* a signal was sent to it: forward sig, then ghost_resume() */

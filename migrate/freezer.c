@@ -2,9 +2,11 @@
  * freezer.c - the cgroup v2 freezer for processes that migrate.  See
  * freezer.h for why it is v2 and not SIGSTOP.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +118,14 @@ int freezer_add(struct freezer *f, pid_t pid)
 	r = cgroup_of(pid, root, &origin);
 	if (r < 0)
 		return r;
+	if (strcmp(origin, f->path) == 0) {
+		/* Born in here (forked after its parent came in): it goes
+		 * back where the tree came from. */
+		free(origin);
+		origin = strdup(f->npids > 0 ? f->origin[0] : root);
+		if (!origin)
+			return -ENOMEM;
+	}
 	snprintf(text, sizeof(text), "%d", (int)pid);
 	r = write_text(f->path, "cgroup.procs", text);
 	if (r < 0) {
@@ -125,6 +135,77 @@ int freezer_add(struct freezer *f, pid_t pid)
 	f->pids[f->npids] = pid;
 	f->origin[f->npids] = origin;
 	f->npids++;
+	return 0;
+}
+
+int freezer_children(pid_t pid, pid_t *out, int max)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((e = readdir(d)) && n < max) {
+		char children[384];
+		_cleanup_fclose_ FILE *f = NULL;
+		int child;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(children, sizeof(children), "/proc/%d/task/%s/children", (int)pid, e->d_name);
+		f = fopen(children, "re");
+		while (f && n < max && fscanf(f, "%d", &child) == 1)
+			out[n++] = child;
+	}
+	closedir(d);
+	return n;
+}
+
+static bool has_pid(const struct freezer *f, pid_t pid)
+{
+	for (int i = 0; i < f->npids; i++)
+		if (f->pids[i] == pid)
+			return true;
+	return false;
+}
+
+int freezer_add_tree(struct freezer *f, pid_t root)
+{
+	bool added;
+	int r;
+
+	r = freezer_add(f, root);
+	if (r == 0)
+		r = freezer_freeze(f);
+	if (r < 0)
+		return r;
+	do {
+		added = false;
+		/* f->pids grows as we go: children of the ones just added
+		 * are seen in the same pass. */
+		for (int i = 0; i < f->npids; i++) {
+			pid_t kids[FREEZER_MAX_PIDS];
+			int n = freezer_children(f->pids[i], kids, FREEZER_MAX_PIDS);
+
+			for (int k = 0; k < n; k++) {
+				if (has_pid(f, kids[k]))
+					continue;
+				r = freezer_add(f, kids[k]);
+				if (r == -ESRCH)
+					continue; /* it ended meanwhile */
+				if (r < 0)
+					return r;
+				added = true;
+			}
+		}
+		/* A frozen cgroup freezes what comes in; wait for it. */
+		if (added && (r = freezer_freeze(f)) < 0)
+			return r;
+	} while (added);
 	return 0;
 }
 

@@ -36,6 +36,17 @@ int freezer_cgroup2_root(char *buf, size_t len);
 int freezer_create(struct freezer *f, const char *name);
 /* Move a process (all its threads) in. */
 int freezer_add(struct freezer *f, pid_t pid);
+/*
+ * Move a whole process tree in and freeze it: the root first, then the
+ * cgroup is frozen (the root can no longer fork), then its descendants,
+ * again and again until a pass finds none that is not in: a process that
+ * forks while we add it either forks before the move (its child is found
+ * by the next pass) or after (the child is born in the frozen cgroup).
+ * Fills f->pids with the tree, parents before their children.
+ */
+int freezer_add_tree(struct freezer *f, pid_t root);
+/* The children of pid (of all its threads); how many, at most max. */
+int freezer_children(pid_t pid, pid_t *out, int max);
 /* Freeze or thaw the cgroup and wait until the kernel says it is done. */
 int freezer_freeze(struct freezer *f);
 int freezer_thaw(struct freezer *f);

@@ -20,6 +20,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/netlink.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,6 +41,7 @@
 #include "bproc.h"
 #include "localnet.h"
 #include "nodens.h"
+#include "proc_events.h"
 #include "util.h"
 #include "version.h"
 
@@ -221,13 +224,24 @@ static int start_slave(int node, pid_t *out)
 	char dir[128], log[160], pidfile[160], slave[PATH_MAX], text[32];
 	char *argv[] = { slave, "-f", MASTER_ADDR ":2223", NULL };
 	pid_t pid;
-	int r;
+	int r, events;
 
 	node_dir(node, dir, sizeof(dir));
 	snprintf(log, sizeof(log), "%s/slave.log", dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/slave.pid", dir);
 	daemon_path("bpslave", slave, sizeof(slave));
+	/* The kernel's process-events connector answers only sockets of the
+	 * initial network namespace, and the slave runs in its node's: it
+	 * gets one made here (see daemons/slave_procs.c). */
+	events = socket(AF_NETLINK, SOCK_RAW, NETLINK_CONNECTOR); /* libnl wants RAW */
+	if (events >= 0) {
+		snprintf(text, sizeof(text), "%d", events);
+		setenv(PROC_EVENTS_FD_ENV, text, 1);
+	}
 	r = spawn_daemon(argv, log, dir, &pid);
+	unsetenv(PROC_EVENTS_FD_ENV);
+	if (events >= 0)
+		close(events);
 	if (r < 0)
 		return r;
 	if (out)
