@@ -241,14 +241,6 @@ if still_itself "$fp" "$out_dir/file-ticks"; then ok "and it runs on here, never
 kill "$fp"
 rm -f "$tmpfile"
 
-bash -c 'sleep 300 & wait' </dev/null >/dev/null 2>&1 &
-parent=$!
-sleep 0.2
-out=$(bpmove "$parent" 1 2>&1)
-check_match "a process with children is refused" "has children" "$out"
-check "and runs on here" alive "$parent"
-pkill -P "$parent" sleep 2>/dev/null; kill "$parent" 2>/dev/null
-
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 out=$(as_nobody "$(command -v bpmove)" "$p" 1 2>&1)
 check_match "a user may not move root's process" "not yours" "$out"

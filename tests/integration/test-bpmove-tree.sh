@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# bpmove of a process tree: a process moves with its children and
+# grandchildren, each keeps its pid and parent and leaves its own ghost;
+# children forked on the node after the move show in bpstat -p; a tree
+# move that fails leaves the whole tree running here.
+. "$(dirname "$0")/lib.sh"
+
+cluster_up 2
+out_dir=$(mktemp -d "$(dirname "$(command -v bpmaster)")/../bptree-test.XXXXXX")
+trap 'rm -rf "$out_dir"; cluster_down' EXIT
+
+# The real process of a ghost, as the host sees it (pid namespaces nest).
+real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | head -1 | cut -d/ -f3; }
+alive() { kill -0 "$1" 2>/dev/null; }
+gone() { ! alive "$1"; }
+is_zombie() { [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
+ppid_of() { ps -o ppid= -p "$1" | tr -d ' '; }
+exe_of() { readlink "/proc/$1/exe"; }
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n | tr '\n' ' '; }
+on_node() { bpstat -p | awk -v n="$1" '$2 == n' | wc -l; }
+# For wait_for, which runs a command again and again:
+nchildren_is() { [ "$(children_of "$1" | wc -w)" = "$2" ]; }
+on_node_is() { [ "$(on_node "$1")" = "$2" ]; }
+
+# --- a python3 with 2 children and a grandchild ------------------------------
+# root -> A -> G, root -> B.  Each holds 512 KiB of its own and checks it
+# after the move (moves above 48 MiB of image need streaming, not there yet);
+# G ends with 3, A with 4 (after reaping G), B waits until killed; the root
+# reaps A and B and ends with 7.  "go" lets them finish.
+python3 -c '
+import hashlib, os, sys, time
+out = sys.argv[1]
+def run(name, code, forks=(), wait_go=True):
+    data = bytearray(os.urandom(1 << 19))
+    before = hashlib.sha256(data).hexdigest()
+    kids = [f() for f in forks]
+    while wait_go and not os.path.exists(out + "/go"):
+        time.sleep(0.05)
+    while not wait_go:
+        time.sleep(1)
+    statuses = [os.waitpid(k, 0)[1] for k in kids]
+    with open("%s/%s" % (out, name), "w") as f:
+        f.write("%s %d %d %s" % (hashlib.sha256(data).hexdigest() == before, os.getpid(),
+                                 os.getppid(), statuses))
+    os._exit(code)
+def child(name, code, forks=(), wait_go=True):
+    pid = os.fork()
+    if pid == 0:
+        run(name, code, forks, wait_go)
+    return pid
+grandchild = lambda: child("G", 3)
+run("root", 7, [lambda: child("A", 4, [grandchild]), lambda: child("B", 0, (), False)])
+' "$out_dir" </dev/null >/dev/null 2>&1 &
+root=$!
+wait_for 5 nchildren_is "$root" 2
+read -r A B <<<"$(children_of "$root")"
+wait_for 5 nchildren_is "$A" 1
+G=$(children_of "$A" | tr -d ' ')
+check "bpmove a python3 with 2 children and a grandchild" bpmove "$root" 1
+for p in "$root" "$A" "$B" "$G"; do
+	check_match "process $p is a ghost on the master" "bproc-ghost" "$(exe_of "$p")"
+	check "process $p runs in node 1 with its pid" test -n "$(real_of "$p")"
+	check_match "bpstat -p lists $p on node 1" "^$p	1$" "$(bpstat -p)"
+done
+check_eq "the children's ghosts are the root's children" "$root $root" "$(ppid_of "$A") $(ppid_of "$B")"
+check_eq "the grandchild's ghost is the child's" "$A" "$(ppid_of "$G")"
+check_eq "the root's ghost is still this shell's child" "$$" "$(ppid_of "$root")"
+check_match "ps on the master shows the tree under the process's name" "python3 -c" "$(ps -o args= -p "$G")"
+check_eq "on the node, A's real parent is the root's copy" "$(real_of "$root")" "$(ppid_of "$(real_of "$A")")"
+check_eq "and G's is A's copy" "$(real_of "$A")" "$(ppid_of "$(real_of "$G")")"
+realB=$(real_of "$B")
+kill -TERM "$B"
+# The real B is dead, waiting for its real parent (a zombie) until the root reaps it.
+if wait_for 5 is_zombie "$realB"; then ok "SIGTERM to B's ghost reaches the real B"; else not_ok "SIGTERM to B's ghost reaches the real B"; fi
+if wait_for 5 gone "$B"; then ok "and B's ghost goes, no zombie left"; else not_ok "B's ghost goes ($(ps -o stat= -p "$B"))"; fi
+touch "$out_dir/go"
+wait "$root"
+check_eq "the root's parent sees its exit code 7" "7" "$?"
+check_eq "G: memory intact, same pid, parent A" "True $G $A []" "$(cat "$out_dir/G" 2>&1)"
+check_eq "A: memory intact, reaped G's exit 3" "True $A $root [768]" "$(cat "$out_dir/A" 2>&1)"
+# On the node, the root's parent is the node's init: its real parent is here.
+check_eq "root: reaped A's exit 4 and B's SIGTERM" "True $root 1 [1024, 15]" "$(cat "$out_dir/root" 2>&1)"
+for p in "$A" "$G"; do
+	if wait_for 5 gone "$p"; then ok "the ghost of $p ended, no zombie left"; else not_ok "the ghost of $p ended ($(ps -o stat= -p "$p"))"; fi
+done
+check_eq "bpstat -p forgets the whole tree" "0" "$(bpstat -p | grep -cE "^($root|$A|$B|$G)	" || true)"
+
+# --- a shell pipeline, moved while its data is in a pipe ------------------------
+bash -c 'seq 1 300000 | (sleep 1; md5sum > "$1/pipeline"); exit 4' _ "$out_dir" </dev/null >/dev/null 2>&1 &
+p=$!
+wait_for 5 nchildren_is "$p" 2
+check "bpmove a shell pipeline (bash, seq blocked on a full pipe, a subshell)" bpmove "$p" 0
+wait "$p"
+check_eq "the shell's exit code" "4" "$?"
+check_eq "every byte went through the pipe on the node" "$(seq 1 300000 | md5sum)" "$(cat "$out_dir/pipeline" 2>&1)"
+
+# --- children forked on the node after the move ------------------------------------
+# After "fork", the moved process forks c1 and c2, c1 forks a grandchild;
+# they end on "end", and the process on "exit".
+python3 -c '
+import os, sys, time
+out = sys.argv[1]
+def wait_file(name):
+    while not os.path.exists(out + "/" + name):
+        time.sleep(0.05)
+def child(grandchild):
+    pid = os.fork()
+    if pid:
+        return pid
+    g = child(False) if grandchild else 0
+    wait_file("end")
+    if g:
+        os.waitpid(g, 0)
+    os._exit(0)
+wait_file("fork")
+kids = [child(True), child(False)]
+for k in kids:
+    os.waitpid(k, 0)
+wait_file("exit")
+' "$out_dir" </dev/null >/dev/null 2>&1 &
+p=$!
+sleep 0.3
+check "bpmove a process that forks later" bpmove "$p" 0
+check_eq "bpstat -p: one process on node 0" "1" "$(on_node 0)"
+touch "$out_dir/fork"
+if wait_for 5 on_node_is 0 4; then
+	ok "its 2 children and a grandchild, born on the node, show on node 0"
+else
+	not_ok "its children born on the node show on node 0"
+	bpstat -p | sed 's/^/#   /'
+fi
+check_eq "the node's own pids, not ghosts" "3" "$(bpstat -p | awk '$2 == 0' | grep -vc "^$p	" || true)"
+touch "$out_dir/end"
+if wait_for 5 on_node_is 0 1; then ok "they vanish from bpstat -p when they end"; else not_ok "they vanish from bpstat -p"; bpstat -p | sed 's/^/#   /'; fi
+touch "$out_dir/exit"
+wait "$p"
+check_eq "then the process ends (exit 0)" "0" "$?"
+check_eq "and bpstat -p lists nothing on node 0" "0" "$(on_node 0)"
+
+# --- a tree move that fails leaves the whole tree here, running ----------------------
+# The grandchild holds a file lock, which CRIU refuses: the dump fails after
+# the whole tree was frozen.
+python3 -c '
+import fcntl, os, sys, time
+out = sys.argv[1]
+def child(name, grandchild):
+    pid = os.fork()
+    if pid:
+        return pid
+    kids = [child(name + "g", False)] if grandchild else []
+    if not kids:
+        lock = open(out + "/lockfile", "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    n = 0
+    while not os.path.exists(out + "/go-locked"):
+        n += 1
+        time.sleep(0.02)
+    for k in kids:
+        os.waitpid(k, 0)
+    with open(out + "/" + name, "w") as f:
+        f.write("%d" % os.getppid())
+    os._exit(0)
+k = child("c", True)
+os.waitpid(k, 0)
+sys.exit(5)
+' "$out_dir" </dev/null >/dev/null 2>&1 &
+p=$!
+wait_for 5 test -e "$out_dir/lockfile"
+c=$(children_of "$p" | tr -d ' ')
+wait_for 5 nchildren_is "$c" 1
+g=$(children_of "$c" | tr -d ' ')
+out=$(bpmove "$p" 1 2>&1)
+check_match "moving a tree with a file lock fails, naming it" "file locks" "$out"
+for q in "$p" "$c" "$g"; do
+	check_match "process $q runs on here" "python3" "$(exe_of "$q")"
+	check_eq "process $q is out of the freezer" "" "$(grep bproc/ /proc/"$q"/cgroup || true)"
+done
+check_eq "nothing of it is on node 1" "0" "$(on_node 1)"
+touch "$out_dir/go-locked"
+wait "$p"
+check_eq "and the tree finishes here: exit code 5" "5" "$?"
+check_eq "with its links as they were" "$p $c" "$(cat "$out_dir/c" 2>&1) $(cat "$out_dir/cg" 2>&1)"
+
+# --- a tree to a node that is down ----------------------------------------------------
+bash -c 'sleep 300 & sleep 300 & wait' </dev/null >/dev/null 2>&1 &
+p=$!
+wait_for 5 nchildren_is "$p" 2
+kids=$(children_of "$p")
+bpcluster kill-slave 1
+if wait_for 5 node_is 1 down; then ok "node 1 is down"; else not_ok "node 1 goes down"; fi
+out=$(bpmove "$p" 1 2>&1)
+check_match "moving a tree to a down node fails" "node 1 is down" "$out"
+check "the shell runs on here" alive "$p"
+check_eq "with both its children" "$kids" "$(children_of "$p")"
+pkill -P "$p" sleep 2>/dev/null
+wait "$p"
+finish
