@@ -53,6 +53,7 @@ struct restored {
 	pid_t host_pid;  /* as the slave (initial namespace) sees it */
 	int nmembers;    /* the root's descendants that moved with it */
 	struct member *members;
+	bool ended;      /* the root ended; members still run (and write) */
 	uint64_t move_id;
 	bool committed;
 	int nout;
@@ -260,6 +261,14 @@ static void signal_tree(const struct restored *r, int sig)
 			kill(r->members[i].host_pid, sig);
 }
 
+static bool members_alive(const struct restored *r)
+{
+	for (int i = 0; i < r->nmembers; i++)
+		if (!r->members[i].ended)
+			return true;
+	return false;
+}
+
 static void send_result(struct slave *s, uint64_t move_id, int status, const char *message)
 {
 	Bproc__RestoreResult res = BPROC__RESTORE_RESULT__INIT;
@@ -459,7 +468,7 @@ static int on_input(struct slave *s, const Bproc__Input *in)
 static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
-		pid_t host = r->pid == sp->pid ? r->host_pid : 0;
+		pid_t host = r->pid == sp->pid && !r->ended ? r->host_pid : 0;
 
 		for (int i = 0; !host && i < r->nmembers; i++)
 			if (r->members[i].pid == sp->pid && !r->members[i].ended)
@@ -527,7 +536,7 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 		Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
 		Msg msg = BPROC__MSG__INIT;
 
-		if (r->pid != nspid)
+		if (r->pid != nspid || r->ended)
 			continue;
 		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
 			/* Held stopped until the commit: that stop is ours. */
@@ -551,7 +560,11 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 		if (r->committed)
 			slave_send_to_master(s, &msg);
 		pr_info("process %d ended (status 0x%x)", r->pid, status);
-		forget(s, r);
+		r->ended = true;
+		/* Its children may still write into the pipes: keep reading
+		 * them until the last of the tree ends. */
+		if (!members_alive(r))
+			forget(s, r);
 		return;
 	}
 }
@@ -559,7 +572,7 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 bool slave_moves_is_ours(struct slave *s, pid_t host_pid)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
-		if (r->host_pid == host_pid)
+		if (r->host_pid == host_pid && !r->ended)
 			return true;
 		for (int i = 0; i < r->nmembers; i++)
 			if (r->members[i].host_pid == host_pid && !r->members[i].ended)
@@ -609,6 +622,11 @@ void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
 			msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
 			msg.process_status = &pe;
 			slave_send_to_master(s, &msg);
+			if (r->ended && !members_alive(r)) {
+				for (int k = 0; k < r->nout; k++)
+					forward_output(r->out[k]);
+				forget(s, r);
+			}
 			return;
 		}
 }

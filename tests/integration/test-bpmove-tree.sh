@@ -94,6 +94,25 @@ wait "$p"
 check_eq "the shell's exit code" "4" "$?"
 check_eq "every byte went through the pipe on the node" "$(seq 1 300000 | md5sum)" "$(cat "$out_dir/pipeline" 2>&1)"
 
+# --- a child that outlives the root still writes to the root's stdout pipe ---------
+bash -c '
+until_file() { while [ ! -e "$1" ]; do sleep 0.05; done; }
+(until_file "$1/child-go"; echo late; echo done > "$1/late") &
+until_file "$1/shell-go"
+exit 3' _ "$out_dir" </dev/null > >(cat >/dev/null) 2>&1 &
+p=$!
+sleep 0.3
+check "bpmove a shell whose child outlives it" bpmove "$p" 1
+touch "$out_dir/shell-go"
+wait "$p"
+check_eq "the shell's exit code" "3" "$?"
+touch "$out_dir/child-go"
+if wait_for 5 test -s "$out_dir/late"; then
+	ok "its child writes to the pipe after the shell ended, and goes on (no SIGPIPE)"
+else
+	not_ok "its child writes to the pipe after the shell ended, and goes on (no SIGPIPE)"
+fi
+
 # --- children forked on the node after the move ------------------------------------
 # After "fork", the moved process forks c1 and c2, c1 forks a grandchild;
 # they end on "end", and the process on "exit".
