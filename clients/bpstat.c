@@ -266,7 +266,7 @@ static int get_nodes(struct bproc_node_set_t *ns)
 				bproc_errmsg() ? bproc_errmsg() : bproc_strerror(err));
 		return -1;
 	}
-	if (ns->size > 1) /* an empty set has no array to sort */
+	if (ns->size > 1) /* an empty set has no array, which qsort() refuses */
 		qsort(ns->node, (size_t)ns->size, sizeof(*ns->node), compare);
 	return 0;
 }

@@ -15,6 +15,15 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* qsort() of an array that may be empty, and then NULL, which qsort()
+ * does not accept (found by the fuzz targets). */
+static inline void qsort_safe(void *base, size_t n, size_t size,
+			      int (*compare)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, compare);
+}
+
 static inline void freep(void *p)
 {
 	free(*(void **)p);

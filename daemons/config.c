@@ -276,7 +276,7 @@ static int check_overlaps(struct parser *p)
 	struct config *cfg = p->cfg;
 	char text[INET_ADDRSTRLEN];
 
-	qsort(cfg->nodes, cfg->nnodes, sizeof(*cfg->nodes), compare_addrs);
+	qsort_safe(cfg->nodes, cfg->nnodes, sizeof(*cfg->nodes), compare_addrs);
 	for (size_t i = 1; i < cfg->nnodes; i++) {
 		const struct config_node *a = &cfg->nodes[i - 1], *b = &cfg->nodes[i];
 
@@ -288,7 +288,7 @@ static int check_overlaps(struct parser *p)
 				   a->node < b->node ? a->node : b->node,
 				   a->node < b->node ? b->node : a->node);
 	}
-	qsort(cfg->nodes, cfg->nnodes, sizeof(*cfg->nodes), compare_nodes);
+	qsort_safe(cfg->nodes, cfg->nnodes, sizeof(*cfg->nodes), compare_nodes);
 	for (size_t i = 1; i < cfg->nnodes; i++) {
 		const struct config_node *a = &cfg->nodes[i - 1], *b = &cfg->nodes[i];
 

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,13 +65,53 @@ int frame_encode(const Msg *msg, uint8_t **out, size_t *out_len)
 	return 0;
 }
 
+/*
+ * Both ends speak the same protocol version, so a field we do not know is
+ * garbage, not news.  protobuf-c keeps unknown fields (even field number 0,
+ * which no encoder writes and which it would then send on as a message it
+ * cannot read itself): refuse them, at every depth.
+ */
+static bool has_unknown_fields(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	if (m->n_unknown_fields)
+		return true;
+	for (unsigned int i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m + f->offset;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)base;
+
+			for (size_t j = 0; j < n; j++)
+				if (items[j] && has_unknown_fields(items[j]))
+					return true;
+		} else {
+			const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)base;
+
+			/* A oneof member that is not the chosen one shares the
+			 * union's storage: only look at the chosen one. */
+			if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF &&
+			    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+				continue;
+			if (sub && has_unknown_fields(sub))
+				return true;
+		}
+	}
+	return false;
+}
+
 int frame_decode_payload(const uint8_t *payload, size_t len, Msg **out)
 {
 	Msg *msg = bproc__msg__unpack(NULL, len, payload);
 
 	if (!msg)
 		return -EBADMSG;
-	if (msg->body_case == BPROC__MSG__BODY__NOT_SET) {
+	if (msg->body_case == BPROC__MSG__BODY__NOT_SET || has_unknown_fields(&msg->base)) {
 		bproc__msg__free_unpacked(msg, NULL);
 		return -EBADMSG;
 	}

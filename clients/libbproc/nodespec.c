@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "bproc.h"
+#include "util.h"
 
 static int fail(int err)
 {
@@ -168,7 +169,7 @@ int bproc_nodefilter(struct bproc_node_set_t *out, const struct bproc_node_set_t
 		if (selected[i])
 			out->node[out->size++] = in->node[i];
 	free(selected);
-	qsort(out->node, (size_t)out->size, sizeof(*out->node), compare_nodes);
+	qsort_safe(out->node, (size_t)out->size, sizeof(*out->node), compare_nodes);
 	return out->size;
 }
 

@@ -129,6 +129,32 @@ Test(frame, garbage_payloads)
 	cr_assert_eq(frame_parse(buf, FRAME_HEADER_SIZE + 2, &out, &used), -EBADMSG);
 }
 
+/* Found by tests/fuzz/fuzz-frame: protobuf-c keeps unknown fields, even
+ * field number 0, and would send them on as a frame it cannot read. */
+Test(frame, unknown_fields_refused_at_every_depth)
+{
+	/* field 0 (varint 0x80 0x00, value 0), then an empty ProcListReply */
+	static const uint8_t field_zero[] = { 0x80, 0x00, 0x00, 0xd2, 0x01, 0x00 };
+	/* field 99 (varint 5), then the same reply */
+	static const uint8_t unknown_top[] = { 0x98, 0x06, 0x05, 0xd2, 0x01, 0x00 };
+	/* a ProcListReply holding one ProcEntry with pid 1, node 2 and an
+	 * unknown field 9 */
+	static const uint8_t unknown_inner[] = { 0xd2, 0x01, 0x08, 0x0a, 0x06, 0x08, 0x01,
+						 0x10, 0x02, 0x48, 0x01 };
+	static const uint8_t known_inner[] = { 0xd2, 0x01, 0x06, 0x0a, 0x04, 0x08, 0x01,
+					       0x10, 0x02 };
+	Msg *out = NULL;
+
+	cr_assert_eq(frame_decode_payload(field_zero, sizeof(field_zero), &out), -EBADMSG);
+	cr_assert_eq(frame_decode_payload(unknown_top, sizeof(unknown_top), &out), -EBADMSG);
+	cr_assert_eq(frame_decode_payload(unknown_inner, sizeof(unknown_inner), &out), -EBADMSG);
+	cr_assert_eq(frame_decode_payload(known_inner, sizeof(known_inner), &out), 0);
+	cr_assert_eq(out->body_case, BPROC__MSG__BODY_PROC_LIST_REPLY);
+	cr_assert_eq(out->proc_list_reply->n_procs, 1);
+	cr_expect_eq(out->proc_list_reply->procs[0]->node, 2);
+	msg_free(out);
+}
+
 Test(frame, random_bytes_never_crash)
 {
 	uint8_t buf[256];
