@@ -84,6 +84,10 @@ static int send_ready(struct slave *s)
 	Msg msg = BPROC__MSG__INIT;
 
 	ready.node = s->node;
+	if (s->move_port) {
+		ready.has_move_port = true;
+		ready.move_port = s->move_port;
+	}
 	msg.body_case = BPROC__MSG__BODY_NODE_READY;
 	msg.node_ready = &ready;
 	return slave_send_to_master(s, &msg);
@@ -305,7 +309,8 @@ static void run(struct slave *s)
 
 int main(int argc, char **argv)
 {
-	struct slave s = { .connect_fd = -1, .unix_fd = -1, .exits_fd = -1, .node = -1, .action = -1 };
+	struct slave s = { .connect_fd = -1, .unix_fd = -1, .exits_fd = -1, .move_fd = -1, .node = -1,
+			   .action = -1 };
 	struct config cfg = { 0 };
 	const char *config_path = NULL;
 	bool foreground = false;
@@ -381,10 +386,15 @@ int main(int argc, char **argv)
 	}
 	/* Without it the node works, but does not report its children. */
 	slave_procs_init(&s);
+	r = slave_move_listen(&s);
+	if (r < 0)
+		pr_warn("cannot listen for moves from other nodes: %s", strerror(-r));
 
 	run(&s);
 
 	/* A node that stops loses its processes, like a machine switched off. */
+	slave_move_out_shutdown(&s);
+	slave_move_peers_shutdown(&s);
 	slave_moves_shutdown(&s);
 	slave_procs_shutdown(&s);
 	slave_pidns_kill(&s);

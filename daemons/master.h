@@ -30,6 +30,7 @@ struct master_node {
 	long long last_heard_ms;
 	time_t up_since;
 	unsigned int nprocs;
+	unsigned int move_port; /* where it takes moves from other nodes, 0: none */
 	char hostname[64];
 };
 
@@ -64,8 +65,15 @@ void master_accept_client(struct master *m);
 int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, uid_t uid, gid_t gid);
 
 /* master_moves.c */
+/* Move pid to node for the asker (client, request id; client NULL: the
+ * process asked for its own move and waits on its wake_fd, see
+ * MoveRequest in images/bproc.proto).  wake_fd -1: nobody waits.
+ * from_node: asked on a node, where pids are the nodes'. */
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
-		uid_t uid, gid_t gid);
+		uid_t uid, gid_t gid, int wake_fd, bool from_node);
+/* A Reply from node's slave: 1 if it answered one of our MoveExpects. */
+int master_move_reply(struct master *m, int node, const Msg *msg);
+void master_move_out_result(struct master *m, int node, const Bproc__MoveOutResult *res);
 /* The target's answer about the files a process needs (movable.h). */
 void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckReply *rep);
 void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res);

@@ -19,6 +19,41 @@
 #include "node_state.h"
 #include "util.h"
 
+/*
+ * A process asking to move itself (bproc_move) must not hold its
+ * connection to us while CRIU dumps it: it sends the request, closes the
+ * connection and waits on its wake pipe.  The move starts when we see the
+ * close.
+ */
+struct self_move {
+	struct conn *conn;
+	pid_t pid;
+	int node;
+	int wake_fd;
+	uid_t uid;
+	gid_t gid;
+	struct self_move *next;
+};
+
+static struct self_move *self_moves;
+
+static int defer_self_move(struct conn *conn, const Bproc__MoveRequest *req, uid_t uid, gid_t gid)
+{
+	struct self_move *sm = calloc(1, sizeof(*sm));
+
+	if (!sm)
+		return conn_reply(conn, 0, -ENOMEM, "out of memory");
+	sm->conn = conn;
+	sm->pid = req->pid;
+	sm->node = req->node;
+	sm->wake_fd = req->wake_fd;
+	sm->uid = uid;
+	sm->gid = gid;
+	sm->next = self_moves;
+	self_moves = sm;
+	return 0;
+}
+
 static int reply_node_list(struct master *m, struct conn *conn, uint64_t id)
 {
 	Bproc__NodeListReply list = BPROC__NODE_LIST_REPLY__INIT;
@@ -143,15 +178,17 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 		return change_nodes(m, conn, msg->id, msg->node_change_request, uid);
 	case BPROC__MSG__BODY_PROC_LIST_REQUEST:
 		return reply_proc_list(conn, msg->id);
-	case BPROC__MSG__BODY_MOVE_REQUEST:
-		/* Only a client of this machine can be answered later on its
-		 * own connection; a forwarded one would need the slave to
-		 * track it (to come). */
-		if (!conn->has_creds)
-			return conn_reply(conn, msg->id, -ENOTSUP,
-					  "moving processes from a node is not implemented yet");
-		return master_move(m, conn, msg->id, msg->move_request->pid,
-				   msg->move_request->node, uid, gid);
+	case BPROC__MSG__BODY_MOVE_REQUEST: {
+		const Bproc__MoveRequest *req = msg->move_request;
+		int wake_fd = req->has_wake_fd ? req->wake_fd : -1;
+
+		if (wake_fd >= 0 && conn->has_creds && req->pid == conn->creds.pid)
+			return defer_self_move(conn, req, uid, gid);
+		/* From a node, the slave did that part: it forwards a process's
+		 * move of itself once the process has closed its connection. */
+		return master_move(m, conn, msg->id, req->pid, req->node, uid, gid, wake_fd,
+				   !conn->has_creds);
+	}
 	default:
 		return -ENOTSUP;
 	}
@@ -171,8 +208,20 @@ static int client_msg(struct conn *conn, Msg *msg, void *data)
 
 static void client_closed(struct conn *conn, void *data)
 {
-	(void)data;
+	struct master *m = data;
+
 	master_moves_client_closed(conn);
+	for (struct self_move **p = &self_moves; *p;) {
+		struct self_move *sm = *p;
+
+		if (sm->conn != conn) {
+			p = &sm->next;
+			continue;
+		}
+		*p = sm->next;
+		master_move(m, NULL, 0, sm->pid, sm->node, sm->uid, sm->gid, sm->wake_fd, false);
+		free(sm);
+	}
 }
 
 void master_accept_client(struct master *m)

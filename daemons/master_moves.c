@@ -35,11 +35,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,15 +55,15 @@
 #include "master.h"
 #include "master_tree.h"
 #include "movable.h"
+#include "move_source.h"
 #include "output_queue.h"
 #include "util.h"
 #include "version.h"
 
 #define IMAGES_DIR "/run/bproc/images"
-#define CHUNK_SIZE (1u << 20)
-/* Until images stream with flow control, a move must fit in the link's
- * send queue (CONN_MAX_QUEUED). */
-#define MAX_IMAGE_BYTES (48u << 20)
+/* Ids of our MoveExpect requests to a target slave: apart from the rest. */
+#define EXPECT_ID_BIT (1ull << 63)
+#define MAX_HELD_SIGNALS 64
 
 struct move {
 	uint64_t id;
@@ -73,8 +76,15 @@ struct move {
 	char comm[32];
 	char **argv;
 	int npipes;
-	int pipe_fd[3];
-	char pipe_key[3][64];
+	struct move_pipe pipes[3];
+	int wake_fd;          /* the process waits on this pipe, or -1 */
+	/* Node to node (from >= 0): the steps both slaves have done. */
+	int from;             /* BPROC_NODE_MASTER, or the node it leaves */
+	uint8_t token[16];
+	bool source_done, restored;
+	/* Signals sent to the ghost meanwhile, for wherever it ends up. */
+	int nheld;
+	int held[MAX_HELD_SIGNALS];
 	/* What the target must have; until it answered, nothing is frozen. */
 	struct movable movable;
 	bool checking;
@@ -113,34 +123,12 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		char path[PATH_MAX + 256];
-
-		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (e->d_type == DT_DIR)
-			remove_dir(path);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void move_free(struct move *mv)
 {
 	movable_free(&mv->movable);
 	freezer_release(&mv->freezer);
 	if (mv->dir[0])
-		remove_dir(mv->dir);
+		move_remove_dir(mv->dir);
 	free_argv(mv->argv);
 	move_tree_free(mv->tree);
 	free(mv);
@@ -240,27 +228,6 @@ static bool node_allows(const struct master_node *n, uid_t uid, gid_t gid)
 	return n->mode & 0001;
 }
 
-/* stdin, stdout and stderr that are pipes are forwarded through the slave
- * (see slave_moves.c); files must exist on the node; terminals: not yet. */
-static void find_pipes(struct move *mv)
-{
-	for (int fd = 0; fd <= 2; fd++) {
-		char path[64], target[64];
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)mv->pid, fd);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		if (strncmp(target, "pipe:[", 6) != 0)
-			continue;
-		mv->pipe_fd[mv->npipes] = fd;
-		snprintf(mv->pipe_key[mv->npipes], sizeof(mv->pipe_key[0]), "%s", target);
-		mv->npipes++;
-	}
-}
-
 static void locate_ghost_program(char *buf, size_t len)
 {
 	char self[PATH_MAX - 64];
@@ -282,98 +249,88 @@ static void locate_ghost_program(char *buf, size_t len)
 	snprintf(buf, len, "%s/bproc-ghost", BPROC_LIBEXECDIR);
 }
 
-static int send_file(struct conn *conn, uint64_t move_id, const char *dir, const char *name)
+/*
+ * Answer the asker: on its connection if it has one; a process that asked
+ * for its own move closed it first (CRIU cannot take it along), so a
+ * failure is written into its wake pipe instead (move_source.h).
+ */
+static int __attribute__((format(printf, 6, 7)))
+answer(struct conn *client, uint64_t id, pid_t pid, int wake_fd, int status, const char *fmt, ...)
 {
-	char path[PATH_MAX + 256];
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ uint8_t *buf = malloc(CHUNK_SIZE);
-	bool sent_any = false;
+	char text[512] = "";
+	va_list ap;
 
-	if (!buf)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		Bproc__ImageChunk chunk = BPROC__IMAGE_CHUNK__INIT;
-		Msg msg = BPROC__MSG__INIT;
-		ssize_t n = read(fd, buf, CHUNK_SIZE);
-		int r;
-
-		if (n < 0)
-			return -errno;
-		if (n == 0 && sent_any)
-			return 0;
-		chunk.move_id = move_id;
-		chunk.name = (char *)name;
-		chunk.data.data = buf;
-		chunk.data.len = (size_t)n;
-		msg.body_case = BPROC__MSG__BODY_IMAGE_CHUNK;
-		msg.image_chunk = &chunk;
-		r = conn_send(conn, &msg);
-		if (r < 0)
-			return r;
-		sent_any = true;
-		if (n == 0)
-			return 0;
-	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (client && !client->closed)
+		return conn_reply(client, id, status, "%s", text);
+	if (!client && status < 0)
+		move_wake(pid, wake_fd, status, text);
+	return 0;
 }
 
-/* Send every image file but the logs; then ask for the restore. */
-static int send_images(struct move *mv, struct conn *slave, char *err, size_t errlen)
+static void send_to_node(struct master *m, int node, Msg *msg)
 {
-	DIR *d = opendir(mv->dir);
-	struct dirent *e;
-	unsigned long long total = 0;
-	Bproc__RestoreRequest req = BPROC__RESTORE_REQUEST__INIT;
+	struct master_node *n = master_find_node(m, node);
+
+	if (n && n->conn)
+		conn_send(n->conn, msg);
+}
+
+/*
+ * Node to node: the master only coordinates.  The target is told to expect
+ * the move (it answers), then the source is told to send it there; see
+ * MoveExpect in images/bproc.proto.  The ghost stays, and only changes its
+ * node at the commit.
+ */
+static int move_between_nodes(struct master *m, struct conn *client, uint64_t id,
+			      struct ghost_entry *g, struct master_node *target, int wake_fd)
+{
+	struct master_node *src = master_find_node(m, g->node);
+	Bproc__MoveExpect ex = BPROC__MOVE_EXPECT__INIT;
 	Msg msg = BPROC__MSG__INIT;
-	int r = 0;
+	struct move *mv;
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		struct stat st;
-		char path[PATH_MAX + 256];
-
-		snprintf(path, sizeof(path), "%s/%s", mv->dir, e->d_name);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			total += (unsigned long long)st.st_size;
+	if (!src || src->state != BPROC_NODE_UP || !src->conn)
+		return answer(client, id, g->pid, wake_fd, -BE_NODEDOWN,
+			      "node %d, where process %d runs, is %s", g->node, g->pid,
+			      src ? bproc_state_name(src->state) : "unknown");
+	if (!target->move_port)
+		return answer(client, id, g->pid, wake_fd, -ENOTSUP,
+			      "node %d takes no processes from other nodes (its slave is too old)",
+			      target->node);
+	mv = calloc(1, sizeof(*mv));
+	if (!mv)
+		return answer(client, id, g->pid, wake_fd, -ENOMEM, "out of memory");
+	mv->id = next_move_id++;
+	mv->pid = g->pid;
+	mv->node = target->node;
+	mv->from = g->node;
+	mv->client = client;
+	mv->client_id = id;
+	mv->wake_fd = wake_fd;
+	if (getrandom(mv->token, sizeof(mv->token), 0) != (ssize_t)sizeof(mv->token)) {
+		free(mv);
+		return answer(client, id, g->pid, wake_fd, -EAGAIN, "no random bytes for the move");
 	}
-	if (total > MAX_IMAGE_BYTES) {
-		closedir(d);
-		snprintf(err, errlen, "the image is %llu MiB; moves above %u MiB need streaming, "
-			 "which is not implemented yet", total >> 20, MAX_IMAGE_BYTES >> 20);
-		return -EFBIG;
-	}
-	rewinddir(d);
-	while (r == 0 && (e = readdir(d))) {
-		if (e->d_type != DT_REG || strcmp(e->d_name, "dump.log") == 0)
-			continue;
-		r = send_file(slave, mv->id, mv->dir, e->d_name);
-	}
-	closedir(d);
-	if (r < 0) {
-		snprintf(err, errlen, "sending the image to node %d: %s", mv->node, strerror(-r));
-		return r;
-	}
-	Bproc__StdioPipe pipes[3], *pipe_ptrs[3];
-
-	for (int i = 0; i < mv->npipes; i++) {
-		bproc__stdio_pipe__init(&pipes[i]);
-		pipes[i].fd = mv->pipe_fd[i];
-		pipes[i].key = mv->pipe_key[i];
-		pipe_ptrs[i] = &pipes[i];
-	}
-	req.n_pipes = (size_t)mv->npipes;
-	req.pipes = pipe_ptrs;
-	req.move_id = mv->id;
-	req.pid = mv->pid;
-	req.n_tree = (size_t)mv->tree->n;
-	req.tree = mv->tree->pid;
-	msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
-	msg.restore_request = &req;
-	return conn_send(slave, &msg);
+	/* Input waits on the master until the process runs again. */
+	if (g->in_fd >= 0)
+		loop_remove(m->loop, g->in_fd);
+	mv->next = moves;
+	moves = mv;
+	ex.move_id = mv->id;
+	ex.pid = mv->pid;
+	ex.token.data = mv->token;
+	ex.token.len = sizeof(mv->token);
+	msg.has_id = true;
+	msg.id = EXPECT_ID_BIT | mv->id;
+	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
+	msg.move_expect = &ex;
+	conn_send(target->conn, &msg);
+	pr_info("move %llu: process %d from node %d to node %d", (unsigned long long)mv->id,
+		mv->pid, mv->from, mv->node);
+	return 0;
 }
 
 /* Ask the target whether it has the files the process uses by path. */
@@ -396,65 +353,82 @@ static int ask_paths(struct move *mv, struct conn *slave)
 }
 
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
-		uid_t uid, gid_t gid)
+		uid_t uid, gid_t gid, int wake_fd, bool from_node)
 {
 	struct master_node *n = master_find_node(m, node);
 	char reason[512] = "", criu[PATH_MAX];
+	struct ghost_entry *g;
 	struct move *mv;
 	uid_t owner;
 	pid_t ppid;
 	int r;
 
 	if (node == BPROC_NODE_MASTER)
-		return conn_reply(client, id, -ENOTSUP,
-				  "moving back to the master is not implemented yet");
+		return answer(client, id, pid, wake_fd, -ENOTSUP,
+			      "moving back to the master is not implemented yet (see docs/migration.md)");
 	if (!n)
-		return conn_reply(client, id, -BE_INVALIDNODE, "node %d: no such node", node);
+		return answer(client, id, pid, wake_fd, -BE_INVALIDNODE, "node %d: no such node", node);
 	if (n->state != BPROC_NODE_UP || !n->conn)
-		return conn_reply(client, id, -BE_NODEDOWN, "node %d is %s", node,
-				  bproc_state_name(n->state));
+		return answer(client, id, pid, wake_fd, -BE_NODEDOWN, "node %d is %s", node,
+			      bproc_state_name(n->state));
+	g = pid > 0 ? find_ghost(pid) : NULL;
+	/* A pid given on a node is a node's: it names a process of ours
+	 * only if that process runs on a node.  A node's own processes (not
+	 * from the master) have no ghost here, and a master process with the
+	 * same number is another process. */
+	if (from_node && !g)
+		return answer(client, id, pid, wake_fd, -ESRCH,
+			      "process %d does not run on a node (only processes that came from the "
+			      "master can move; the master's own are moved from the master)", pid);
 	if (pid == 1)
-		return conn_reply(client, id, -EPERM, "process 1 (init) cannot move");
+		return answer(client, id, pid, wake_fd, -EPERM, "process 1 (init) cannot move");
 	if (pid <= 1 || process_owner(pid, &owner, &ppid) < 0)
-		return conn_reply(client, id, -ESRCH, "no process %d", pid);
-	if (find_ghost(pid))
-		return conn_reply(client, id, -ENOTSUP,
-				  "process %d already runs on node %d; moving between nodes is not implemented yet",
-				  pid, find_ghost(pid)->node);
+		return answer(client, id, pid, wake_fd, -ESRCH, "no process %d", pid);
+	if (g && g->node == node)
+		return answer(client, id, pid, wake_fd, -BE_SAMENODE,
+			      "process %d already runs on node %d", pid, node);
 	if (uid != 0 && uid != owner)
-		return conn_reply(client, id, -EPERM, "process %d is not yours", pid);
+		return answer(client, id, pid, wake_fd, -EPERM, "process %d is not yours", pid);
 	if (!node_allows(n, uid, gid))
-		return conn_reply(client, id, -EACCES, "node %d: Permission denied", node);
-	if (pid == getpid() || ppid == 0)
-		return conn_reply(client, id, -EINVAL, "process %d cannot move", pid);
+		return answer(client, id, pid, wake_fd, -EACCES, "node %d: Permission denied", node);
 	for (struct move *p = moves; p; p = p->next)
 		if (p->pid == pid)
-			return conn_reply(client, id, -EBUSY, "process %d is already moving", pid);
+			return answer(client, id, pid, wake_fd, -EBUSY, "process %d is already moving",
+				      pid);
+	if (g)
+		return move_between_nodes(m, client, id, g, n, wake_fd);
+	if (pid == getpid() || ppid == 0)
+		return answer(client, id, pid, wake_fd, -EINVAL, "process %d cannot move", pid);
 	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0)
-		return conn_reply(client, id, -ENOENT, "no CRIU on the master (see docs/criu.md)");
+		return answer(client, id, pid, wake_fd, -ENOENT,
+			      "no CRIU on the master (see docs/criu.md)");
 
 	mv = calloc(1, sizeof(*mv));
 	if (!mv)
-		return conn_reply(client, id, -ENOMEM, "out of memory");
+		return answer(client, id, pid, wake_fd, -ENOMEM, "out of memory");
 	/* Refuse what cannot move while nothing is frozen yet. */
 	r = movable_scan(pid, &mv->movable, reason, sizeof(reason));
 	if (r < 0) {
 		free(mv);
 		if (r == -ESRCH)
-			return conn_reply(client, id, r, "no process %d", pid);
-		return conn_reply(client, id, r, "process %d cannot move: %s", pid, reason);
+			return answer(client, id, pid, wake_fd, r, "no process %d", pid);
+		return answer(client, id, pid, wake_fd, r, "process %d cannot move: %s", pid,
+			      reason);
 	}
 	mv->id = next_move_id++;
 	mv->pid = pid;
 	mv->node = node;
+	mv->from = BPROC_NODE_MASTER;
 	mv->client = client;
 	mv->client_id = id;
 	mv->uid = uid;
+	mv->wake_fd = wake_fd;
 	mv->checking = true;
 	r = ask_paths(mv, n->conn);
 	if (r < 0) {
 		move_free(mv);
-		return conn_reply(client, id, r, "cannot reach node %d: %s", node, strerror(-r));
+		return answer(client, id, pid, wake_fd, r, "cannot reach node %d: %s", node,
+			      strerror(-r));
 	}
 	mv->next = moves;
 	moves = mv;
@@ -476,12 +450,16 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 	}
 	mv->argv = master_read_cmdline(pid, mv->comm, sizeof(mv->comm));
 	mv->tree = calloc(1, sizeof(*mv->tree));
-	find_pipes(mv);
+	mv->npipes = move_find_pipes(pid, 07, mv->pipes);
 	snprintf(mv->dir, sizeof(mv->dir), IMAGES_DIR "/move-%llu", (unsigned long long)mv->id);
-	if (!mv->argv || !mv->tree || (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
-		r = mv->argv && mv->tree ? -errno : -ENOMEM;
+	if (!mv->argv || !mv->tree) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if ((mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot make the image directory: %s", strerror(-r));
 		mv->dir[0] = '\0';
-		snprintf(err, errlen, "cannot make the image directory");
 		return r;
 	}
 
@@ -506,7 +484,8 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 	}
 	r = criu_dump_tree(criu, pid, mv->freezer.path, mv->dir, err, errlen);
 	if (r == 0)
-		r = send_images(mv, slave, err, errlen);
+		r = move_send_images(slave, mv->id, mv->dir, pid, mv->pipes, mv->npipes,
+				     mv->tree->pid, mv->tree->n, mv->wake_fd, err, errlen);
 	if (r < 0) {
 		pr_warn("move of %d to node %d: %s", pid, mv->node, err);
 		return r;
@@ -547,11 +526,124 @@ static void forward_signal(struct master *m, const struct ghost_entry *g, int si
 
 static void finish_move(struct master *m, struct move *mv, int status, const char *why)
 {
-	if (mv->client && !mv->client->closed)
+	struct ghost_entry *g = mv->from != BPROC_NODE_MASTER ? find_ghost(mv->pid) : NULL;
+
+	/* A failed move of a process of the master: it runs on here, so the
+	 * waiting process (bproc_move, asker gone) learns it here.  From a
+	 * node, the asker is that node's slave, which wakes it. */
+	if (status < 0 && mv->from == BPROC_NODE_MASTER)
+		answer(mv->client, mv->client_id, mv->pid, mv->wake_fd, status, "%s",
+		       why ? why : strerror(-status));
+	else if (mv->client && !mv->client->closed)
 		conn_reply(mv->client, mv->client_id, status, "%s", why ? why : "");
+	if (g) {
+		/* Node to node: input flows again, and the signals sent
+		 * meanwhile go to wherever the process runs now. */
+		if (g->in_fd >= 0)
+			loop_add(m->loop, g->in_fd, EPOLLIN, on_ghost_stdin, g);
+		for (int i = 0; i < mv->nheld; i++)
+			forward_signal(m, g, mv->held[i]);
+	}
 	move_unlink(mv);
 	move_free(mv);
-	(void)m;
+}
+
+static struct move *find_move(uint64_t id)
+{
+	for (struct move *mv = moves; mv; mv = mv->next)
+		if (mv->id == id)
+			return mv;
+	return NULL;
+}
+
+static struct move *moving(pid_t pid)
+{
+	for (struct move *mv = moves; mv; mv = mv->next)
+		if (mv->pid == pid)
+			return mv;
+	return NULL;
+}
+
+/* Node to node: both slaves are ready; the ghost takes its new node. */
+static void commit_between_nodes(struct master *m, struct move *mv)
+{
+	struct ghost_entry *g = find_ghost(mv->pid);
+
+	if (!g) {
+		/* The ghost was killed meanwhile (SIGKILL, which went to
+		 * the source): nothing must run. */
+		send_commit(master_find_node(m, mv->node), mv->id, false);
+		send_commit(master_find_node(m, mv->from), mv->id, false);
+		finish_move(m, mv, -ESRCH, "the process was killed during the move");
+		return;
+	}
+	/* The original is frozen: it never runs again, and the source kills
+	 * it; only then can the copy run without two of it running. */
+	send_commit(master_find_node(m, mv->from), mv->id, true);
+	send_commit(master_find_node(m, mv->node), mv->id, true);
+	g->node = mv->node;
+	pr_info("move %llu: process %d now runs on node %d (was on node %d)",
+		(unsigned long long)mv->id, mv->pid, mv->node, mv->from);
+	finish_move(m, mv, 0, NULL);
+}
+
+/* The target's answer to MoveExpect: if ready, the source sends. */
+int master_move_reply(struct master *m, int node, const Msg *msg)
+{
+	struct move *mv;
+	Bproc__MoveOut out = BPROC__MOVE_OUT__INIT;
+	Msg req = BPROC__MSG__INIT;
+	struct master_node *target = master_find_node(m, node);
+	char addr[INET_ADDRSTRLEN];
+
+	if (!msg->has_id || !(msg->id & EXPECT_ID_BIT))
+		return 0;
+	mv = find_move(msg->id & ~EXPECT_ID_BIT);
+	if (!mv || mv->node != node || mv->from == BPROC_NODE_MASTER)
+		return 1;
+	if (msg->reply->status < 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "node %d: %s", node,
+			 msg->reply->message ? msg->reply->message : bproc_strerror(-msg->reply->status));
+		finish_move(m, mv, msg->reply->status, why);
+		return 1;
+	}
+	inet_ntop(AF_INET, &target->addr, addr, sizeof(addr));
+	out.move_id = mv->id;
+	out.pid = mv->pid;
+	out.target = node;
+	out.addr = addr;
+	out.port = target->move_port;
+	out.token.data = mv->token;
+	out.token.len = sizeof(mv->token);
+	if (mv->wake_fd >= 0) {
+		out.has_wake_fd = true;
+		out.wake_fd = mv->wake_fd;
+	}
+	req.body_case = BPROC__MSG__BODY_MOVE_OUT;
+	req.move_out = &out;
+	send_to_node(m, mv->from, &req);
+	return 1;
+}
+
+/* The source dumped and sent the process, or could not (it runs on). */
+void master_move_out_result(struct master *m, int node, const Bproc__MoveOutResult *res)
+{
+	struct move *mv = find_move(res->move_id);
+
+	if (!mv || mv->from != node)
+		return;
+	if (res->status < 0) {
+		pr_warn("move %llu: node %d could not send %d: %s", (unsigned long long)mv->id, node,
+			mv->pid, res->message ? res->message : "");
+		send_commit(master_find_node(m, mv->node), mv->id, false);
+		finish_move(m, mv, res->status, res->message);
+		return;
+	}
+	mv->source_done = true;
+	if (mv->restored)
+		commit_between_nodes(m, mv);
 }
 
 void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckReply *rep)
@@ -615,7 +707,15 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	if (res->status < 0) {
 		pr_warn("move %llu: node %d could not restore %d: %s", (unsigned long long)mv->id, node,
 			mv->pid, res->message ? res->message : "");
+		if (mv->from != BPROC_NODE_MASTER)
+			send_commit(master_find_node(m, mv->from), mv->id, false); /* thaw */
 		finish_move(m, mv, res->status, res->message);
+		return;
+	}
+	if (mv->from != BPROC_NODE_MASTER) {
+		mv->restored = true;
+		if (mv->source_done)
+			commit_between_nodes(m, mv);
 		return;
 	}
 
@@ -643,12 +743,12 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		g->in_fd = -1;
 		g->m = m;
 		for (int i = 0; pidfd >= 0 && i < mv->npipes; i++) {
-			int fd = (int)syscall(SYS_pidfd_getfd, pidfd, mv->pipe_fd[i], 0);
+			int fd = (int)syscall(SYS_pidfd_getfd, pidfd, mv->pipes[i].fd, 0);
 
-			if (mv->pipe_fd[i] == 0)
+			if (mv->pipes[i].fd == 0)
 				g->in_fd = fd;
 			else
-				g->out[mv->pipe_fd[i]].fd = fd;
+				g->out[mv->pipes[i].fd].fd = fd;
 		}
 		if (pidfd >= 0)
 			close(pidfd);
@@ -724,11 +824,19 @@ void master_ghosts_node_down(struct master *m, int node)
 			g->exit_ordered = true;
 			kill(g->pid, SIGKILL);
 		}
-	/* Moves to that node cannot finish: the originals run on. */
+	/* Moves to that node cannot finish: the originals run on (a node's
+	 * is thawed by its slave).  Moves from it: the process is gone, and
+	 * the target drops its copy. */
 	for (struct move *mv = moves, *next; mv; mv = next) {
 		next = mv->next;
-		if (mv->node == node)
-			finish_move(m, mv, -BE_NODEDOWN, "the node went down during the move");
+		if (mv->node == node) {
+			if (mv->from != BPROC_NODE_MASTER)
+				send_commit(master_find_node(m, mv->from), mv->id, false);
+			finish_move(m, mv, -BE_NODEDOWN, "the target node went down during the move");
+		} else if (mv->from == node) {
+			send_commit(master_find_node(m, mv->node), mv->id, false);
+			finish_move(m, mv, -BE_NODEDOWN, "the source node went down during the move");
+		}
 	}
 }
 
@@ -838,7 +946,15 @@ void master_ghosts_reap(struct master *m)
 			if (ev.ours) {
 				ghost_resume(pid, ev.sig);
 			} else {
-				forward_signal(m, g, ev.sig);
+				struct move *mv = moving(pid);
+
+				/* Between two nodes, the process is frozen on the
+				 * source and its image on the way: the signal is for
+				 * wherever it runs once the move is over. */
+				if (mv && mv->from != BPROC_NODE_MASTER && mv->nheld < MAX_HELD_SIGNALS)
+					mv->held[mv->nheld++] = ev.sig;
+				else
+					forward_signal(m, g, ev.sig);
 				ghost_resume(pid, 0);
 			}
 			break;

@@ -161,6 +161,7 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 			pr_warn("%s: says it is node %d", conn->name, msg->node_ready->node);
 			return -EPROTO;
 		}
+		n->move_port = msg->node_ready->has_move_port ? msg->node_ready->move_port : 0;
 		node_event(n, NODE_EVENT_READY);
 		return 0;
 	case BPROC__MSG__BODY_RESTORE_RESULT:
@@ -181,7 +182,12 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 	case BPROC__MSG__BODY_PROCESS_GONE:
 		master_proc_gone(link->m, n->node, msg->process_gone);
 		return 0;
+	case BPROC__MSG__BODY_MOVE_OUT_RESULT:
+		master_move_out_result(link->m, n->node, msg->move_out_result);
+		return 0;
 	case BPROC__MSG__BODY_REPLY:
+		if (master_move_reply(link->m, n->node, msg))
+			return 0;
 		/* Answers to NodeCommand: nothing to wait for. */
 		if (msg->reply->status < 0)
 			pr_warn("%s: %s", conn->name, msg->reply->message ? msg->reply->message : "error");

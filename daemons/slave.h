@@ -6,6 +6,8 @@
  *   slave_clients.c   local clients, and forwarding their requests
  *   slave_moves.c     processes moved to this node
  *   slave_procs.c     processes born on the node (process-events connector)
+ *   slave_move_out.c  sending one of them straight to another node
+ *   slave_move_peers.c  taking one from another node: the listener
  */
 #ifndef BPROC_SLAVE_H
 #define BPROC_SLAVE_H
@@ -22,6 +24,8 @@
 struct pending_request;
 struct restored;
 struct proc_events;
+struct move_out;
+struct move_expected;
 
 struct slave {
 	const char *master_text;
@@ -47,6 +51,10 @@ struct slave {
 
 	char criu[PATH_MAX];
 	struct restored *restored;     /* processes moved here (slave_moves.c) */
+	struct move_out *moving_out;   /* ... on their way to another node */
+	struct move_expected *expected; /* moves from other nodes we wait for */
+	int move_fd;                   /* listener for other slaves, or -1 */
+	unsigned int move_port;        /* its port, told to the master */
 	int exits_fd;                  /* exit reports from bproc-init, or -1 */
 	char **argv;              /* for a reboot, which re-executes us */
 	bool stopping;
@@ -93,5 +101,27 @@ void slave_procs_resend(struct slave *s);
 /* The node's processes are gone (its pid namespace died). */
 void slave_procs_forget(struct slave *s);
 void slave_procs_shutdown(struct slave *s);
+
+/* For slave_move_out.c: a moved process that runs here (committed). */
+struct restored *slave_restored_find(struct slave *s, pid_t nspid);
+pid_t slave_restored_host_pid(const struct restored *r);
+/* Send the master what it wrote so far. */
+void slave_restored_flush(struct restored *r);
+/* It left: forget it without telling the master it ended. */
+void slave_restored_forget(struct slave *s, struct restored *r);
+void slave_moves_remove_images(uint64_t move_id);
+
+/* slave_move_out.c */
+int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);
+/* MoveCommit for a move out of here; false if it is not one. */
+bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c);
+void slave_move_out_shutdown(struct slave *s);
+
+/* slave_move_peers.c */
+int slave_move_listen(struct slave *s);
+int slave_move_expect(struct slave *s, const Msg *msg);
+/* The master aborts a move we expected; false if we expected none. */
+bool slave_move_expect_drop(struct slave *s, uint64_t move_id);
+void slave_move_peers_shutdown(struct slave *s);
 
 #endif

@@ -3,7 +3,9 @@
  * the node's pid namespace, run or drop the copy as the master decides,
  * pass signals on, and report exits.
  *
- * Image files arrive in ImageChunk messages and are written under
+ * Image files arrive in ImageChunk messages (from the master, or from
+ * another node's slave on a connection of slave_move_peers.c) and are
+ * written under
  * /run/bproc/images/move-ID (the node's own tmpfs).  RestoreRequest runs
  * CRIU (migrate/criu_run.c), which restores the process with its original
  * pid, stopped; MoveCommit lets it run or kills it.  Exits are learnt from
@@ -25,6 +27,7 @@
 #include "freezer.h"
 #include "log.h"
 #include "movable.h"
+#include "move_source.h"
 #include "output_queue.h"
 #include "slave.h"
 #include "util.h"
@@ -60,6 +63,7 @@ struct restored {
 	struct out_pipe *out[CRIU_MAX_INHERIT];
 	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
 	bool in_eof;
+	int wake_fd;              /* it waits in bproc_move/rfork on this, or -1 */
 	struct restored *next;
 };
 
@@ -121,13 +125,15 @@ static void image_dir(uint64_t move_id, char *buf, size_t len)
 
 static void remove_images(uint64_t move_id)
 {
-	char dir[128], cmd[160];
+	char dir[128];
 
 	image_dir(move_id, dir, sizeof(dir));
-	/* Only files we wrote, in a directory of ours. */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		pr_warn("cannot remove %s", dir);
+	move_remove_dir(dir);
+}
+
+void slave_moves_remove_images(uint64_t move_id)
+{
+	remove_images(move_id);
 }
 
 static int on_image_chunk(struct slave *s, const Bproc__ImageChunk *c)
@@ -394,6 +400,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	r->pid = req->pid;
 	r->host_pid = host;
 	r->move_id = req->move_id;
+	r->wake_fd = req->has_wake_fd ? req->wake_fd : -1;
 	r->next = s->restored;
 	s->restored = r;
 	remove_images(req->move_id);
@@ -425,6 +432,9 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 		if (c->commit) {
 			r->committed = true;
 			signal_tree(r, SIGCONT);
+			/* A process that waits for its own move learns it is
+			 * over, and where it is now. */
+			move_wake(r->host_pid, r->wake_fd, 0, NULL);
 			pr_info("process %d runs on node %d", r->pid, s->node);
 		} else {
 			signal_tree(r, SIGKILL);
@@ -433,6 +443,8 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 		}
 		return 0;
 	}
+	if (!slave_move_out_commit(s, c) && !slave_move_expect_drop(s, c->move_id))
+		pr_debug("commit of unknown move %llu", (unsigned long long)c->move_id);
 	return 0;
 }
 
@@ -525,6 +537,10 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 		return on_signal_process(s, msg->signal_process);
 	case BPROC__MSG__BODY_INPUT:
 		return on_input(s, msg->input);
+	case BPROC__MSG__BODY_MOVE_EXPECT:
+		return slave_move_expect(s, msg);
+	case BPROC__MSG__BODY_MOVE_OUT:
+		return slave_move_out(s, msg->move_out);
 	default:
 		return -ENOTSUP;
 	}
@@ -629,6 +645,31 @@ void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
 			}
 			return;
 		}
+}
+
+struct restored *slave_restored_find(struct slave *s, pid_t nspid)
+{
+	for (struct restored *r = s->restored; r; r = r->next)
+		if (r->pid == nspid && r->committed && !r->ended)
+			return r;
+	return NULL;
+}
+
+pid_t slave_restored_host_pid(const struct restored *r)
+{
+	return r->host_pid;
+}
+
+void slave_restored_flush(struct restored *r)
+{
+	for (int i = 0; i < r->nout; i++)
+		forward_output(r->out[i]);
+}
+
+void slave_restored_forget(struct slave *s, struct restored *r)
+{
+	slave_restored_flush(r);
+	forget(s, r);
 }
 
 int slave_moves_init(struct slave *s)

@@ -73,8 +73,67 @@ static void exec_quietly(char *const argv[])
 	_exit(127);
 }
 
-int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
-		   char *err, size_t errlen)
+/*
+ * Start CRIU with argv.  With a pid namespace (pidns_fd >= 0), CRIU runs
+ * inside it, in a mount namespace of its own whose /proc is that
+ * namespace's: the pids CRIU reads and writes are then the namespace's,
+ * which is what a node's processes have.  inherit[i].fd becomes CRIU's fd
+ * 100 + i.  Returns the child to wait for; its exit status 124-126 means
+ * it could not enter the namespaces.
+ */
+static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
+			const struct criu_inherit *inherit, int ninherit)
+{
+	pid_t child = fork();
+
+	if (child != 0)
+		return child < 0 ? -errno : child;
+	for (int i = 0; i < ninherit; i++)
+		if (dup2(inherit[i].fd, 100 + i) < 0)
+			_exit(126);
+	if (pidns_fd >= 0) {
+		pid_t criu_pid;
+		int cstatus;
+
+		if (setns(pidns_fd, CLONE_NEWPID) < 0)
+			_exit(126);
+		/* setns(CLONE_NEWPID) applies to children: fork into it. */
+		criu_pid = fork();
+		if (criu_pid < 0)
+			_exit(126);
+		if (criu_pid > 0) {
+			while (waitpid(criu_pid, &cstatus, 0) < 0)
+				if (errno != EINTR)
+					_exit(124);
+			_exit(WIFEXITED(cstatus) ? WEXITSTATUS(cstatus) : 123);
+		}
+		/*
+		 * A session of our own, inside the namespace: a restored
+		 * tree takes CRIU's session and group (--shell-job), and
+		 * CRIU refuses to dump one whose session leader is outside
+		 * its pid namespace, as the slave's is.  Without this, a
+		 * process restored on a node could never leave it.
+		 */
+		setsid();
+		/* The dumped process's own mount namespace: CRIU must see the
+		 * mounts its files are on, and that one has the node's /proc. */
+		if (mntns_fd >= 0) {
+			if (setns(mntns_fd, CLONE_NEWNS) < 0 || chdir("/") < 0)
+				_exit(125);
+			exec_quietly(argv);
+		}
+		/* Now inside the node's pid namespace: a /proc of it. */
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			_exit(125);
+	}
+	exec_quietly(argv);
+	return 0; /* not reached */
+}
+
+int criu_dump_tree_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+		      const char *freezer_path, const char *dir, char *err, size_t errlen)
 {
 	char pidtext[32];
 	char *argv[] = {
@@ -93,29 +152,28 @@ int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const 
 	pid_t child;
 
 	snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
-	child = fork();
+	child = spawn_criu(argv, pidns_fd, mntns_fd, NULL, 0);
 	if (child < 0)
-		return -errno;
-	if (child == 0)
-		exec_quietly(argv);
+		return child;
 	r = wait_child(child, &status);
 	if (r < 0) {
 		snprintf(err, errlen, "criu dump: %s", strerror(-r));
 		return r;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log_reason(dir, "dump.log", err, errlen);
+		if (pidns_fd >= 0 && WIFEXITED(status) && WEXITSTATUS(status) >= 124)
+			snprintf(err, errlen, "cannot enter the node's namespaces to dump");
+		else
+			log_reason(dir, "dump.log", err, errlen);
 		return -ECANCELED;
 	}
 	return 0;
 }
 
-/* In the child that becomes CRIU: its own /proc for the node's pids. */
-static int enter_restore_namespaces(int pidns_fd)
+int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
+		   char *err, size_t errlen)
 {
-	if (setns(pidns_fd, CLONE_NEWPID) < 0)
-		return -errno;
-	return 0;
+	return criu_dump_tree_in(criu, -1, -1, pid, freezer_path, dir, err, errlen);
 }
 
 int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
@@ -154,36 +212,9 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 	}
 	argv[argc] = NULL;
 	snprintf(pidfile, sizeof(pidfile), "%s/restored.pid", dir);
-	child = fork();
+	child = spawn_criu(argv, pidns_fd, -1, inherit, ninherit);
 	if (child < 0)
-		return -errno;
-	if (child == 0) {
-		pid_t criu_pid;
-		int cstatus;
-
-		r = enter_restore_namespaces(pidns_fd);
-		if (r < 0)
-			_exit(126);
-		for (int i = 0; i < ninherit; i++)
-			if (dup2(inherit[i].fd, 100 + i) < 0)
-				_exit(126);
-		/* setns(CLONE_NEWPID) applies to children: fork into it. */
-		criu_pid = fork();
-		if (criu_pid < 0)
-			_exit(126);
-		if (criu_pid == 0) {
-			/* Now inside the node's pid namespace: a /proc of it. */
-			if (unshare(CLONE_NEWNS) < 0 ||
-			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-			    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-				_exit(125);
-			exec_quietly(argv);
-		}
-		while (waitpid(criu_pid, &cstatus, 0) < 0)
-			if (errno != EINTR)
-				_exit(124);
-		_exit(WIFEXITED(cstatus) ? WEXITSTATUS(cstatus) : 123);
-	}
+		return child;
 	r = wait_child(child, &status);
 	if (r < 0) {
 		snprintf(err, errlen, "criu restore: %s", strerror(-r));

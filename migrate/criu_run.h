@@ -20,6 +20,12 @@
  */
 int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
 		   char *err, size_t errlen);
+/* The same for a tree in the pid namespace pidns_fd (a node's), pid being
+ * its number there, and in the mount namespace mntns_fd (the tree's own,
+ * which must have that pid namespace's /proc, as a restore leaves it):
+ * CRIU runs inside both. */
+int criu_dump_tree_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+		      const char *freezer_path, const char *dir, char *err, size_t errlen);
 
 /*
  * Restore the tree in dir inside the pid namespace pidns_fd, with its

@@ -112,6 +112,33 @@ int bproc_pidnode(pid_t pid);
  * it, BE_NODEDOWN, BE_INVALIDNODE, ENOTSUP for what cannot move yet. */
 int bproc_movepid(pid_t pid, int node);
 
+/*
+ * Move the calling process to node.  Returns 0 on the target node (where
+ * bproc_currnode() then says node), or -1/errno where it was, with the
+ * process unchanged.  The caller's pid stays the same; on the master its
+ * ghost stands in for it.  It must not have children, nor hold what cannot
+ * move (a connected TCP socket, a file the node does not have).  Works on
+ * the master and on a node (for a process that came from the master).
+ * Moving to the master (BPROC_NODE_MASTER) is not implemented: ENOTSUP.
+ */
+int bproc_move(int node);
+
+/*
+ * fork() a child that lives on node.  Returns the child's pid in the
+ * parent, 0 in the child (on node), or -1/errno (no child is left).  The
+ * child is a real child: wait() and signals work through its ghost.  From
+ * a process on a node, only node == the current node works (a plain fork):
+ * a child born on a node has no ghost on the master to move with.
+ */
+int bproc_rfork(int node);
+
+/*
+ * bproc_rfork() to each of nodes[0..nnodes-1] in turn.  In the parent:
+ * returns nnodes, pids[i] being the child's pid or -errno.  In child i:
+ * returns i.
+ */
+int bproc_vrfork(int nnodes, const int *nodes, int *pids);
+
 const char *bproc_strerror(int err);
 /* The daemon's own words about the last call of this thread that failed
  * ("node 3 is down"), or NULL if it said nothing. */

@@ -17,10 +17,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "bproc.h"
 #include "frame.h"
+#include "move_wake.h"
 
 static __thread char last_message[256];
 
@@ -383,4 +386,135 @@ int bproc_movepid(pid_t pid, int node)
 	req.move_request = &move;
 	r = transact_status(&req);
 	return r < 0 ? fail(-r) : 0;
+}
+
+/*
+ * Moving the caller, or a child of it.  The process that moves waits in a
+ * read() of a pipe whose both ends it holds: CRIU takes the pipe along,
+ * and the read goes on where the process is restored.  The daemon where it
+ * runs once the move is over writes a struct bproc_move_wake into the
+ * pipe (move_wake.h).  A process moving itself cannot keep its connection
+ * to its daemon (a unix socket to a process CRIU does not dump): it sends
+ * the request and closes the connection, and the daemon starts the move
+ * when it sees the close.
+ */
+static int wait_wake(int fd, struct bproc_move_wake *w)
+{
+	size_t got = 0;
+
+	while (got < sizeof(*w)) {
+		ssize_t n = read(fd, (char *)w + got, sizeof(*w) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		got += (size_t)n;
+	}
+	w->message[sizeof(w->message) - 1] = '\0';
+	return 0;
+}
+
+static void move_request(Msg *req, Bproc__MoveRequest *move, pid_t pid, int node, int wake_fd)
+{
+	move->pid = pid;
+	move->node = node;
+	move->has_wake_fd = true;
+	move->wake_fd = wake_fd;
+	req->body_case = BPROC__MSG__BODY_MOVE_REQUEST;
+	req->move_request = move;
+	req->has_id = true;
+	req->id = 1;
+}
+
+int bproc_move(int node)
+{
+	Bproc__MoveRequest move = BPROC__MOVE_REQUEST__INIT;
+	Msg req = BPROC__MSG__INIT;
+	struct bproc_move_wake w;
+	int wake[2], fd, r;
+
+	last_message[0] = '\0';
+	if (pipe2(wake, O_CLOEXEC) < 0)
+		return fail(errno);
+	fd = connect_daemon();
+	if (fd < 0) {
+		close(wake[0]);
+		close(wake[1]);
+		return fail(-fd);
+	}
+	move_request(&req, &move, getpid(), node, wake[1]);
+	r = frame_send(fd, &req);
+	close(fd); /* now the daemon starts */
+	if (r == 0)
+		r = wait_wake(wake[0], &w);
+	close(wake[0]);
+	close(wake[1]);
+	if (r < 0)
+		return fail(r == -EPIPE || r == -ECONNRESET ? BE_NOMASTER : -r);
+	if (w.status < 0) {
+		snprintf(last_message, sizeof(last_message), "%s", w.message);
+		return fail(-w.status);
+	}
+	return 0;
+}
+
+int bproc_rfork(int node)
+{
+	Bproc__MoveRequest move = BPROC__MOVE_REQUEST__INIT;
+	Msg req = BPROC__MSG__INIT;
+	struct bproc_move_wake w;
+	int wake[2], r, here;
+	pid_t child;
+
+	last_message[0] = '\0';
+	here = bproc_currnode();
+	if (here == BPROC_NODE_NONE)
+		return -1;
+	if (here == node)
+		return fork();
+	if (pipe2(wake, O_CLOEXEC) < 0)
+		return fail(errno);
+	child = fork();
+	if (child < 0) {
+		r = errno;
+		close(wake[0]);
+		close(wake[1]);
+		return fail(r);
+	}
+	if (child == 0) {
+		/* Wait to be moved; only the target wakes us. */
+		r = wait_wake(wake[0], &w);
+		close(wake[0]);
+		close(wake[1]);
+		if (r < 0 || w.status < 0)
+			_exit(127);
+		return 0;
+	}
+	/* The child alone must hold the pipe, or it is not its own. */
+	close(wake[0]);
+	close(wake[1]);
+	move_request(&req, &move, child, node, wake[1]);
+	r = transact_status(&req);
+	if (r < 0) {
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		return fail(-r);
+	}
+	return child;
+}
+
+int bproc_vrfork(int nnodes, const int *nodes, int *pids)
+{
+	if (nnodes < 0 || (nnodes > 0 && (!nodes || !pids)))
+		return fail(EINVAL);
+	for (int i = 0; i < nnodes; i++) {
+		int pid = bproc_rfork(nodes[i]);
+
+		if (pid == 0)
+			return i;
+		pids[i] = pid > 0 ? pid : -errno;
+	}
+	return nnodes;
 }

@@ -1,0 +1,52 @@
+/*
+ * move_source.h - the sending side of a move, shared by both daemons:
+ * bpmaster sends a process of the master to a node, bpslave sends one of
+ * its node straight to another node.  Also the helpers both sides need
+ * around it: which standard streams are pipes, removing an image
+ * directory, and waking a process that waits for its own move.
+ */
+#ifndef BPROC_MOVE_SOURCE_H
+#define BPROC_MOVE_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conn.h"
+
+/* Until images stream with flow control, a move must fit in a link's send
+ * queue (CONN_MAX_QUEUED). */
+#define MOVE_MAX_IMAGE_BYTES (48u << 20)
+
+/* A standard stream of the process that is a pipe: forwarded through the
+ * daemons, replaced at restore (CRIU --inherit-fd). */
+struct move_pipe {
+	int fd;        /* 0, 1 or 2 */
+	char key[64];  /* CRIU's name of it: "pipe:[INODE]" */
+};
+
+/* The fds among 0-2 (bit i of fd_mask for fd i) of pid (as this daemon
+ * sees it) that are pipes, into pipes[3]; returns how many. */
+int move_find_pipes(pid_t pid, unsigned int fd_mask, struct move_pipe *pipes);
+
+/*
+ * Send every image file of dir (but CRIU's logs) on conn as ImageChunks,
+ * then the RestoreRequest for pid (tree: every pid of its tree, pid first,
+ * or none).  Everything is queued on conn at once, so dir may go as soon
+ * as this returns.  0 or -errno, with err saying why.
+ */
+int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t pid,
+		     const struct move_pipe *pipes, int npipes, const pid_t *tree, int ntree,
+		     int wake_fd, char *err, size_t errlen);
+
+/* rm -r of an image directory (only regular files and directories). */
+void move_remove_dir(const char *dir);
+
+/*
+ * Tell a process blocked in bproc_move() or bproc_rfork() how its move
+ * ended: write a struct bproc_move_wake into its wake pipe, through
+ * /proc/PID/fd/wake_fd (pid as this daemon sees it).  0 or -errno.
+ */
+int move_wake(pid_t pid, int wake_fd, int status, const char *message);
+
+#endif
