@@ -194,7 +194,8 @@ static int annotate_ps(void)
 	char line[8192];
 	int n, column = -1, first = 1;
 
-	n = bproc_proclist(BPROC_NODE_ANY, &procs);
+	/* ps shows this machine's pids: leave out those of other nodes' own. */
+	n = bproc_proclist_here(BPROC_NODE_ANY, &procs);
 	if (n < 0) {
 		fprintf(stderr, "bpstat: %s\n", bproc_errmsg() ? bproc_errmsg() : bproc_strerror(errno));
 		return 1;

@@ -101,6 +101,8 @@ size_t master_procs_fill(Bproc__ProcEntry *entries, Bproc__ProcEntry **list, siz
 		bproc__proc_entry__init(&entries[i]);
 		entries[i].pid = p->pid;
 		entries[i].node = p->node;
+		entries[i].has_born = true;
+		entries[i].born = true;
 		list[i] = &entries[i];
 		i++;
 	}

@@ -102,6 +102,10 @@ int bproc_access(int node, int mode);
 /* The remote processes on node (BPROC_NODE_ANY: all of them) in a new
  * array (free() it); returns how many, or -1. */
 int bproc_proclist(int node, struct bproc_proc_info_t **list);
+/* The same, but only pids that mean these processes where the caller runs:
+ * processes born on a node (children of moved processes) have that node's
+ * own pids, which on the master or another node may be other processes. */
+int bproc_proclist_here(int node, struct bproc_proc_info_t **list);
 /* Where pid runs: a node number, BPROC_NODE_MASTER for a process of the
  * master, or BPROC_NODE_NONE with errno set (ESRCH: no such process). */
 int bproc_pidnode(pid_t pid);

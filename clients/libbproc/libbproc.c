@@ -320,13 +320,15 @@ int bproc_access(int node, int mode)
 	return 0;
 }
 
-int bproc_proclist(int node, struct bproc_proc_info_t **list)
+/* here_only: leave out pids of another pid space than the caller's (born
+ * on a node other than the one we are on). */
+static int proclist(int node, bool here_only, struct bproc_proc_info_t **list)
 {
 	Bproc__ProcListRequest procs = BPROC__PROC_LIST_REQUEST__INIT;
 	Msg req = BPROC__MSG__INIT;
 	_cleanup_msg_ Msg *reply = NULL;
 	struct bproc_proc_info_t *out;
-	int r, n = 0;
+	int r, n = 0, here;
 
 	*list = NULL;
 	req.body_case = BPROC__MSG__BODY_PROC_LIST_REQUEST;
@@ -339,10 +341,13 @@ int bproc_proclist(int node, struct bproc_proc_info_t **list)
 	out = calloc(reply->proc_list_reply->n_procs + 1, sizeof(*out));
 	if (!out)
 		return fail(ENOMEM);
+	here = here_only ? bproc_currnode() : BPROC_NODE_NONE;
 	for (size_t i = 0; i < reply->proc_list_reply->n_procs; i++) {
 		const Bproc__ProcEntry *e = reply->proc_list_reply->procs[i];
 
 		if (node != BPROC_NODE_ANY && e->node != node)
+			continue;
+		if (here_only && e->has_born && e->born && e->node != here)
 			continue;
 		out[n].pid = e->pid;
 		out[n].node = e->node;
@@ -352,12 +357,22 @@ int bproc_proclist(int node, struct bproc_proc_info_t **list)
 	return n;
 }
 
+int bproc_proclist(int node, struct bproc_proc_info_t **list)
+{
+	return proclist(node, false, list);
+}
+
+int bproc_proclist_here(int node, struct bproc_proc_info_t **list)
+{
+	return proclist(node, true, list);
+}
+
 int bproc_pidnode(pid_t pid)
 {
 	struct bproc_proc_info_t *list;
 	int n, node = BPROC_NODE_NONE;
 
-	n = bproc_proclist(BPROC_NODE_ANY, &list);
+	n = bproc_proclist_here(BPROC_NODE_ANY, &list);
 	if (n < 0)
 		return BPROC_NODE_NONE;
 	for (int i = 0; i < n; i++)

@@ -149,6 +149,14 @@ else
 	bpstat -p | sed 's/^/#   /'
 fi
 check_eq "the node's own pids, not ghosts" "3" "$(bpstat -p | awk '$2 == 0' | grep -vc "^$p	" || true)"
+# Those pids are node 0's own; on the master they may be other processes.
+born=$(bpstat -p | awk -v p="$p" '$2 == 0 && $1 != p { print $1 }')
+mislabelled=""
+for b in $born; do
+	ps -eo pid,comm | bpstat -P | grep -Eq "^0 +$b " && mislabelled="$mislabelled $b"
+done
+check_eq "ps | bpstat -P puts no node in front of master processes with those pids" "" "$mislabelled"
+check_match "but the moved process itself is on node 0" "^0 +$p " "$(ps -eo pid,comm | bpstat -P)"
 touch "$out_dir/end"
 if wait_for 5 on_node_is 0 1; then ok "they vanish from bpstat -p when they end"; else not_ok "they vanish from bpstat -p"; bpstat -p | sed 's/^/#   /'; fi
 touch "$out_dir/exit"
