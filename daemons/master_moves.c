@@ -406,8 +406,14 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	mv = calloc(1, sizeof(*mv));
 	if (!mv)
 		return answer(client, id, pid, wake_fd, -ENOMEM, "out of memory");
-	/* Refuse what cannot move while nothing is frozen yet. */
-	r = movable_scan(pid, &mv->movable, reason, sizeof(reason));
+	/* Refuse what cannot move while nothing is frozen yet: anything the
+	 * process or one of its descendants holds. */
+	{
+		pid_t tree[FREEZER_MAX_PIDS];
+		int ntree = move_tree_list(pid, tree, FREEZER_MAX_PIDS);
+
+		r = movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
+	}
 	if (r < 0) {
 		free(mv);
 		if (r == -ESRCH)

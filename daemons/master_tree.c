@@ -12,6 +12,22 @@
 #include "master.h"
 #include "master_tree.h"
 
+int move_tree_list(pid_t root, pid_t *out, int max)
+{
+	int n = 1;
+
+	if (max < 1)
+		return 0;
+	out[0] = root;
+	for (int i = 0; i < n; i++) {
+		int k = freezer_children(out[i], out + n, max - n);
+
+		if (k > 0)
+			n += k;
+	}
+	return n;
+}
+
 int move_tree_freeze(struct move_tree *t, struct freezer *f, pid_t root)
 {
 	int r = freezer_add_tree(f, root);

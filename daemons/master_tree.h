@@ -18,6 +18,8 @@ struct move_tree {
 	struct ghost_member ghost[FREEZER_MAX_PIDS];
 };
 
+/* root and its descendants as they are now, parents first (at most max). */
+int move_tree_list(pid_t root, pid_t *out, int max);
 /* Freeze root and all its descendants in f (created, empty) and note who
  * they are.  On failure the caller releases f: they run on. */
 int move_tree_freeze(struct move_tree *t, struct freezer *f, pid_t root);

@@ -272,13 +272,39 @@ int freezer_remove(struct freezer *f, pid_t pid)
 	return -ESRCH;
 }
 
+/* Processes in the cgroup that we did not put there (born inside):
+ * send them to where back is. */
+static void move_out_the_rest(struct freezer *f, const char *back)
+{
+	char path[PATH_MAX + 32];
+	_cleanup_fclose_ FILE *procs = NULL;
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", f->path);
+	procs = fopen(path, "re");
+	while (procs && fscanf(procs, "%d", &pid) == 1) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "%d", pid);
+		write_text(back, "cgroup.procs", text);
+	}
+}
+
 void freezer_release(struct freezer *f)
 {
+	_cleanup_free_ char *back = NULL;
+
 	if (!f->path[0])
 		return;
-	freezer_thaw(f);
+	/* Out while still frozen, each thawed as it leaves: thawed inside,
+	 * a process could fork a child into our cgroup, and stay stuck in it. */
+	if (f->npids > 0)
+		back = strdup(f->origin[0]);
 	while (f->npids > 0)
 		freezer_remove(f, f->pids[0]);
+	if (back)
+		move_out_the_rest(f, back);
+	freezer_thaw(f);
 	rmdir(f->path);
 	f->path[0] = '\0';
 }

@@ -46,7 +46,8 @@
 #define MAX_SOCKETS 256
 
 struct scan {
-	pid_t pid;
+	pid_t pid;       /* the process being looked at */
+	pid_t root;      /* the root of the tree that moves */
 	struct movable *mv;
 	char *reason;
 	size_t len;
@@ -54,6 +55,7 @@ struct scan {
 	/* unix sockets of the process: their inodes, and the fd of each */
 	ino_t unix_ino[MAX_SOCKETS];
 	int unix_fd[MAX_SOCKETS];
+	pid_t unix_pid[MAX_SOCKETS];
 	size_t nunix;
 };
 
@@ -61,9 +63,15 @@ static int refuse(struct scan *sc, const char *fmt, ...) __attribute__((format(p
 static int refuse(struct scan *sc, const char *fmt, ...)
 {
 	va_list ap;
+	int at = 0;
 
+	/* What a child holds stops the tree too: say whose it is. */
+	if (sc->pid != sc->root && sc->len)
+		at = snprintf(sc->reason, sc->len, "its descendant %d: ", (int)sc->pid);
+	if (at < 0 || (size_t)at >= sc->len)
+		at = 0;
 	va_start(ap, fmt);
-	vsnprintf(sc->reason, sc->len, fmt, ap);
+	vsnprintf(sc->reason + at, sc->len - (size_t)at, fmt, ap);
 	va_end(ap);
 	return -EOPNOTSUPP;
 }
@@ -198,6 +206,7 @@ static int check_socket(struct scan *sc, int fd, const struct stat *st)
 			return refuse(sc, "more than %d unix sockets", MAX_SOCKETS);
 		sc->unix_ino[sc->nunix] = st->st_ino;
 		sc->unix_fd[sc->nunix] = fd;
+		sc->unix_pid[sc->nunix] = sc->pid;
 		sc->nunix++;
 		return 0;
 	case AF_NETLINK:
@@ -266,6 +275,7 @@ static int check_unix_peers(struct scan *sc)
 					break;
 			if (i == sc->nunix)
 				continue;
+			sc->pid = sc->unix_pid[i]; /* for the message */
 			alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*d)));
 			for (a = (struct rtattr *)(d + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
 				if (a->rta_type == UNIX_DIAG_PEER)
@@ -426,8 +436,6 @@ static int scan_fds(struct scan *sc)
 		r = check_fd(sc, dirfd(d), (int)fd);
 	}
 	closedir(d);
-	if (r == 0)
-		r = check_unix_peers(sc);
 	return r;
 }
 
@@ -555,28 +563,50 @@ static int check_process(struct scan *sc)
 	return add_file(sc, target, &st, true, "its working directory");
 }
 
-int movable_scan(pid_t pid, struct movable *mv, char *reason, size_t len)
+int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason, size_t len)
 {
-	struct scan sc = { .pid = pid, .mv = mv, .reason = reason, .len = len, .pidfd = -1 };
-	int r;
+	struct scan *sc = calloc(1, sizeof(*sc));
+	int r = 0;
 
 	memset(mv, 0, sizeof(*mv));
 	if (len)
 		reason[0] = '\0';
-	r = check_process(&sc);
+	if (!sc)
+		return -ENOMEM;
+	sc->mv = mv;
+	sc->reason = reason;
+	sc->len = len;
+	sc->root = pids[0];
+	for (int i = 0; i < n && r == 0; i++) {
+		sc->pid = pids[i];
+		sc->pidfd = -1;
+		r = check_process(sc);
+		if (r == 0)
+			r = scan_fds(sc);
+		if (r == 0)
+			r = scan_maps(sc);
+		if (sc->pidfd >= 0)
+			close(sc->pidfd);
+		/* A descendant that ended meanwhile does not move. */
+		if (r == -ESRCH && i > 0)
+			r = 0;
+	}
+	/* A socketpair between two processes of the tree moves with it. */
 	if (r == 0)
-		r = scan_fds(&sc);
-	if (r == 0)
-		r = scan_maps(&sc);
-	if (sc.pidfd >= 0)
-		close(sc.pidfd);
+		r = check_unix_peers(sc);
 	if (r < 0) {
 		if (r != -EOPNOTSUPP && len && !reason[0])
-			snprintf(reason, len, "cannot examine process %d: %s", (int)pid,
+			snprintf(reason, len, "cannot examine process %d: %s", (int)sc->pid,
 				 strerror(-r));
 		movable_free(mv);
 	}
+	free(sc);
 	return r;
+}
+
+int movable_scan(pid_t pid, struct movable *mv, char *reason, size_t len)
+{
+	return movable_scan_tree(&pid, 1, mv, reason, len);
 }
 
 void movable_free(struct movable *mv)

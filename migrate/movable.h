@@ -50,6 +50,10 @@ struct movable_seen {
  * 40000 -> 127.0.0.1:8080"); another -errno if pid cannot be examined.
  */
 int movable_scan(pid_t pid, struct movable *mv, char *reason, size_t len);
+/* The same for a tree that moves together, pids[0] its root: what any of
+ * them holds counts (the reason names a descendant: "its descendant 42:
+ * ..."), and a unix socket connected within the tree moves. */
+int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason, size_t len);
 void movable_free(struct movable *mv);
 
 /*

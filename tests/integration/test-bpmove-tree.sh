@@ -165,8 +165,9 @@ check_eq "then the process ends (exit 0)" "0" "$?"
 check_eq "and bpstat -p lists nothing on node 0" "0" "$(on_node 0)"
 
 # --- a tree move that fails leaves the whole tree here, running ----------------------
-# The grandchild holds a file lock, which CRIU refuses: the dump fails after
-# the whole tree was frozen.
+# The grandchild holds a file lock, which does not move: the move is refused
+# (before anything is frozen: migrate/movable.c looks at every process of
+# the tree), and the tree runs on here.
 python3 -c '
 import fcntl, os, sys, time
 out = sys.argv[1]
@@ -197,7 +198,7 @@ c=$(children_of "$p" | tr -d ' ')
 wait_for 5 nchildren_is "$c" 1
 g=$(children_of "$c" | tr -d ' ')
 out=$(bpmove "$p" 1 2>&1)
-check_match "moving a tree with a file lock fails, naming it" "file locks" "$out"
+check_match "moving a tree whose grandchild holds a file lock fails, naming it" "process $p cannot move: its descendant $g: fd [0-9]+ .*holds a file lock" "$out"
 for q in "$p" "$c" "$g"; do
 	check_match "process $q runs on here" "python3" "$(exe_of "$q")"
 	check_eq "process $q is out of the freezer" "" "$(grep bproc/ /proc/"$q"/cgroup || true)"

@@ -446,3 +446,88 @@ Test(movable, look_sees_type_and_size)
 	cr_assert(S_ISREG(seen[2].mode));
 	cr_assert_gt(seen[2].size, 0);
 }
+
+/* The child forks a grandchild (which sleeps too); arg says what links
+ * them or what the grandchild holds. */
+static void with_grandchild(void *arg)
+{
+	const char *what = arg;
+	int sv[2] = { -1, -1 };
+	pid_t g;
+
+	if (strcmp(what, "socketpair") == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		_exit(2);
+	g = fork();
+	if (g < 0)
+		_exit(2);
+	if (g == 0) {
+		if (strcmp(what, "lock") == 0) {
+			char path[] = "/var/tmp/bproc-treelock-XXXXXX";
+			int fd = mkstemp(path);
+
+			if (fd < 0 || flock(fd, LOCK_EX) < 0)
+				_exit(2);
+			unlink(path);
+		} else {
+			close(sv[0]);
+		}
+		fcntl(100, F_SETFD, FD_CLOEXEC);
+		execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+		_exit(1);
+	}
+	if (sv[1] >= 0)
+		close(sv[1]);
+}
+
+static pid_t only_child_of(pid_t pid)
+{
+	char path[96];
+	FILE *f;
+	int kid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	for (int i = 0; i < 200 && kid == 0; i++) {
+		f = fopen(path, "re");
+		if (f && fscanf(f, "%d", &kid) != 1)
+			kid = 0;
+		if (f)
+			fclose(f);
+		if (!kid)
+			usleep(10000);
+	}
+	return kid;
+}
+
+Test(movable, a_socketpair_within_a_tree_moves_with_it)
+{
+	struct movable mv;
+	char reason[512];
+	pid_t tree[2];
+
+	tree[0] = start(with_grandchild, "socketpair");
+	tree[1] = only_child_of(tree[0]);
+	cr_assert_gt(tree[1], 0);
+	/* Alone, the child's socket leads out of what moves. */
+	cr_assert_eq(movable_scan(tree[0], &mv, reason, sizeof(reason)), -EOPNOTSUPP);
+	cr_assert(strstr(reason, "connected to a process that stays here"), "%s", reason);
+	cr_assert_eq(movable_scan_tree(tree, 2, &mv, reason, sizeof(reason)), 0, "%s", reason);
+	movable_free(&mv);
+	kill(tree[1], SIGKILL);
+}
+
+Test(movable, what_a_descendant_holds_stops_the_tree)
+{
+	struct movable mv;
+	char reason[512], want[64];
+	pid_t tree[2];
+
+	tree[0] = start(with_grandchild, "lock");
+	tree[1] = only_child_of(tree[0]);
+	cr_assert_gt(tree[1], 0);
+	cr_assert_eq(movable_scan(tree[0], &mv, reason, sizeof(reason)), 0, "%s", reason);
+	movable_free(&mv);
+	cr_assert_eq(movable_scan_tree(tree, 2, &mv, reason, sizeof(reason)), -EOPNOTSUPP);
+	snprintf(want, sizeof(want), "its descendant %d: fd ", (int)tree[1]);
+	cr_assert(strstr(reason, want) && strstr(reason, "holds a file lock"), "%s", reason);
+	kill(tree[1], SIGKILL);
+}

@@ -1,0 +1,137 @@
+/*
+ * test-freezer.c - the cgroup v2 freezer (migrate/freezer.c) on a real
+ * process tree that keeps forking: freezer_add_tree() must end with every
+ * descendant in, frozen, and none running; release puts them all back.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "freezer.h"
+
+static pid_t root;
+
+static void stop_root(void)
+{
+	if (root > 0) {
+		/* Its whole process group: the shell and what it forked. */
+		kill(-root, SIGKILL);
+		waitpid(root, NULL, 0);
+		root = 0;
+	}
+}
+
+TestSuite(freezer, .fini = stop_root);
+
+static bool can_run(void)
+{
+	char dir[256];
+
+	return geteuid() == 0 && freezer_cgroup2_root(dir, sizeof(dir)) == 0;
+}
+
+/* All descendants of pid, recursively; how many. */
+static int descendants(pid_t pid, pid_t *out, int max)
+{
+	int n = freezer_children(pid, out, max);
+
+	for (int i = 0; i < n && n < max; i++) {
+		int k = freezer_children(out[i], out + n, max - n);
+
+		if (k > 0)
+			n += k;
+	}
+	return n < 0 ? 0 : n;
+}
+
+static bool in_freezer(const struct freezer *f, pid_t pid)
+{
+	for (int i = 0; i < f->npids; i++)
+		if (f->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static bool is_zombie(pid_t pid)
+{
+	char path[64], buf[512], *paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true; /* gone: reaped meanwhile */
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+static bool in_cgroup(pid_t pid, const char *name)
+{
+	char path[64], line[512];
+	FILE *f;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		found |= strstr(line, name) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+Test(freezer, a_forking_tree_is_frozen_whole_and_released_whole)
+{
+	struct freezer f;
+	pid_t kids[FREEZER_MAX_PIDS];
+	char name[64], cgroup[PATH_MAX];
+	int n;
+
+	if (!can_run())
+		cr_skip_test("needs root and a cgroup v2 hierarchy");
+	root = fork();
+	cr_assert_geq(root, 0);
+	if (root == 0) {
+		setpgid(0, 0);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		/* Two workers that fork short-lived children all the time. */
+		execl("/bin/sh", "sh", "-c",
+		      "for w in 1 2; do (while :; do sleep 0.01 & wait; done) & done; wait", (char *)NULL);
+		_exit(127);
+	}
+	setpgid(root, root);
+	usleep(200000);
+
+	snprintf(name, sizeof(name), "test-tree-%d", (int)getpid());
+	cr_assert_eq(freezer_create(&f, name), 0);
+	cr_assert_eq(freezer_add_tree(&f, root), 0);
+	cr_assert_eq(f.pids[0], root);
+	usleep(100000);
+	n = descendants(root, kids, FREEZER_MAX_PIDS);
+	cr_assert_geq(n, 2, "the workers are there");
+	/* A zombie (a sleep that ended, its parent frozen before reaping
+	 * it) has no cgroup to be in; CRIU dumps it as a zombie. */
+	for (int i = 0; i < n; i++)
+		cr_assert(is_zombie(kids[i]) || (in_freezer(&f, kids[i]) && in_cgroup(kids[i], name)),
+			  "descendant %d is in the freezer", kids[i]);
+	/* Frozen: no new process appears. */
+	usleep(100000);
+	cr_assert_eq(descendants(root, kids, FREEZER_MAX_PIDS), n);
+
+	snprintf(cgroup, sizeof(cgroup), "%s", f.path);
+	freezer_release(&f);
+	for (int i = 0; i < n; i++)
+		cr_assert(!in_cgroup(kids[i], name), "descendant %d went back", kids[i]);
+	cr_assert(access(cgroup, F_OK) == -1 && errno == ENOENT, "the cgroup %s is gone", cgroup);
+}
