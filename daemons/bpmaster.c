@@ -167,11 +167,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	{
-		/* Dumps start 40 ms sooner with CRIU's kernel-feature cache. */
-		char criu[PATH_MAX];
+		const char *path = m.cfg.secretfile ? m.cfg.secretfile : AUTH_DEFAULT_SECRET;
 
-		if (criu_locate(m.cfg.criu, criu, sizeof(criu)) == 0)
-			criu_kdat_prepare(criu);
+		r = auth_secret_load(path, -1, &m.secret, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "bpmaster: %s (see bproc.conf(5))\n", err);
+			config_free(&m.cfg);
+			return 1;
+		}
 	}
 	if (loop_new(&m.loop) < 0 || master_nodes_init(&m) < 0) {
 		fprintf(stderr, "bpmaster: out of memory\n");
@@ -179,6 +182,15 @@ int main(int argc, char **argv)
 	}
 	if (open_sockets(&m) < 0 || watch_signals(&m) < 0)
 		return 1;
+	{
+		/* Dumps start 40 ms sooner with CRIU's kernel-feature cache.
+		 * After listen(): slaves that connect meanwhile wait in the
+		 * backlog instead of being refused and retrying a second later. */
+		char criu[PATH_MAX];
+
+		if (criu_locate(m.cfg.criu, criu, sizeof(criu)) == 0)
+			criu_kdat_prepare(criu);
+	}
 	loop_add(m.loop, m.tcp_fd, EPOLLIN, on_tcp, &m);
 	loop_add(m.loop, m.unix_fd, EPOLLIN, on_unix, &m);
 
@@ -213,6 +225,7 @@ int main(int argc, char **argv)
 	close(m.unix_fd);
 	loop_free(m.loop);
 	config_free(&m.cfg);
+	auth_secret_free(&m.secret);
 	pr_info("stopped");
 	return r < 0 ? 1 : 0;
 }

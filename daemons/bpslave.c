@@ -1,7 +1,8 @@
 /*
  * bpslave.c - the daemon of a node.
  *
- *   main -> listen for local clients -> connect to the master -> Hello
+ *   main -> listen for local clients -> connect to the master
+ *        -> prove we hold the cluster's secret, and that it does (auth.c) -> Hello
  *        -> Welcome (we learn our node number) -> make the node's pid
  *           namespace -> NodeReady -> heartbeats ... until told otherwise
  *
@@ -43,7 +44,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: bpslave [-c CONFIG] [-f] [-v] MASTER[:PORT]\n"
 		"The bproc daemon of a node; MASTER is the master's address (port %d by default).\n"
-		"  -c CONFIG  configuration file (only the 'criu' key is used on a node)\n"
+		"  -c CONFIG  configuration file (a node uses its 'criu' and 'secretfile' keys)\n"
 		"  -f         stay in the foreground and log to stderr\n"
 		"  -v         verbose (debug) logging\n"
 		"  -h         this help;  -V  version\n",
@@ -144,6 +145,11 @@ static int master_msg(struct conn *conn, Msg *msg, void *data)
 {
 	struct slave *s = data;
 
+	if (!auth_done(&s->auth)) {
+		int r = auth_handle(&s->auth, conn, msg);
+
+		return r < 0 ? r : auth_done(&s->auth) ? send_hello(s) : 0;
+	}
 	if (slave_forward_reply(s, msg))
 		return 0;
 	switch (msg->body_case) {
@@ -174,7 +180,10 @@ static void master_closed(struct conn *conn, void *data)
 
 	s->master = NULL;
 	slave_fail_pending(s);
-	if (!s->stopping)
+	if (!auth_done(&s->auth) && s->auth.started && !s->stopping)
+		pr_warn("the master %s closed the link before it was authenticated: "
+			"do both sides have the same cluster secret?", s->master_text);
+	else if (!s->stopping)
 		pr_warn("lost the master %s; node %d keeps its processes and reconnects",
 			s->master_text, s->node);
 	s->next_connect_ms = now_ms() + RECONNECT_MS;
@@ -215,7 +224,7 @@ static void on_connected(struct loop *loop, int fd, uint32_t events, void *data)
 	if (s->connect_failures)
 		pr_info("reached the master %s again", s->master_text);
 	s->connect_failures = 0;
-	send_hello(s);
+	auth_connect(&s->auth, &s->secret, s->master);
 }
 
 static void start_connect(struct slave *s)
@@ -283,6 +292,30 @@ static void find_criu(struct slave *s, const char *configured)
 	else
 		pr_info("using CRIU %s at %s", version, s->criu);
 	criu_kdat_prepare(s->criu);
+}
+
+/* An open file from bpcluster, whose /run we do not see, or -1. */
+static int inherited_secret_fd(void)
+{
+	const char *fdtext = getenv(AUTH_SECRET_FD_ENV);
+	long fd;
+
+	return fdtext && parse_long(fdtext, 0, INT_MAX, &fd) == 0 ? (int)fd : -1;
+}
+
+/* From bpcluster's open file, else the configured file or the default one. */
+static int load_secret(struct slave *s, const char *configured, char *err, size_t errlen)
+{
+	int fd = inherited_secret_fd();
+
+	if (fd >= 0) {
+		/* Not for our children (CRIU, bproc-init); a reboot's re-exec
+		 * opens it to us again. */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return auth_secret_load(AUTH_SECRET_FD_ENV, fd, &s->secret, err, errlen);
+	}
+	return auth_secret_load(configured ? configured : AUTH_DEFAULT_SECRET, -1, &s->secret, err,
+				errlen);
 }
 
 static void run(struct slave *s)
@@ -363,6 +396,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	s.socket_path = getenv(BPROC_SOCKET_ENV) ? getenv(BPROC_SOCKET_ENV) : BPROC_SOCKET;
+	if (load_secret(&s, cfg.secretfile, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bpslave: %s (see bproc.conf(5))\n", err);
+		config_free(&cfg);
+		return 1;
+	}
 
 	if (loop_new(&s.loop) < 0) {
 		fprintf(stderr, "bpslave: out of memory\n");
@@ -402,6 +440,7 @@ int main(int argc, char **argv)
 		conn_close(s.master, NULL);
 	unlink(s.socket_path);
 	loop_free(s.loop);
+	auth_secret_free(&s.secret);
 	if (s.action == BPROC__NODE_ACTION__ACTION_REBOOT) {
 		pr_info("rebooting: starting afresh");
 		/* Our fds are close-on-exec; the signal mask is inherited, so clear it. */
@@ -411,6 +450,8 @@ int main(int argc, char **argv)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (inherited_secret_fd() >= 0)
+			fcntl(inherited_secret_fd(), F_SETFD, 0);
 		/* Exec the real path, not /proc/self/exe: the process name
 		 * (comm) comes from it, and tools find bpslave by name. */
 		if (n > 0) {

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "auth.h"
 #include "config.h"
 #include "conn.h"
 #include "loop.h"
@@ -37,6 +38,7 @@ struct master_node {
 struct master {
 	struct config cfg;
 	const char *config_path;
+	struct cluster_secret secret; /* what slaves must prove they hold */
 	struct loop *loop;
 	struct master_node *nodes; /* one per configured node, in cfg order */
 	size_t nnodes;

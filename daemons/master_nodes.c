@@ -1,7 +1,9 @@
 /*
  * master_nodes.c - the master's side of its slaves.
  *
- * A slave connects over TCP and says Hello; its source address, looked up
+ * A slave connects over TCP and first proves it holds the cluster's secret
+ * (daemons/auth.c: until then nothing it says is read, and a link that has
+ * not proved itself within AUTH_TIMEOUT_MS is cut); then it says Hello; its source address, looked up
  * in the config's ip/iprange lines, says which node it is.  The master
  * answers Welcome with the node number, the node boots (its slave sets up
  * the node's pid namespace and client socket) and reports NodeReady, and
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "auth.h"
 #include "bproc.h"
 #include "log.h"
 #include "master.h"
@@ -25,7 +28,23 @@ struct slave_link {
 	struct master *m;
 	struct master_node *node; /* set by Hello */
 	struct in_addr peer;
+	struct conn *conn;
+	struct auth auth;
+	long long accepted_ms;
+	struct slave_link *next_unproven; /* in unproven_links until auth_done() */
 };
+
+/* Links that have not proved themselves yet, cut when they take too long. */
+static struct slave_link *unproven_links;
+
+static void forget_unproven(struct slave_link *link)
+{
+	for (struct slave_link **p = &unproven_links; *p; p = &(*p)->next_unproven)
+		if (*p == link) {
+			*p = link->next_unproven;
+			return;
+		}
+}
 
 int master_nodes_init(struct master *m)
 {
@@ -84,6 +103,7 @@ static void slave_closed(struct conn *conn, void *data)
 		master_ghosts_node_down(link->m, n->node);
 		master_procs_node_down(link->m, n->node);
 	}
+	forget_unproven(link);
 	free(link);
 }
 
@@ -143,6 +163,12 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 	struct master_node *n = link->node;
 	int r;
 
+	if (!auth_done(&link->auth)) {
+		r = auth_handle(&link->auth, conn, msg);
+		if (r == 0 && auth_done(&link->auth))
+			forget_unproven(link);
+		return r;
+	}
 	if (!n) {
 		if (msg->body_case != BPROC__MSG__BODY_HELLO) {
 			pr_warn("%s: first message is %s, not hello", conn->name, msg_body_name(msg));
@@ -232,15 +258,26 @@ void master_accept_slave(struct master *m)
 	link->peer = sa.sin_addr;
 	inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
 	snprintf(name, sizeof(name), "slave %s", addr);
+	auth_accept(&link->auth, &m->secret);
+	link->accepted_ms = now_ms();
 	r = conn_new(m->loop, fd, name, slave_msg, slave_closed, link, &conn);
 	if (r < 0) {
 		pr_err("%s: %s", name, strerror(-r));
 		free(link);
+		return;
 	}
+	link->conn = conn;
+	link->next_unproven = unproven_links;
+	unproven_links = link;
 }
 
 void master_check_heartbeats(struct master *m, long long now)
 {
+	for (struct slave_link *link = unproven_links, *next; link; link = next) {
+		next = link->next_unproven;
+		if (now - link->accepted_ms > AUTH_TIMEOUT_MS)
+			conn_close(link->conn, "did not authenticate in time");
+	}
 	for (size_t i = 0; i < m->nnodes; i++) {
 		struct master_node *n = &m->nodes[i];
 		char reason[96];

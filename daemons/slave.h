@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "loop.h"
 
@@ -32,6 +33,8 @@ struct slave {
 	struct sockaddr_in master_addr;
 	struct loop *loop;
 	struct conn *master;      /* NULL while disconnected */
+	struct cluster_secret secret;
+	struct auth auth;         /* of the link to the master; Hello once done */
 	int connect_fd;           /* a connect() in progress, or -1 */
 	long long next_connect_ms;
 	int connect_failures;

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "bproc.h"
 #include "localnet.h"
 #include "nodens.h"
@@ -224,7 +225,7 @@ static int start_slave(int node, pid_t *out)
 	char dir[128], log[160], pidfile[160], slave[PATH_MAX], text[32];
 	char *argv[] = { slave, "-f", MASTER_ADDR ":2223", NULL };
 	pid_t pid;
-	int r, events;
+	int r, events, secret;
 
 	node_dir(node, dir, sizeof(dir));
 	snprintf(log, sizeof(log), "%s/slave.log", dir);
@@ -238,8 +239,21 @@ static int start_slave(int node, pid_t *out)
 		snprintf(text, sizeof(text), "%d", events);
 		setenv(PROC_EVENTS_FD_ENV, text, 1);
 	}
+	/* The slave runs where our /run is not: it gets the secret open. */
+	secret = open(CLUSTER_DIR "/secret", O_RDONLY); /* no O_CLOEXEC: for the slave */
+	if (secret < 0) {
+		r = -errno;
+		if (events >= 0)
+			close(events);
+		unsetenv(PROC_EVENTS_FD_ENV);
+		return r;
+	}
+	snprintf(text, sizeof(text), "%d", secret);
+	setenv(AUTH_SECRET_FD_ENV, text, 1);
 	r = spawn_daemon(argv, log, dir, &pid);
 	unsetenv(PROC_EVENTS_FD_ENV);
+	unsetenv(AUTH_SECRET_FD_ENV);
+	close(secret);
 	if (events >= 0)
 		close(events);
 	if (r < 0)
