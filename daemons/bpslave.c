@@ -150,6 +150,9 @@ static int master_msg(struct conn *conn, Msg *msg, void *data)
 
 		return r < 0 ? r : auth_done(&s->auth) ? send_hello(s) : 0;
 	}
+	/* A request of the master's own: its id is not one of ours. */
+	if (msg->body_case == BPROC__MSG__BODY_FILE_TRANSFER_REQUEST)
+		return slave_files_request(s, conn, msg, true);
 	if (slave_forward_reply(s, msg))
 		return 0;
 	switch (msg->body_case) {

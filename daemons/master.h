@@ -7,6 +7,7 @@
  *   master_moves.c    moving processes to nodes, and their ghosts
  *   master_tree.c     the process tree of a move
  *   master_procs.c    processes born on the nodes
+ *   master_files.c    bpcp: file transfers, served here or passed to a slave
  */
 #ifndef BPROC_MASTER_H
 #define BPROC_MASTER_H
@@ -100,5 +101,12 @@ void master_procs_shutdown(void);
 
 /* pid's command line (argv, NULL-terminated, malloc'd) and comm. */
 char **master_read_cmdline(pid_t pid, char *comm, size_t commlen);
+
+/* master_files.c */
+int master_file_request(struct master *m, struct conn *conn, const Msg *msg);
+/* A slave's answer to a file request passed to it: 1 if msg was one. */
+int master_file_reply(struct master *m, int node, Msg *msg);
+void master_files_node_down(struct master *m, int node);
+void master_files_client_closed(struct conn *conn);
 
 #endif

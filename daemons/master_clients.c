@@ -178,6 +178,8 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 		return change_nodes(m, conn, msg->id, msg->node_change_request, uid);
 	case BPROC__MSG__BODY_PROC_LIST_REQUEST:
 		return reply_proc_list(conn, msg->id);
+	case BPROC__MSG__BODY_FILE_TRANSFER_REQUEST:
+		return master_file_request(m, conn, msg);
 	case BPROC__MSG__BODY_MOVE_REQUEST: {
 		const Bproc__MoveRequest *req = msg->move_request;
 		int wake_fd = req->has_wake_fd ? req->wake_fd : -1;
@@ -222,6 +224,7 @@ static void client_closed(struct conn *conn, void *data)
 		master_move(m, NULL, 0, sm->pid, sm->node, sm->uid, sm->gid, sm->wake_fd, false);
 		free(sm);
 	}
+	master_files_client_closed(conn);
 }
 
 void master_accept_client(struct master *m)

@@ -102,8 +102,10 @@ static void slave_closed(struct conn *conn, void *data)
 		node_event(n, NODE_EVENT_LOST);
 		master_ghosts_node_down(link->m, n->node);
 		master_procs_node_down(link->m, n->node);
+		master_files_node_down(link->m, n->node);
 	}
 	forget_unproven(link);
+	master_files_client_closed(conn);
 	free(link);
 }
 
@@ -177,6 +179,8 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 		return slave_hello(link, conn, msg);
 	}
 	n->last_heard_ms = now_ms();
+	if (master_file_reply(link->m, n->node, msg))
+		return 0;
 	switch (msg->body_case) {
 	case BPROC__MSG__BODY_HEARTBEAT:
 		if (msg->heartbeat->has_nprocs)

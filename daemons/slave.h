@@ -8,6 +8,7 @@
  *   slave_procs.c     processes born on the node (process-events connector)
  *   slave_move_out.c  sending one of them straight to another node
  *   slave_move_peers.c  taking one from another node: the listener
+ *   slave_files.c     bpcp: file transfers of this node
  */
 #ifndef BPROC_SLAVE_H
 #define BPROC_SLAVE_H
@@ -79,6 +80,9 @@ int slave_clients_listen(struct slave *s);
 int slave_forward_reply(struct slave *s, Msg *msg);
 /* The master link went away: every forwarded request fails. */
 void slave_fail_pending(struct slave *s);
+
+/* slave_files.c: a FileTransferRequest from the master or a local client. */
+int slave_files_request(struct slave *s, struct conn *conn, const Msg *msg, bool from_master);
 
 /* slave_moves.c */
 int slave_moves_init(struct slave *s);

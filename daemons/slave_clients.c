@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "bproc.h"
+#include "file_service.h"
 #include "log.h"
 #include "move_source.h"
 #include "slave.h"
@@ -48,7 +49,7 @@ static struct pending_request *pending_take(struct slave *s, uint64_t id)
 }
 
 static int send_forwarded(struct slave *s, struct pending_request *req, Msg *msg,
-			  const struct ucred *cred);
+			  const struct ucred *cred, int fd);
 
 static void client_closed(struct conn *conn, void *data)
 {
@@ -66,7 +67,7 @@ static void client_closed(struct conn *conn, void *data)
 			struct ucred cred = conn->creds;
 
 			p->deferred = NULL;
-			if (send_forwarded(s, p, msg, &cred) < 0) {
+			if (send_forwarded(s, p, msg, &cred, -1) < 0) {
 				move_wake(p->wake_pid, p->wake_fd, -BE_NOMASTER,
 					  "the node lost its master");
 				for (struct pending_request **q = &s->pending; *q; q = &(*q)->next)
@@ -118,11 +119,14 @@ static int reply_where_am_i(struct slave *s, struct conn *conn, uint64_t id)
 }
 
 /* Send msg to the master under req's id with the client's credentials. */
+/* fd: the client's socket, for its supplementary groups; -1 once closed. */
 static int send_forwarded(struct slave *s, struct pending_request *req, Msg *msg,
-			  const struct ucred *cred)
+			  const struct ucred *cred, int fd)
 {
 	Bproc__Credentials creds = BPROC__CREDENTIALS__INIT;
 	Bproc__Credentials *client_creds = msg->creds;
+	uint32_t groups[FILE_MAX_GROUPS];
+	struct file_asker who;
 	uint64_t client_id = msg->id;
 	int r;
 
@@ -130,6 +134,8 @@ static int send_forwarded(struct slave *s, struct pending_request *req, Msg *msg
 	creds.pid = (uint32_t)cred->pid;
 	creds.uid = cred->uid;
 	creds.gid = cred->gid;
+	if (fd >= 0 && file_asker_from_socket(fd, &who) == 0)
+		file_asker_to_creds(&who, &creds, groups);
 	msg->creds = &creds;
 	msg->has_id = true;
 	msg->id = req->id;
@@ -155,7 +161,7 @@ static int forward_request(struct slave *s, struct conn *conn, Msg *msg)
 	req->id = ++s->next_id;
 	req->client_id = client_id;
 	req->client = conn;
-	r = send_forwarded(s, req, msg, &conn->creds);
+	r = send_forwarded(s, req, msg, &conn->creds, conn->fd);
 	if (r < 0) {
 		free(req);
 		return conn_reply(conn, client_id, -BE_NOMASTER, "lost the master: %s", strerror(-r));
@@ -217,6 +223,10 @@ static int client_msg(struct conn *conn, Msg *msg, void *data)
 	case BPROC__MSG__BODY_NODE_LIST_REQUEST:
 	case BPROC__MSG__BODY_NODE_CHANGE_REQUEST:
 	case BPROC__MSG__BODY_PROC_LIST_REQUEST:
+		return forward_request(s, conn, msg);
+	case BPROC__MSG__BODY_FILE_TRANSFER_REQUEST:
+		if (s->welcomed && msg->file_transfer_request->node == s->node)
+			return slave_files_request(s, conn, msg, false);
 		return forward_request(s, conn, msg);
 	case BPROC__MSG__BODY_MOVE_REQUEST:
 		return forward_move(s, conn, msg);
