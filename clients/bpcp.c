@@ -542,8 +542,10 @@ int main(int argc, char **argv)
 	if (!places)
 		return 1;
 	for (size_t i = 0; i <= nsrc; i++)
-		if (parse_place(argv[optind + i], &places[i]) < 0)
-			return 1;
+		if (parse_place(argv[optind + i], &places[i]) < 0) {
+			failures = -1;
+			goto out;
+		}
 
 	/* Consecutive sources on one machine go in one transfer. */
 	for (size_t i = 0; i < nsrc;) {
@@ -559,6 +561,7 @@ int main(int argc, char **argv)
 		if (!go_on)
 			break;
 	}
+out:
 	for (size_t i = 0; i <= nsrc; i++)
 		free(places[i].path);
 	free(places);

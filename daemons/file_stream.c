@@ -217,6 +217,9 @@ struct sender {
 	uint8_t host[37];
 	bool have_host;
 	uint64_t total;
+	bool dest_known; /* the receiver's directory is on this kernel: */
+	dev_t dest_dev;
+	ino_t dest_ino;
 };
 
 static int send_body(struct sender *sd, Msg *msg)
@@ -417,6 +420,9 @@ static int send_path(struct sender *sd, int dirfd, const char *name, const char 
 
 		if (!sd->o->recursive)
 			return send_error(sd, "-r not specified; omitting directory '%s%s'", pre, shown);
+		if (sd->dest_known && st.st_dev == sd->dest_dev && st.st_ino == sd->dest_ino)
+			return send_error(sd, "cannot copy a directory into itself: '%s%s' is the destination",
+					  pre, shown);
 		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
 		if (fd < 0)
 			return send_error(sd, "%s%s: %s", pre, shown, strerror(errno));
@@ -486,6 +492,14 @@ int file_send(int fd, char *const *paths, size_t npaths, const struct file_opts 
 		msg_free(reply);
 		return 0;
 	}
+	{
+		const Bproc__FileReady *fr = reply->file_ready;
+
+		sd.dest_known = sd.have_host && fr->has_dev && fr->has_ino && fr->has_host &&
+				fr->host.len == 36 && memcmp(fr->host.data, sd.host, 36) == 0;
+		sd.dest_dev = (dev_t)fr->dev;
+		sd.dest_ino = (ino_t)fr->ino;
+	}
 	msg_free(reply);
 	for (size_t i = 0; i < npaths; i++) {
 		char buf[PATH_MAX];
@@ -529,6 +543,7 @@ struct receiver {
 	const struct file_opts *o;
 	const char *dest;
 	bool dest_is_dir;
+	struct stat dest_st;
 	mode_t umask;
 	bool root;
 	uint8_t host[37];
@@ -819,9 +834,9 @@ static int take_entry(struct receiver *rc, const Bproc__FileEntry *e)
 
 static int check_destination(struct receiver *rc)
 {
-	struct stat st;
+	struct stat *st = &rc->dest_st;
 
-	rc->dest_is_dir = stat(rc->dest, &st) == 0 && S_ISDIR(st.st_mode);
+	rc->dest_is_dir = stat(rc->dest, st) == 0 && S_ISDIR(st->st_mode);
 	if (rc->o->into_directory && !rc->dest_is_dir) {
 		file_result_add(rc->res, "target '%s%s' is not a directory", rc->o->prefix, rc->dest);
 		rc->res->refused = true;
@@ -846,6 +861,13 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 	rc.buf = malloc(RECV_BUF);
 	if (!rc.buf)
 		return -ENOMEM;
+	if (rc.dest_is_dir && rc.have_host) {
+		ready.has_dev = ready.has_ino = ready.has_host = true;
+		ready.dev = rc.dest_st.st_dev;
+		ready.ino = rc.dest_st.st_ino;
+		ready.host.data = rc.host;
+		ready.host.len = 36;
+	}
 	readymsg.body_case = BPROC__MSG__BODY_FILE_READY;
 	readymsg.file_ready = &ready;
 	r = frame_send(fd, &readymsg);

@@ -1,0 +1,185 @@
+/*
+ * test-file_stream.c - bpcp's stream (daemons/file_stream.c): names and
+ * requests that could write outside the destination are refused, and a
+ * tree sent through a socket pair arrives whole.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "file_stream.h"
+
+Test(file_stream, names)
+{
+	char longname[PATH_MAX + 10];
+
+	cr_assert_eq(file_check_name("a"), 0);
+	cr_assert_eq(file_check_name("a/b/c"), 0);
+	cr_assert_eq(file_check_name("."), 0);
+	cr_assert_eq(file_check_name("./a"), 0);
+	cr_assert_eq(file_check_name(""), -EINVAL);
+	cr_assert_eq(file_check_name("/etc/passwd"), -EINVAL);
+	cr_assert_eq(file_check_name(".."), -EINVAL);
+	cr_assert_eq(file_check_name("a/../../etc"), -EINVAL);
+	cr_assert_eq(file_check_name("a/.."), -EINVAL);
+	cr_assert_eq(file_check_name("a//b"), -EINVAL);
+	cr_assert_eq(file_check_name("a/./b"), -EINVAL);
+	cr_assert_eq(file_check_name("a/"), -EINVAL);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	cr_assert_eq(file_check_name(longname), -EINVAL);
+}
+
+Test(file_stream, requests)
+{
+	Bproc__FileTransferRequest req = BPROC__FILE_TRANSFER_REQUEST__INIT;
+	Bproc__FileEndpoint peer = BPROC__FILE_ENDPOINT__INIT;
+	char *two[] = { "/a", "/b" }, *rel[] = { "a" };
+	uint8_t token[FILE_TOKEN_SIZE] = { 0 };
+	char err[256];
+
+	req.role = BPROC__FILE_ROLE__FILE_SEND;
+	req.paths = two;
+	req.n_paths = 2;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), 0);
+	req.role = BPROC__FILE_ROLE__FILE_RECEIVE;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), -EINVAL, "two destinations");
+	req.paths = rel;
+	req.n_paths = 1;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), -EINVAL, "a relative path");
+	cr_assert(strstr(err, "absolute"));
+	req.n_paths = 0;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), -EINVAL, "no path");
+	req.role = BPROC__FILE_ROLE__FILE_SEND;
+	req.paths = two;
+	req.n_paths = 1;
+	peer.addr = "10.0.0.1";
+	peer.port = 4000;
+	peer.token.data = token;
+	peer.token.len = 3;
+	req.peer = &peer;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), -EINVAL, "a short token");
+	peer.token.len = FILE_TOKEN_SIZE;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), 0);
+	req.has_umask = true;
+	req.umask = 01000;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), -EINVAL, "umask");
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_file(const char *path)
+{
+	static char buf[256];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return buf;
+}
+
+Test(file_stream, tree_round_trip)
+{
+	char src[] = "/var/tmp/fs-src.XXXXXX", dst[] = "/var/tmp/fs-dst.XXXXXX";
+	char path[PATH_MAX], target[64];
+	struct file_opts o = { .recursive = true, .preserve = true, .prefix = "" };
+	struct file_result res = { 0 };
+	char *paths[2];
+	struct stat st;
+	int sv[2], status;
+	pid_t pid;
+
+	cr_assert_not_null(mkdtemp(src));
+	cr_assert_not_null(mkdtemp(dst));
+	snprintf(path, sizeof(path), "%s/d", src);
+	mkdir(path, 0750);
+	snprintf(path, sizeof(path), "%s/d/f", src);
+	write_file(path, "hello\n");
+	chmod(path, 0604);
+	snprintf(path, sizeof(path), "%s/d/l", src);
+	cr_assert_eq(symlink("f", path), 0);
+	snprintf(path, sizeof(path), "%s/d", src);
+	paths[0] = path;
+	paths[1] = "/nonexistent-source";
+	o.into_directory = true;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct file_result r = { 0 };
+
+		close(sv[1]);
+		_exit(file_send(sv[0], paths, 2, &o, &r) < 0 ? 1 : 0);
+	}
+	close(sv[0]);
+	cr_assert_eq(file_receive(sv[1], dst, &o, &res), 0);
+	close(sv[1]);
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	cr_assert_eq(res.files, 2);
+	cr_assert_eq(res.nerrors, 1);
+	cr_assert_str_eq(res.errors[0], "/nonexistent-source: No such file or directory");
+	snprintf(path, sizeof(path), "%s/d/f", dst);
+	cr_assert_str_eq(read_file(path), "hello\n");
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0604);
+	snprintf(path, sizeof(path), "%s/d", dst);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0750);
+	snprintf(path, sizeof(path), "%s/d/l", dst);
+	cr_assert_eq(readlink(path, target, sizeof(target)), 1);
+	file_result_free(&res);
+	snprintf(path, sizeof(path), "rm -rf %s %s", src, dst);
+	cr_assert_eq(system(path), 0);
+}
+
+/* A sender that names a file outside the destination ends the transfer. */
+Test(file_stream, escape_refused)
+{
+	char dst[] = "/var/tmp/fs-esc.XXXXXX", path[PATH_MAX];
+	struct file_opts o = { .prefix = "" };
+	struct file_result res = { 0 };
+	Bproc__FileEntry e = BPROC__FILE_ENTRY__INIT;
+	Msg msg = BPROC__MSG__INIT, *ready = NULL;
+	int sv[2];
+
+	cr_assert_not_null(mkdtemp(dst));
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	e.type = BPROC__FILE_TYPE__FILE_SYMLINK;
+	e.path = "x/../../escaped";
+	e.link = "/etc/passwd";
+	msg.body_case = BPROC__MSG__BODY_FILE_ENTRY;
+	msg.file_entry = &e;
+	/* Everything the receiver needs fits in the socket's buffer. */
+	cr_assert_eq(frame_send(sv[0], &msg), 0);
+	cr_assert_eq(file_receive(sv[1], dst, &o, &res), -EBADMSG);
+	cr_assert_eq(frame_recv(sv[0], &ready), 0);
+	cr_assert_eq(ready->body_case, BPROC__MSG__BODY_FILE_READY);
+	msg_free(ready);
+	snprintf(path, sizeof(path), "%s/../escaped", dst);
+	cr_assert_eq(access(path, F_OK), -1);
+	close(sv[0]);
+	close(sv[1]);
+	rmdir(dst);
+	file_result_free(&res);
+}
