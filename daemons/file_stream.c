@@ -555,6 +555,8 @@ struct receiver {
 	struct open_dir *dirs;  /* directories whose end has not come */
 	size_t ndirs;
 	uint8_t *buf;
+	int pipe[2];            /* for splice(), or -1 */
+	bool no_splice;         /* a file refused it: plain copies */
 	uint64_t total;
 };
 
@@ -602,6 +604,50 @@ static int discard(struct receiver *rc, uint64_t size)
 	return 0;
 }
 
+/*
+ * Up to want bytes from the socket into fd through the pipe, without
+ * copying them through user space.  Returns what was taken from the
+ * socket (0: the sender has gone), or -errno; *werr is set when fd did not
+ * take them (the pipe is emptied all the same).
+ */
+static ssize_t splice_in(struct receiver *rc, int fd, size_t want, int *werr)
+{
+	ssize_t n, left;
+
+	do
+		n = splice(rc->fd, NULL, rc->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_MORE);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
+	for (left = n; left > 0;) {
+		ssize_t m = splice(rc->pipe[0], NULL, fd, NULL, (size_t)left, SPLICE_F_MOVE);
+
+		if (m < 0 && errno == EINTR)
+			continue;
+		if (m <= 0) {
+			/* Through user space then: the file may not take splice(). */
+			if (m < 0 && errno == EINVAL)
+				rc->no_splice = true;
+			else
+				*werr = m < 0 ? errno : EIO;
+			while (left > 0) {
+				m = read(rc->pipe[0], rc->buf, (size_t)left < RECV_BUF ? (size_t)left : RECV_BUF);
+				if (m <= 0)
+					return -EIO;
+				if (!*werr) {
+					int w = write_full(fd, rc->buf, (size_t)m);
+
+					*werr = w < 0 ? -w : 0;
+				}
+				left -= m;
+			}
+			break;
+		}
+		left -= m;
+	}
+	return n;
+}
+
 static int copy_in(struct receiver *rc, int fd, const char *target, const char *rel, uint64_t size)
 {
 	uint64_t done = 0;
@@ -609,17 +655,35 @@ static int copy_in(struct receiver *rc, int fd, const char *target, const char *
 
 	while (done < size) {
 		size_t want = size - done < RECV_BUF ? (size_t)(size - done) : RECV_BUF;
-		ssize_t n = read(rc->fd, rc->buf, want);
-		int r;
+		ssize_t n;
+		int r = 0, werr = 0;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
+		if (!failed && rc->pipe[0] >= 0 && !rc->no_splice) {
+			n = splice_in(rc, fd, want, &werr);
+			if (n < 0 && n != -EINVAL)
+				return (int)n;
+			if (n == -EINVAL) {
+				/* This file or socket cannot splice: plain copies. */
+				close(rc->pipe[0]);
+				close(rc->pipe[1]);
+				rc->pipe[0] = rc->pipe[1] = -1;
+				continue;
+			}
+			if (n == 0)
+				return -EPIPE;
+			r = -werr;
+		} else {
+			n = read(rc->fd, rc->buf, want);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return -EPIPE;
+			if (!failed)
+				r = write_full(fd, rc->buf, (size_t)n);
+		}
 		if (!failed) {
-			r = write_full(fd, rc->buf, (size_t)n);
 			if (r < 0) {
 				/* Keep reading: the stream must stay in step. */
 				file_result_add(rc->res, "%s%s: %s", rc->o->prefix, target, strerror(-r));
@@ -849,7 +913,7 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 {
 	Bproc__FileReady ready = BPROC__FILE_READY__INIT;
 	Msg readymsg = BPROC__MSG__INIT;
-	struct receiver rc = { .fd = fd, .o = o, .dest = dest, .res = res };
+	struct receiver rc = { .fd = fd, .o = o, .dest = dest, .res = res, .pipe = { -1, -1 } };
 	int r;
 
 	rc.umask = umask(0);
@@ -861,6 +925,10 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 	rc.buf = malloc(RECV_BUF);
 	if (!rc.buf)
 		return -ENOMEM;
+	if (pipe2(rc.pipe, O_CLOEXEC) == 0)
+		fcntl(rc.pipe[1], F_SETPIPE_SZ, RECV_BUF);
+	else
+		rc.pipe[0] = rc.pipe[1] = -1;
 	if (rc.dest_is_dir && rc.have_host) {
 		ready.has_dev = ready.has_ino = ready.has_host = true;
 		ready.dev = rc.dest_st.st_dev;
@@ -894,6 +962,10 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 		msg_free(msg);
 	}
 	free(rc.buf);
+	if (rc.pipe[0] >= 0) {
+		close(rc.pipe[0]);
+		close(rc.pipe[1]);
+	}
 	free(rc.skip);
 	free(rc.made);
 	for (size_t i = 0; i < rc.ndirs; i++)
