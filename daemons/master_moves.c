@@ -488,6 +488,14 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 		snprintf(err, errlen, "cannot freeze process %d: %s", pid, strerror(-r));
 		return r;
 	}
+	/* A pipe between the root and another process of the tree (a shell's
+	 * process substitution, say) moves whole: it is not forwarded. */
+	for (int i = 0; i < mv->npipes;) {
+		if (move_tree_holds_other_end(mv->tree, mv->pipes[i].key, mv->pipes[i].fd))
+			mv->pipes[i] = mv->pipes[--mv->npipes];
+		else
+			i++;
+	}
 	r = criu_dump_tree(criu, pid, mv->freezer.path, mv->dir, err, errlen);
 	if (r == 0)
 		r = move_send_images(slave, mv->id, mv->dir, pid, mv->pipes, mv->npipes,
@@ -694,6 +702,31 @@ void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckR
 		finish_move(m, mv, r, err[0] ? err : strerror(-r)); /* thaws it: it runs on */
 }
 
+/*
+ * A process of the tree that shares the root's stdout or stderr pipe: once
+ * the root has ended, the slave sends what comes out of that pipe under
+ * this process's pid, so keep copies of its ends of it too.
+ */
+static void member_output_fds(struct ghost_entry *c, const struct move *mv)
+{
+	struct move_pipe mine[3];
+	int n = move_find_pipes(c->pid, 06, mine), pidfd;
+
+	if (n <= 0 || (pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0)) < 0)
+		return;
+	for (int i = 0; i < mv->npipes; i++) {
+		if (mv->pipes[i].fd == 0)
+			continue;
+		for (int k = 0; k < n; k++)
+			if (strcmp(mine[k].key, mv->pipes[i].key) == 0 && c->out[mv->pipes[i].fd].fd < 0) {
+				c->out[mv->pipes[i].fd].fd =
+					(int)syscall(SYS_pidfd_getfd, pidfd, mine[k].fd, 0);
+				break;
+			}
+	}
+	close(pidfd);
+}
+
 void master_restore_result(struct master *m, int node, const Bproc__RestoreResult *res)
 {
 	struct master_node *n = master_find_node(m, node);
@@ -776,6 +809,7 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		c->m = m;
 		for (int k = 0; k < 3; k++)
 			output_queue_init(&c->out[k], m->loop, -1, output_drained, c);
+		member_output_fds(c, mv);
 		c->next = ghosts;
 		ghosts = c;
 	}

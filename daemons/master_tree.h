@@ -5,6 +5,7 @@
 #ifndef BPROC_MASTER_TREE_H
 #define BPROC_MASTER_TREE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "freezer.h"
@@ -27,5 +28,9 @@ int move_tree_freeze(struct move_tree *t, struct freezer *f, pid_t root);
  * ghost_make_tree()); t->ghost[i].made says which did. */
 int move_tree_make_ghosts(struct move_tree *t, struct freezer *f, const char *ghost_path);
 void move_tree_free(struct move_tree *t);
+/* Does a process of the tree other than the root hold the other end of the
+ * root's fd (0, 1 or 2), the pipe key ("pipe:[INODE]")?  Then the pipe
+ * moves whole with the tree and is not forwarded through the master. */
+bool move_tree_holds_other_end(const struct move_tree *t, const char *key, int fd);
 
 #endif

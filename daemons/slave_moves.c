@@ -68,6 +68,18 @@ struct restored {
 };
 
 /* Send what is in one stream now; false at end of file. */
+/* Whose output it is on the master: the root's, or once the root has
+ * ended, a process of its tree that still runs (its ghost writes it). */
+static pid_t output_owner(const struct restored *r)
+{
+	if (!r->ended)
+		return r->pid;
+	for (int i = 0; i < r->nmembers; i++)
+		if (!r->members[i].ended)
+			return r->members[i].pid;
+	return r->pid;
+}
+
 static bool forward_output(struct out_pipe *o)
 {
 	uint8_t buf[65536];
@@ -83,7 +95,7 @@ static bool forward_output(struct out_pipe *o)
 			return errno == EAGAIN;
 		if (n == 0)
 			return false;
-		out.pid = o->r->pid;
+		out.pid = output_owner(o->r);
 		out.fd = o->stream;
 		out.data.data = buf;
 		out.data.len = (size_t)n;
@@ -628,6 +640,9 @@ void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
 
 			if (m->host_pid != host_pid || m->ended)
 				continue;
+			/* What it wrote goes out under its name before its end. */
+			for (int k = 0; k < r->nout; k++)
+				forward_output(r->out[k]);
 			m->ended = true;
 			pr_info("process %d (of the tree of %d) ended (status 0x%x)", m->pid, r->pid,
 				status);

@@ -95,12 +95,17 @@ check_eq "the shell's exit code" "4" "$?"
 check_eq "every byte went through the pipe on the node" "$(seq 1 300000 | md5sum)" "$(cat "$out_dir/pipeline" 2>&1)"
 
 # --- a child that outlives the root still writes to the root's stdout pipe ---------
-bash -c '
+# The reader (cat) is this shell's, on the master: the pipe is forwarded.
+late_shell='
 until_file() { while [ ! -e "$1" ]; do sleep 0.05; done; }
 (until_file "$1/child-go"; echo late; echo done > "$1/late") &
 until_file "$1/shell-go"
-exit 3' _ "$out_dir" </dev/null > >(cat >/dev/null) 2>&1 &
+echo early
+exit 3'
+exec {w}> >(cat >"$out_dir/late-out")
+bash -c "$late_shell" _ "$out_dir" </dev/null >&$w 2>&1 &
 p=$!
+exec {w}>&-
 sleep 0.3
 check "bpmove a shell whose child outlives it" bpmove "$p" 1
 touch "$out_dir/shell-go"
@@ -111,6 +116,31 @@ if wait_for 5 test -s "$out_dir/late"; then
 	ok "its child writes to the pipe after the shell ended, and goes on (no SIGPIPE)"
 else
 	not_ok "its child writes to the pipe after the shell ended, and goes on (no SIGPIPE)"
+fi
+has_lines() { [ "$(cat "$1")" = "$(printf 'early\nlate')" ]; }
+if wait_for 5 has_lines "$out_dir/late-out"; then
+	ok "what it writes after the shell ended reaches the reader on the master"
+else
+	not_ok "what it writes after the shell ended reaches the reader on the master"
+	sed 's/^/#   /' "$out_dir/late-out"
+fi
+
+# The same with the reader inside the tree: bash -c ... > >(cat) makes cat
+# a child of that bash, so the pipe moves whole, not forwarded.
+rm -f "$out_dir/late" "$out_dir/shell-go" "$out_dir/child-go"
+bash -c "$late_shell" _ "$out_dir" </dev/null > >(cat >"$out_dir/late-inner") 2>&1 &
+p=$!
+sleep 0.3
+check "bpmove a shell that writes into a process substitution (its own child)" bpmove "$p" 0
+touch "$out_dir/shell-go"
+wait "$p"
+check_eq "the shell's exit code" "3" "$?"
+touch "$out_dir/child-go"
+if wait_for 5 has_lines "$out_dir/late-inner"; then
+	ok "everything reaches the reader, which moved with it"
+else
+	not_ok "everything reaches the reader, which moved with it"
+	sed 's/^/#   /' "$out_dir/late-inner"
 fi
 
 # --- children forked on the node after the move ------------------------------------
