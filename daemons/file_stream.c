@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -545,7 +547,9 @@ struct receiver {
 	bool dest_is_dir;
 	struct stat dest_st;
 	mode_t umask;
-	bool root;
+	bool is_root;
+	int top;                /* every entry is created beneath this directory */
+	char top_name[PATH_MAX]; /* single source: the name its first component takes */
 	uint8_t host[37];
 	bool have_host;
 	struct file_result *res;
@@ -584,6 +588,14 @@ static bool in_skipped(struct receiver *rc, const char *rel)
 		return false;
 	n = strlen(rc->skip);
 	return strncmp(rel, rc->skip, n) == 0 && (rel[n] == '\0' || rel[n] == '/');
+}
+
+/* What comes below path is dropped (its directory could not be made). */
+static int skip_subtree(struct receiver *rc, const char *path)
+{
+	free(rc->skip);
+	rc->skip = strdup(path);
+	return rc->skip ? 0 : -ENOMEM;
 }
 
 /* Read and drop size bytes: a file that could not be written. */
@@ -706,33 +718,91 @@ static void entry_times(const Bproc__FileEntry *e, struct timespec ts[2])
 	ts[1].tv_nsec = e->mtime_nsec < 1000000000 ? e->mtime_nsec : 0;
 }
 
-/* -p: owner (root only; otherwise the group if we may), mode, times. */
-static void preserve_attrs(struct receiver *rc, int fd, const char *target,
-			   const Bproc__FileEntry *e)
+/* An entry's path below rc->top. */
+static int below_path(struct receiver *rc, const char *rel, char *out, size_t len)
+{
+	const char *rest = strchr(rel, '/');
+	int n;
+
+	if (rc->dest_is_dir)
+		n = snprintf(out, len, "%s", rel);
+	else
+		n = snprintf(out, len, "%s%s", rc->top_name, rest ? rest : "");
+	return n >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Open a path below the destination.  The kernel refuses any way out of it
+ * (RESOLVE_BENEATH: "..", absolute symbolic links, links that lead out), so
+ * a sender that first sends a link "x -> /etc" and then "x/passwd" cannot
+ * write outside the destination, whatever the receiver's identity.
+ */
+static int open_below(struct receiver *rc, const char *below, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH,
+	};
+	int fd = (int)syscall(SYS_openat2, rc->top, below, &how, sizeof(how));
+
+	return fd < 0 ? (errno == EXDEV ? -ELOOP : -errno) : fd;
+}
+
+/* The directory that holds the last component of below, and that name. */
+static int open_parent(struct receiver *rc, const char *below, const char **leaf)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(below, '/');
+
+	if (!slash) {
+		*leaf = below;
+		return open_below(rc, ".", O_PATH | O_DIRECTORY, 0);
+	}
+	*leaf = slash + 1;
+	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - below), below);
+	return open_below(rc, parent, O_PATH | O_DIRECTORY, 0);
+}
+
+static void add_error(struct receiver *rc, const char *target, int err)
+{
+	if (err == ELOOP)
+		file_result_add(rc->res, "%s%s: leads out of the destination; refused",
+				rc->o->prefix, target);
+	else
+		file_result_add(rc->res, "%s%s: %s", rc->o->prefix, target, strerror(err));
+}
+
+/*
+ * -p: owner (root only; otherwise the group if we may), mode, times; on fd,
+ * or on leaf in the directory pfd (not following a link).
+ */
+static void preserve_attrs(struct receiver *rc, int fd, int pfd, const char *leaf,
+			   const char *target, const Bproc__FileEntry *e)
 {
 	const char *pre = rc->o->prefix;
+	int dfd = fd >= 0 ? fd : pfd, flags = fd >= 0 ? AT_EMPTY_PATH : AT_SYMLINK_NOFOLLOW;
+	const char *name = fd >= 0 ? "" : leaf;
 	struct timespec ts[2];
 	mode_t mode = e->mode & 07777;
 
-	if (rc->root) {
-		if (fchownat(fd < 0 ? AT_FDCWD : fd, fd < 0 ? target : "", e->uid, e->gid,
-			     fd < 0 ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0)
+	if (rc->is_root) {
+		if (fchownat(dfd, name, e->uid, e->gid, flags) < 0)
 			file_result_add(rc->res, "%s%s: cannot preserve the owner: %s", pre, target,
 					strerror(errno));
 	} else {
 		/* As cp: keep the group if we belong to it, and never set-id bits
 		 * on a file whose owner changed. */
-		if (fchownat(fd < 0 ? AT_FDCWD : fd, fd < 0 ? target : "", (uid_t)-1, e->gid,
-			     fd < 0 ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0)
+		if (fchownat(dfd, name, (uid_t)-1, e->gid, flags) < 0)
 			mode &= ~(mode_t)S_ISGID;
 		mode &= ~(mode_t)S_ISUID;
 	}
 	if (e->type != BPROC__FILE_TYPE__FILE_SYMLINK &&
-	    (fd >= 0 ? fchmod(fd, mode) : chmod(target, mode)) < 0)
+	    (fd >= 0 ? fchmod(fd, mode) : fchmodat(pfd, leaf, mode, AT_SYMLINK_NOFOLLOW)) < 0)
 		file_result_add(rc->res, "%s%s: cannot preserve the mode: %s", pre, target,
 				strerror(errno));
 	entry_times(e, ts);
-	if ((fd >= 0 ? futimens(fd, ts) : utimensat(AT_FDCWD, target, ts, AT_SYMLINK_NOFOLLOW)) < 0)
+	if ((fd >= 0 ? futimens(fd, ts) : utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW)) < 0)
 		file_result_add(rc->res, "%s%s: cannot preserve the times: %s", pre, target,
 				strerror(errno));
 }
@@ -743,40 +813,47 @@ static bool same_host(struct receiver *rc, const Bproc__FileEntry *e)
 	       memcmp(e->host.data, rc->host, 36) == 0 && e->has_dev && e->has_ino;
 }
 
-static int take_regular(struct receiver *rc, const Bproc__FileEntry *e, const char *target)
+static int take_regular(struct receiver *rc, const Bproc__FileEntry *e, const char *below,
+			const char *target)
 {
-	const char *pre = rc->o->prefix;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	int r;
 
-	if (same_host(rc, e) && stat(target, &st) == 0 && st.st_dev == e->dev &&
-	    st.st_ino == e->ino) {
-		file_result_add(rc->res, "%s%s: is the file being copied; skipped", pre, target);
-		return discard(rc, e->size);
+	if (same_host(rc, e)) {
+		_cleanup_close_ int there = open_below(rc, below, O_PATH, 0);
+
+		if (there >= 0 && fstat(there, &st) == 0 && st.st_dev == e->dev &&
+		    st.st_ino == e->ino) {
+			file_result_add(rc->res, "%s%s: is the file being copied; skipped",
+					rc->o->prefix, target);
+			return discard(rc, e->size);
+		}
 	}
-	fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, e->mode & 0777);
+	fd = open_below(rc, below, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY, e->mode & 0777);
 	if (fd < 0) {
-		if (errno == EISDIR)
+		if (fd == -EISDIR)
 			file_result_add(rc->res, "cannot overwrite directory '%s%s' with non-directory",
-					pre, target);
+					rc->o->prefix, target);
 		else
-			file_result_add(rc->res, "%s%s: %s", pre, target, strerror(errno));
+			add_error(rc, target, -fd);
 		return discard(rc, e->size);
 	}
 	r = copy_in(rc, fd, target, e->path, e->size);
 	if (r < 0)
 		return r;
 	if (r == 0 && rc->o->preserve)
-		preserve_attrs(rc, fd, target, e);
+		preserve_attrs(rc, fd, -1, NULL, target, e);
 	rc->res->files++;
 	rc->res->bytes += e->size;
 	return 0;
 }
 
-static int take_directory(struct receiver *rc, const Bproc__FileEntry *e, const char *target)
+static int take_directory(struct receiver *rc, const Bproc__FileEntry *e, const char *below,
+			  const char *target)
 {
-	const char *pre = rc->o->prefix;
+	const char *pre = rc->o->prefix, *leaf;
+	_cleanup_close_ int pfd = -1, dfd = -1;
 	struct open_dir *t;
 	bool created = true;
 	struct stat st;
@@ -789,19 +866,28 @@ static int take_directory(struct receiver *rc, const Bproc__FileEntry *e, const 
 				goto skip;
 			}
 	}
-	if (mkdir(target, S_IRWXU | (e->mode & 0777)) < 0) {
+	pfd = open_parent(rc, below, &leaf);
+	if (pfd < 0) {
+		add_error(rc, target, -pfd);
+		goto skip;
+	}
+	if (mkdirat(pfd, leaf, S_IRWXU | (e->mode & 0777)) < 0) {
 		if (errno != EEXIST) {
-			file_result_add(rc->res, "%s%s: %s", pre, target, strerror(errno));
-			goto skip;
-		}
-		if (stat(target, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			file_result_add(rc->res, "cannot overwrite non-directory '%s%s' with directory",
-					pre, target);
+			add_error(rc, target, errno);
 			goto skip;
 		}
 		created = false;
 	}
-	if (created && stat(target, &st) == 0) {
+	dfd = open_below(rc, below, O_PATH | O_DIRECTORY, 0);
+	if (dfd < 0 || fstat(dfd, &st) < 0) {
+		if (dfd == -ENOTDIR)
+			file_result_add(rc->res, "cannot overwrite non-directory '%s%s' with directory",
+					pre, target);
+		else
+			add_error(rc, target, dfd < 0 ? -dfd : errno);
+		goto skip;
+	}
+	if (created) {
 		struct made_dir *m = realloc(rc->made, (rc->nmade + 1) * sizeof(*m));
 
 		if (!m)
@@ -819,50 +905,67 @@ static int take_directory(struct receiver *rc, const Bproc__FileEntry *e, const 
 	rc->dirs[rc->ndirs++].created = created;
 	return 0;
 skip:
-	rc->skip = strdup(e->path);
-	return rc->skip ? 0 : -ENOMEM;
+	return skip_subtree(rc, e->path);
 }
 
-static int take_directory_end(struct receiver *rc, const Bproc__FileEntry *e, const char *target)
+static int take_directory_end(struct receiver *rc, const Bproc__FileEntry *e, const char *below,
+			      const char *target)
 {
+	_cleanup_close_ int pfd = -1;
 	struct open_dir *d;
+	const char *leaf;
+	bool created;
 
 	if (rc->ndirs == 0 || strcmp(rc->dirs[rc->ndirs - 1].rel, e->path) != 0)
 		return -EPROTO;
 	d = &rc->dirs[--rc->ndirs];
-	if (rc->o->preserve)
-		preserve_attrs(rc, -1, target, e);
-	else if (d->created && chmod(target, e->mode & 0777 & ~rc->umask) < 0)
-		file_result_add(rc->res, "%s%s: %s", rc->o->prefix, target, strerror(errno));
+	created = d->created;
 	free(d->rel);
+	pfd = open_parent(rc, below, &leaf);
+	if (pfd < 0) {
+		add_error(rc, target, -pfd);
+		return 0;
+	}
+	if (rc->o->preserve)
+		preserve_attrs(rc, -1, pfd, leaf, target, e);
+	else if (created && fchmodat(pfd, leaf, e->mode & 0777 & ~rc->umask, AT_SYMLINK_NOFOLLOW) < 0)
+		add_error(rc, target, errno);
 	return 0;
 }
 
-static int take_symlink(struct receiver *rc, const Bproc__FileEntry *e, const char *target)
+static int take_symlink(struct receiver *rc, const Bproc__FileEntry *e, const char *below,
+			const char *target)
 {
+	_cleanup_close_ int pfd = -1;
+	const char *leaf;
 	struct stat st;
 
 	if (!e->link || !e->link[0] || strlen(e->link) >= PATH_MAX)
 		return -EPROTO;
-	if (symlink(e->link, target) < 0) {
+	pfd = open_parent(rc, below, &leaf);
+	if (pfd < 0) {
+		add_error(rc, target, -pfd);
+		return 0;
+	}
+	if (symlinkat(e->link, pfd, leaf) < 0) {
 		/* As cp -r over an earlier copy: a file or link there is replaced. */
-		if (errno != EEXIST || lstat(target, &st) < 0 || S_ISDIR(st.st_mode) ||
-		    unlink(target) < 0 || symlink(e->link, target) < 0) {
+		if (errno != EEXIST || fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISDIR(st.st_mode) || unlinkat(pfd, leaf, 0) < 0 ||
+		    symlinkat(e->link, pfd, leaf) < 0) {
 			file_result_add(rc->res, "%s%s: cannot create symbolic link: %s",
 					rc->o->prefix, target, strerror(errno));
 			return 0;
 		}
 	}
 	if (rc->o->preserve)
-		preserve_attrs(rc, -1, target, e);
+		preserve_attrs(rc, -1, pfd, leaf, target, e);
 	rc->res->files++;
 	return 0;
 }
 
 static int take_entry(struct receiver *rc, const Bproc__FileEntry *e)
 {
-	char target[PATH_MAX];
-	int r;
+	char target[PATH_MAX], below[PATH_MAX];
 
 	if (file_check_name(e->path) < 0)
 		return -EBADMSG;
@@ -875,22 +978,23 @@ static int take_entry(struct receiver *rc, const Bproc__FileEntry *e)
 		}
 		return e->type == BPROC__FILE_TYPE__FILE_REGULAR ? discard(rc, e->size) : 0;
 	}
-	r = target_path(rc, e->path, target, sizeof(target));
-	if (r < 0) {
-		file_result_add(rc->res, "%s%s/%s: %s", rc->o->prefix, rc->dest, e->path, strerror(-r));
+	if (target_path(rc, e->path, target, sizeof(target)) < 0 ||
+	    below_path(rc, e->path, below, sizeof(below)) < 0) {
+		file_result_add(rc->res, "%s%s/%s: %s", rc->o->prefix, rc->dest, e->path,
+				strerror(ENAMETOOLONG));
 		if (e->type == BPROC__FILE_TYPE__FILE_DIRECTORY)
-			return (rc->skip = strdup(e->path)) ? 0 : -ENOMEM;
+			return skip_subtree(rc, e->path);
 		return e->type == BPROC__FILE_TYPE__FILE_REGULAR ? discard(rc, e->size) : 0;
 	}
 	switch (e->type) {
 	case BPROC__FILE_TYPE__FILE_REGULAR:
-		return take_regular(rc, e, target);
+		return take_regular(rc, e, below, target);
 	case BPROC__FILE_TYPE__FILE_DIRECTORY:
-		return take_directory(rc, e, target);
+		return take_directory(rc, e, below, target);
 	case BPROC__FILE_TYPE__FILE_DIRECTORY_END:
-		return take_directory_end(rc, e, target);
+		return take_directory_end(rc, e, below, target);
 	case BPROC__FILE_TYPE__FILE_SYMLINK:
-		return take_symlink(rc, e, target);
+		return take_symlink(rc, e, below, target);
 	default:
 		return -EBADMSG;
 	}
@@ -900,11 +1004,40 @@ static int check_destination(struct receiver *rc)
 {
 	struct stat *st = &rc->dest_st;
 
+	char parent[PATH_MAX], *slash;
+	size_t n;
+
 	rc->dest_is_dir = stat(rc->dest, st) == 0 && S_ISDIR(st->st_mode);
 	if (rc->o->into_directory && !rc->dest_is_dir) {
 		file_result_add(rc->res, "target '%s%s' is not a directory", rc->o->prefix, rc->dest);
 		rc->res->refused = true;
 		return -ENOTDIR;
+	}
+	if (rc->dest_is_dir) {
+		rc->top = open(rc->dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		/* A single source becomes dest itself: entries go beneath its
+		 * directory, the first component renamed. */
+		n = strlen(rc->dest);
+		while (n > 1 && rc->dest[n - 1] == '/')
+			n--;
+		snprintf(parent, sizeof(parent), "%.*s", (int)n, rc->dest);
+		slash = strrchr(parent, '/');
+		if (!slash) {
+			snprintf(rc->top_name, sizeof(rc->top_name), "%s", parent);
+			rc->top = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		} else {
+			snprintf(rc->top_name, sizeof(rc->top_name), "%s", slash + 1);
+			slash[slash == parent ? 1 : 0] = '\0';
+			rc->top = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		}
+	}
+	if (rc->top < 0) {
+		int err = errno;
+
+		file_result_add(rc->res, "%s%s: %s", rc->o->prefix, rc->dest, strerror(err));
+		rc->res->refused = true;
+		return -err;
 	}
 	return 0;
 }
@@ -913,12 +1046,13 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 {
 	Bproc__FileReady ready = BPROC__FILE_READY__INIT;
 	Msg readymsg = BPROC__MSG__INIT;
-	struct receiver rc = { .fd = fd, .o = o, .dest = dest, .res = res, .pipe = { -1, -1 } };
+	struct receiver rc = { .fd = fd, .o = o, .dest = dest, .res = res, .pipe = { -1, -1 },
+			       .top = -1 };
 	int r;
 
 	rc.umask = umask(0);
 	umask(rc.umask);
-	rc.root = geteuid() == 0;
+	rc.is_root = geteuid() == 0;
 	rc.have_host = read_host_id(rc.host);
 	if (check_destination(&rc) < 0)
 		return file_result_send(fd, res);
@@ -962,6 +1096,7 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 		msg_free(msg);
 	}
 	free(rc.buf);
+	close(rc.top);
 	if (rc.pipe[0] >= 0) {
 		close(rc.pipe[0]);
 		close(rc.pipe[1]);

@@ -47,6 +47,8 @@ check_eq "the tree is there, links as links" "$(listing "$M/tree")" \
 	"$(on 1 sh -c 'cd /tmp/tree && find . -printf "%y %p %l\n" | sort')"
 check "-r node -> node into a new name" bpcp -r 1:/tmp/tree 2:/tmp/tree2
 check_eq "the copy of the copy" "$(sum "$M/tree/a/b/y")" "$(node_sum 2 /tmp/tree2/a/b/y)"
+check "-r into a new name given with a slash" bpcp -r "$M/tree" 3:/tmp/slashed/
+check_eq "made under that name" "$(sum "$M/tree/a/b/y")" "$(node_sum 3 /tmp/slashed/a/b/y)"
 check "-r node -> master" bpcp -r 2:/tmp/tree2 "$M/tree3"
 check_eq "back on the master" "$(listing "$M/tree")" "$(listing "$M/tree3")"
 out=$(bpcp "$M/tree" 1:/tmp/notree 2>&1)

@@ -183,3 +183,49 @@ Test(file_stream, escape_refused)
 	rmdir(dst);
 	file_result_free(&res);
 }
+
+/* A link that leads out, then a file through it: refused, nothing written
+ * outside the destination. */
+Test(file_stream, link_then_file_refused)
+{
+	char dst[] = "/var/tmp/fs-link.XXXXXX", outside[] = "/var/tmp/fs-out.XXXXXX";
+	char path[PATH_MAX];
+	struct file_opts o = { .prefix = "" };
+	struct file_result res = { 0 };
+	Bproc__FileEntry link = BPROC__FILE_ENTRY__INIT, file = BPROC__FILE_ENTRY__INIT;
+	Bproc__FileEnd end = BPROC__FILE_END__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	int sv[2];
+
+	cr_assert_not_null(mkdtemp(dst));
+	cr_assert_not_null(mkdtemp(outside));
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	link.type = BPROC__FILE_TYPE__FILE_SYMLINK;
+	link.path = "x";
+	link.link = outside;
+	msg.body_case = BPROC__MSG__BODY_FILE_ENTRY;
+	msg.file_entry = &link;
+	cr_assert_eq(frame_send(sv[0], &msg), 0);
+	file.type = BPROC__FILE_TYPE__FILE_REGULAR;
+	file.path = "x/planted";
+	file.mode = 0644;
+	file.has_size = true;
+	file.size = 4;
+	msg.file_entry = &file;
+	cr_assert_eq(frame_send(sv[0], &msg), 0);
+	cr_assert_eq(write(sv[0], "evil", 4), 4);
+	msg.body_case = BPROC__MSG__BODY_FILE_END;
+	msg.file_end = &end;
+	cr_assert_eq(frame_send(sv[0], &msg), 0);
+	o.into_directory = true;
+	cr_assert_eq(file_receive(sv[1], dst, &o, &res), 0);
+	snprintf(path, sizeof(path), "%s/planted", outside);
+	cr_assert_eq(access(path, F_OK), -1, "a file was written outside the destination");
+	cr_assert_eq(res.nerrors, 1);
+	cr_assert(strstr(res.errors[0], "leads out of the destination"), "%s", res.errors[0]);
+	close(sv[0]);
+	close(sv[1]);
+	snprintf(path, sizeof(path), "rm -rf %s %s", dst, outside);
+	cr_assert_eq(system(path), 0);
+	file_result_free(&res);
+}
