@@ -183,6 +183,11 @@ static void master_closed(struct conn *conn, void *data)
 
 	s->master = NULL;
 	slave_fail_pending(s);
+	/* Moves under way cannot be committed without the master, which
+	 * aborts them on its side too: originals thaw, copies go. */
+	slave_move_out_shutdown(s);
+	slave_move_expect_drop_all(s);
+	slave_moves_master_lost(s);
 	if (!auth_done(&s->auth) && s->auth.started && !s->stopping)
 		pr_warn("the master %s closed the link before it was authenticated: "
 			"do both sides have the same cluster secret?", s->master_text);

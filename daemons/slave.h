@@ -117,11 +117,14 @@ void slave_restored_flush(struct restored *r);
 /* It left: forget it without telling the master it ended. */
 void slave_restored_forget(struct slave *s, struct restored *r);
 void slave_moves_remove_images(uint64_t move_id);
+/* The master link broke: copies not yet committed are killed. */
+void slave_moves_master_lost(struct slave *s);
 
 /* slave_move_out.c */
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);
 /* MoveCommit for a move out of here; false if it is not one. */
 bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c);
+/* Abort every move out of here: the originals thaw. */
 void slave_move_out_shutdown(struct slave *s);
 
 /* slave_move_peers.c */
@@ -129,6 +132,7 @@ int slave_move_listen(struct slave *s);
 int slave_move_expect(struct slave *s, const Msg *msg);
 /* The master aborts a move we expected; false if we expected none. */
 bool slave_move_expect_drop(struct slave *s, uint64_t move_id);
+void slave_move_expect_drop_all(struct slave *s);
 void slave_move_peers_shutdown(struct slave *s);
 
 #endif

@@ -209,10 +209,15 @@ bool slave_move_expect_drop(struct slave *s, uint64_t move_id)
 	return false;
 }
 
-void slave_move_peers_shutdown(struct slave *s)
+void slave_move_expect_drop_all(struct slave *s)
 {
 	while (s->expected)
 		slave_move_expect_drop(s, s->expected->id);
+}
+
+void slave_move_peers_shutdown(struct slave *s)
+{
+	slave_move_expect_drop_all(s);
 	if (s->move_fd >= 0) {
 		loop_remove(s->loop, s->move_fd);
 		close(s->move_fd);

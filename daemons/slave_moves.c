@@ -687,6 +687,19 @@ void slave_restored_forget(struct slave *s, struct restored *r)
 	forget(s, r);
 }
 
+void slave_moves_master_lost(struct slave *s)
+{
+	for (struct restored *r = s->restored, *next; r; r = next) {
+		next = r->next;
+		if (r->committed)
+			continue;
+		signal_tree(r, SIGKILL);
+		pr_info("move %llu aborted with the master link: copy of %d killed",
+			(unsigned long long)r->move_id, r->pid);
+		forget(s, r);
+	}
+}
+
 int slave_moves_init(struct slave *s)
 {
 	(void)s;

@@ -81,6 +81,35 @@ wait "$p"
 check_eq "SIGTERM after node to node: wait() says killed by it (143)" "143" "$?"
 check_eq "bpstat -p forgets it" "" "$(node_of "$p")"
 
+# --- a node-to-node move that fails at the target: the process stays -------
+# On node 0 it opens a file in node 0's own /tmp, which node 1 does not
+# have: the restore on node 1 fails, and it must run on, on node 0.
+python3 -u -c '
+import os, signal, sys, time
+held = []
+def hold(s, f):
+    held.append(open("/tmp/bproc-held-%d" % os.getpid(), "w"))
+signal.signal(signal.SIGUSR1, hold)
+for i in range(150):
+    print(i, len(held), flush=True)
+    time.sleep(0.02)
+sys.exit(len(held) + 10)
+' </dev/null 2>&1 | cat >"$out_dir/fails" &
+sleep 0.3
+p=$(pgrep -f 'bproc-held' | head -1)
+bpmove "$p" 0
+kill -USR1 "$p"
+wait_for 5 grep -q " 1$" "$out_dir/fails"
+out=$(bpmove "$p" 1 2>&1)
+check_match "a move whose restore fails on node 1 says why" "node 1: .*criu" "$out"
+check_eq "the process is still on node 0" "0" "$(node_of "$p")"
+check_eq "one copy of it runs" "1" "$(copies "$p")"
+n=$(lines "$out_dir/fails")
+check "and it runs on there" grows "$out_dir/fails" "$n"
+wait
+check_eq "every line once and in order, none lost to the failed move" "$(seq 0 149)" \
+	"$(cut -d' ' -f1 "$out_dir/fails")"
+
 # --- asked on a node ----------------------------------------------------------------
 python3 -u -c '
 import time
