@@ -143,6 +143,19 @@ int bproc_rfork(int node);
  */
 int bproc_vrfork(int nnodes, const int *nodes, int *pids);
 
+/*
+ * As execve(), but cmd runs on node: the caller moves itself there
+ * (bproc_move) and execs cmd there, so cmd never runs on the master and the
+ * node needs nothing but bpslave and cmd's files.  The process keeps its
+ * pid; its parent sees it through its ghost.  Returns only on failure: -1
+ * with errno.  If the move failed, the caller is where it was, unchanged
+ * (what bproc_move refuses: fds that cannot move, even close-on-exec ones,
+ * files the node lacks; no such node, node down, EACCES).  If the execve
+ * failed on the node, the caller runs on there.  node == the current node
+ * is a plain execve.
+ */
+int bproc_execmove(int node, const char *cmd, char *const argv[], char *const envp[]);
+
 const char *bproc_strerror(int err);
 /* The daemon's own words about the last call of this thread that failed
  * ("node 3 is down"), or NULL if it said nothing. */

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# bpsh on 4 nodes: the BProc article's examples, node lists, every option,
+# stdin to many nodes, exit statuses (the largest, 128+signal), nodes that
+# cannot be used, large outputs from all nodes at once with no line mixed
+# under -L, and Ctrl-C through bpsh reaching every remote process.
+. "$(dirname "$0")/lib.sh"
+
+cluster_up 4
+M=$(mktemp -d /var/tmp/bpsh-test.XXXXXX)
+trap 'rm -rf "$M"; cluster_down' EXIT
+on() { local n=$1; shift; bpcluster exec "$n" "$@"; }
+nremote() { bpstat -p | awk 'NR > 1' | wc -l; }
+
+# The article: bpsh 1,3 date.
+out=$(bpsh 1,3 date)
+check_eq "bpsh 1,3 date: exit 0" "0" "$?"
+check_eq "two dates" "2" "$(grep -cE '^[A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [A-Z]+ [0-9]{4}$' <<<"$out")"
+check_eq "nothing left running" "0" "$(nremote)"
+
+# The article: bpsh -a -p -s -d -L ls -l /tmp, one file in each node's /tmp.
+for n in 0 1 2 3; do on $n sh -c "echo $n >/tmp/file$n"; done
+out=$(bpsh -a -p -s -d -L ls -l /tmp)
+check_eq "ls on all nodes: exit 0" "0" "$?"
+shape=$(sed -E 's/^([0-9]+) -{60,}$/\1 DIVIDER/; s/^([0-9]+): total .*/\1: total/; s/^([0-9]+): -.* (file[0-9]+)$/\1: \2/' <<<"$out" | tr '\n' ' ')
+check_eq "a divider per node, N: prefixes, sorted by node" \
+	"0 DIVIDER 0: total 0: file0 1 DIVIDER 1: total 1: file1 2 DIVIDER 2: total 2: file2 3 DIVIDER 3: total 3: file3 " "$shape"
+
+# Node lists.
+check_eq "1-3" "n1 n2 n3" "$(bpsh -s 1-3 hostname | tr '\n' ' ' | sed 's/ $//')"
+check_eq "0,2-3" "n0 n2 n3" "$(bpsh -s 0,2-3 hostname | tr '\n' ' ' | sed 's/ $//')"
+check_eq "a state name (up)" "n0 n1 n2 n3" "$(bpsh -s up hostname | tr '\n' ' ' | sed 's/ $//')"
+check "-h" bpsh -h
+check_match "-v" "^bpsh \(bproc\) " "$(bpsh -v)"
+check_fails "no command" bpsh 1
+check_fails "a bad node list" bpsh 1-x true
+out=$(bpsh 0 no-such-command-here 2>&1)
+check_eq "a missing command: exit 127" "127" "$?"
+check_match "it says so" "no-such-command-here: command not found" "$out"
+
+# Nodes that cannot be used: named, and the others still run.
+bpctl -S 2 -s unavailable
+out=$(bpsh -s 0,2,7,3 hostname 2>"$M/err")
+check_eq "bad nodes in the list: exit 1" "1" "$?"
+check_eq "the others ran" "n0 n3" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+check_match "the missing node named" "^bpsh: node 7: no such node$" "$(cat "$M/err")"
+check_match "the unavailable node named" "^bpsh: node 2 is unavailable$" "$(cat "$M/err")"
+check_eq "-a: only nodes that are up" "n0 n1 n3" "$(bpsh -a -s hostname | tr '\n' ' ' | sed 's/ $//')"
+bpsh -A -s hostname >"$M/out" 2>"$M/err"
+check_eq "-A: every node not down (2 is named, not run)" "n0 n1 n3" "$(tr '\n' ' ' <"$M/out" | sed 's/ $//')"
+check_match "-A names node 2" "node 2 is unavailable" "$(cat "$M/err")"
+bpctl -S 2 -s up
+
+# Exit statuses.
+bpsh 0-3 sh -c 'exit $(( $(hostname | tr -d n) + 3 ))'
+check_eq "the largest exit status" "6" "$?"
+bpsh 0,1 sh -c 'test $(hostname) = n1 && kill -TERM $$; exit 2'
+check_eq "killed by SIGTERM: 143" "143" "$?"
+
+# Input.
+seq 1 20000 >"$M/in"
+want=$(sha256sum <"$M/in")
+out=$(bpsh -s 0-3 sha256sum <"$M/in")
+check_eq "stdin reaches every node" "$want$want$want$want" "$(tr -d '\n' <<<"$out")"
+out=$(timeout 20 bash -c 'sleep 30 | bpsh -n 0,1 cat; echo rc=$?')
+check_eq "-n: bpsh returns" "rc=0" "$out"
+out=$(echo hi | bpsh -N 0,1 sh -c 'cat; echo out; echo err >&2' 2>&1)
+check_eq "-N: nothing forwarded" "" "$out"
+
+# Output options.
+out=$(bpsh -p 1 sh -c 'echo a; echo b >&2; printf c' 2>&1 | sort)
+check_eq "-p: prefixes on both streams and the last partial line" "1: a 1: b 1: c" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+out=$(bpsh -p -b 8 0 echo 0123456789abc)
+check_eq "-b: lines cut at the buffer size" "0: 01234567 0: 89abc " "$(tr '\n' ' ' <<<"$out")"
+out=$(bpsh -s 0-3 sh -c 'sleep 0.$(( 4 - $(hostname | tr -d n) )); hostname')
+check_eq "-s: node order, whatever the ends' order" "n0 n1 n2 n3" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+out=$(bpsh -g -a uname -s)
+check_eq "-g: identical output once" "--------------- 0-3 (4) --------------- Linux " "$(tr '\n' ' ' <<<"$out")"
+out=$(bpsh -g 0,1,3 sh -c 'test $(hostname) = n1 && echo odd || echo even')
+check_eq "-g: two blocks, node sets compact" "--------------- 0,3 (2) --------------- even --------------- 1 (1) --------------- odd " "$(tr '\n' ' ' <<<"$out")"
+bpsh -t 0,1 true 2>"$M/err"
+check_match "-t: a time per node" "^bpsh: node 1: [0-9.]+ s, exit 0$" "$(cat "$M/err")"
+
+# Files on the node.
+on 2 sh -c 'echo from-node-2 >/tmp/in2'
+check "-I/-O/-E: files on the node" bpsh -I /tmp/in2 -O /tmp/out2 -E /tmp/err2 2 sh -c 'cat; echo oops >&2'
+check_eq "-O wrote there" "from-node-2" "$(on 2 cat /tmp/out2)"
+check_eq "-E wrote there" "oops" "$(on 2 cat /tmp/err2)"
+check_fails "-I of a file the node lacks" bpsh -I /tmp/nothing-here 2 cat
+
+# Large outputs from every node at once: nothing lost, no line mixed.
+bpsh -p -a sh -c 'seq -f "line %g of a long enough line to fill pipes quickly" 1 30000' >"$M/big"
+check_eq "large outputs: exit 0" "0" "$?"
+bad=$(grep -cvE '^[0-3]: line [0-9]+ of a long enough line to fill pipes quickly$' "$M/big")
+check_eq "no line mixed with another under -L" "0" "$bad"
+for n in 0 1 2 3; do
+	got=$(grep "^$n: " "$M/big" | sed -E 's/^[0-9]: line ([0-9]+) .*/\1/' | sha256sum)
+	check_eq "node $n: all 30000 lines, in order" "$(seq 1 30000 | sha256sum)" "$got"
+done
+
+# Ctrl-C on bpsh reaches every remote process.
+bpsh -a sleep 100 &
+p=$!
+wait_for 20 sh -c '[ "$(bpstat -p | awk "NR > 1" | wc -l)" -eq 4 ]'
+check_eq "four remote sleeps" "4" "$(nremote)"
+kill -INT $p
+wait $p
+check_eq "Ctrl-C: bpsh exits 130" "130" "$?"
+wait_for 10 sh -c '[ "$(bpstat -p | awk "NR > 1" | wc -l)" -eq 0 ]'
+check_eq "no remote process left" "0" "$(nremote)"
+
+finish
