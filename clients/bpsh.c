@@ -270,9 +270,12 @@ static void take(struct job *j, int stream, const char *buf, size_t len)
 		j->line_len[stream] += part;
 		buf += part;
 		len -= part;
-		/* A line, or a buffer full without one: out it goes. */
+		/* A line, or a buffer full without one: out it goes, a cut
+		 * line ended here (the buffer has room for that newline). */
 		if (j->line[stream][j->line_len[stream] - 1] == '\n' ||
 		    j->line_len[stream] == opt.bufsize) {
+			if (j->line[stream][j->line_len[stream] - 1] != '\n')
+				j->line[stream][j->line_len[stream]++] = '\n';
 			emit(j, stream, j->line[stream], j->line_len[stream]);
 			j->line_len[stream] = 0;
 		}
@@ -472,9 +475,6 @@ static void start_child(struct job *j, const char *path, char **argv, const sigs
 	if (j->pid == 0) {
 		sigprocmask(SIG_SETMASK, mask, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		/* A group of its own: bpsh passes terminal signals on once,
-		 * rather than the terminal reaching the ghosts too. */
-		setpgid(0, 0);
 		dup2(in[0] >= 0 ? in[0] : null, 0);
 		dup2(out[1] >= 0 ? out[1] : null, 1);
 		dup2(err[1] >= 0 ? err[1] : null, 2);
@@ -483,9 +483,12 @@ static void start_child(struct job *j, const char *path, char **argv, const sigs
 		 * errors go to its stderr, which bpsh shows. */
 		syscall(SYS_close_range, 3, ~0U, 0);
 		if (opt.in_file || opt.out_file || opt.err_file) {
-			/* Files on the node: get there first, open them there. */
+			/* Files on the node: get there first, open them there
+			 * (SIGHUP ignored meanwhile, as bproc_execmove does). */
+			signal(SIGHUP, SIG_IGN);
 			if (bproc_move(j->node) < 0)
 				child_fail(j->node, "cannot move there");
+			signal(SIGHUP, SIG_DFL);
 			if (opt.in_file)
 				open_on_node(j->node, opt.in_file, 0, O_RDONLY);
 			if (opt.out_file)
@@ -508,7 +511,7 @@ static void start_child(struct job *j, const char *path, char **argv, const sigs
 	j->out_fd[2] = err[0];
 	if (opt.lines)
 		for (int s = 1; s <= 2; s++)
-			j->line[s] = xmalloc(opt.bufsize);
+			j->line[s] = xmalloc(opt.bufsize + 1);
 }
 
 /* --- the loop --------------------------------------------------------- */
@@ -621,7 +624,10 @@ static void run_loop(int sfd)
 				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGCHLD)
 						reap();
-					else
+					else if (si.ssi_code != SI_KERNEL)
+						/* From the terminal (SI_KERNEL) it
+						 * reached the ghosts already: they
+						 * are in our process group. */
 						pass_signal((int)si.ssi_signo);
 				}
 				continue;
@@ -656,6 +662,24 @@ static void run_loop(int sfd)
 	free(buf);
 }
 
+static int *nodes;
+static char *path;
+
+/* Everything is freed on the way out, early or not, so that leak checkers
+ * see real leaks only. */
+static void free_all(void)
+{
+	for (int i = 0; jobs && i < njobs; i++) {
+		for (int st = 1; st <= 2; st++)
+			free(jobs[i].line[st]);
+		release_kept(&jobs[i], false);
+	}
+	free(jobs);
+	free(nodes);
+	free(path);
+	bproc_nodeset_free(&cluster);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -664,9 +688,10 @@ int main(int argc, char **argv)
 		{ "stderr", required_argument, NULL, 'E' }, { "time", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int all = 0, c, nnodes = 0, *nodes = NULL, worst = 0, sfd;
+	int all = 0, c, nnodes = 0, worst = 0, sfd;
 	sigset_t mask, old;
-	char *path;
+
+	atexit(free_all);
 
 	/* "+": options end at the node list or the command. */
 	while ((c = getopt_long(argc, argv, "+hvaAnNLpsdgb:I:O:E:t", long_options, NULL)) != -1) {
@@ -766,6 +791,11 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGQUIT);
+	/* Ours to pass on, even if we were started with them ignored (a
+	 * background job of a script); SIGHUP stays ignored under nohup. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
@@ -825,5 +855,6 @@ int main(int argc, char **argv)
 					j->finished - j->started, WEXITSTATUS(j->status));
 		}
 	}
+	close(sfd);
 	return worst;
 }
