@@ -86,7 +86,7 @@ static void human(uint64_t n, char *buf, size_t len)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 }
 
-static void show_progress(void *arg, const char *path, uint64_t done, uint64_t size, uint64_t total)
+static int show_progress(void *arg, const char *path, uint64_t done, uint64_t size, uint64_t total)
 {
 	struct progress *pg = arg;
 	long long now = now_ms();
@@ -95,7 +95,7 @@ static void show_progress(void *arg, const char *path, uint64_t done, uint64_t s
 
 	/* Small copies show nothing; large ones an update four times a second. */
 	if (now - pg->start_ms < 1000 || now < pg->next_ms)
-		return;
+		return 0;
 	pg->next_ms = now + 250;
 	human(done, d, sizeof(d));
 	human(size, s, sizeof(s));
@@ -103,6 +103,7 @@ static void show_progress(void *arg, const char *path, uint64_t done, uint64_t s
 	fprintf(stderr, "\r\033[K%s%s  %s / %s  %s/s", len > 40 ? "..." : "",
 		len > 40 ? path + len - 37 : path, d, s, rate);
 	pg->shown = true;
+	return 0;
 }
 
 static void progress_done(struct progress *pg)

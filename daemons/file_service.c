@@ -85,9 +85,12 @@ struct progress_state {
 	long long next_ms;
 };
 
-/* A relaying sender tells the asker how far it is, twice a second. */
-static void report_progress(void *arg, const char *path, uint64_t done, uint64_t size,
-			    uint64_t total)
+/*
+ * A relaying sender tells the asker how far it is, twice a second; an
+ * asker that has gone (bpcp interrupted) stops the copy.
+ */
+static int report_progress(void *arg, const char *path, uint64_t done, uint64_t size,
+			   uint64_t total)
 {
 	struct progress_state *ps = arg;
 	Bproc__FileProgress fp = BPROC__FILE_PROGRESS__INIT;
@@ -95,7 +98,7 @@ static void report_progress(void *arg, const char *path, uint64_t done, uint64_t
 	long long now = now_ms();
 
 	if (now < ps->next_ms && done < size)
-		return;
+		return 0;
 	ps->next_ms = now + 500;
 	fp.path = (char *)path;
 	fp.done = done;
@@ -103,7 +106,7 @@ static void report_progress(void *arg, const char *path, uint64_t done, uint64_t
 	fp.total = total;
 	msg.body_case = BPROC__MSG__BODY_FILE_PROGRESS;
 	msg.file_progress = &fp;
-	frame_send(ps->fd, &msg); /* an asker that left misses it, no more */
+	return frame_send(ps->fd, &msg);
 }
 
 static void set_timeouts(int fd)

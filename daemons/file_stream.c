@@ -318,8 +318,11 @@ static int send_data(struct sender *sd, int fd, const char *shown, const char *r
 		}
 		done += (uint64_t)n;
 		sd->total += (uint64_t)n;
-		if (sd->o->progress)
-			sd->o->progress(sd->o->progress_arg, rel, done, size, sd->total);
+		if (sd->o->progress) {
+			r = sd->o->progress(sd->o->progress_arg, rel, done, size, sd->total);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -704,8 +707,11 @@ static int copy_in(struct receiver *rc, int fd, const char *target, const char *
 		}
 		done += (uint64_t)n;
 		rc->total += (uint64_t)n;
-		if (rc->o->progress)
-			rc->o->progress(rc->o->progress_arg, rel, done, size, rc->total);
+		if (rc->o->progress) {
+			r = rc->o->progress(rc->o->progress_arg, rel, done, size, rc->total);
+			if (r < 0)
+				return r;
+		}
 	}
 	return failed ? 1 : 0;
 }

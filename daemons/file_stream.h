@@ -42,8 +42,10 @@ void file_result_merge(struct file_result *res, const Bproc__FileResult *from);
 void file_result_free(struct file_result *res);
 int file_result_send(int fd, const struct file_result *res);
 
-typedef void (*file_progress_fn)(void *arg, const char *path, uint64_t done, uint64_t size,
-				 uint64_t total);
+/* Called as bytes go; <0 stops the transfer with that error (the one who
+ * wanted to hear has gone). */
+typedef int (*file_progress_fn)(void *arg, const char *path, uint64_t done, uint64_t size,
+				uint64_t total);
 
 struct file_opts {
 	bool recursive;
