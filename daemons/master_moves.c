@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@
 #include "ghost.h"
 #include "log.h"
 #include "master.h"
+#include "master_tty.h"
 #include "master_tree.h"
 #include "movable.h"
 #include "move_source.h"
@@ -77,6 +79,7 @@ struct move {
 	char **argv;
 	int npipes;
 	struct move_pipe pipes[3];
+	int tty_out;          /* the fd its terminal's output goes to, -1: none */
 	int wake_fd;          /* the process waits on this pipe, or -1 */
 	/* Node to node (from >= 0): the steps both slaves have done. */
 	int from;             /* BPROC_NODE_MASTER, or the node it leaves */
@@ -101,6 +104,8 @@ struct ghost_entry {
 	 * ghost's fds 1 and 2. */
 	struct output_queue out[3];
 	int in_fd;           /* copy of the ghost's stdin pipe, or -1 */
+	int tty_in;          /* copy of the ghost's stdin terminal, or -1 */
+	int tty_out;         /* which of out[] is its terminal, or -1 */
 	struct master *m;
 	bool exit_deferred;  /* its end is known, output still queued */
 	int exit_status;
@@ -109,6 +114,7 @@ struct ghost_entry {
 
 static void output_drained(void *data);
 static void on_ghost_stdin(struct loop *loop, int fd, uint32_t events, void *data);
+static void on_ghost_tty(struct loop *loop, int fd, uint32_t events, void *data);
 
 static struct move *moves;
 static struct ghost_entry *ghosts;
@@ -292,6 +298,10 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 	Msg msg = BPROC__MSG__INIT;
 	struct move *mv;
 
+	if (g->tty_in >= 0 || g->tty_out >= 0)
+		return answer(client, id, g->pid, wake_fd, -ENOTSUP,
+			      "process %d is on a terminal; moving it from node to node is not implemented yet",
+			      g->pid);
 	if (!src || src->state != BPROC_NODE_UP || !src->conn)
 		return answer(client, id, g->pid, wake_fd, -BE_NODEDOWN,
 			      "node %d, where process %d runs, is %s", g->node, g->pid,
@@ -457,6 +467,12 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 	mv->argv = master_read_cmdline(pid, mv->comm, sizeof(mv->comm));
 	mv->tree = calloc(1, sizeof(*mv->tree));
 	mv->npipes = move_find_pipes(pid, 07, mv->pipes);
+	/* A terminal's output goes where its stdout was, else stderr, else
+	 * stdin (a terminal fd is read-write); none: -1. */
+	mv->tty_out = -1;
+	for (int i = 0, order[] = { 1, 2, 0 }; i < 3 && mv->tty_out < 0; i++)
+		if (mv->movable.tty_stdio & (1u << order[i]))
+			mv->tty_out = order[i];
 	snprintf(mv->dir, sizeof(mv->dir), IMAGES_DIR "/move-%llu", (unsigned long long)mv->id);
 	if (!mv->argv || !mv->tree) {
 		snprintf(err, errlen, "out of memory");
@@ -499,6 +515,7 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 	r = criu_dump_tree(criu, pid, mv->freezer.path, mv->dir, err, errlen);
 	if (r == 0)
 		r = move_send_images(slave, mv->id, mv->dir, pid, mv->pipes, mv->npipes,
+				     mv->movable.tty_rdev ? mv->tty_out : MOVE_NO_TTY,
 				     mv->tree->pid, mv->tree->n, mv->wake_fd, err, errlen);
 	if (r < 0) {
 		pr_warn("move of %d to node %d: %s", pid, mv->node, err);
@@ -780,7 +797,18 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		int pidfd = (int)syscall(SYS_pidfd_open, g->pid, 0);
 
 		g->in_fd = -1;
+		g->tty_in = -1;
+		g->tty_out = mv->tty_out;
 		g->m = m;
+		if (pidfd >= 0 && mv->tty_out >= 0)
+			g->out[mv->tty_out].fd =
+				(int)syscall(SYS_pidfd_getfd, pidfd, mv->tty_out, 0);
+		if (pidfd >= 0 && (mv->movable.tty_stdio & 1))
+			g->tty_in = (int)syscall(SYS_pidfd_getfd, pidfd, 0, 0);
+		if (g->tty_in >= 0)
+			/* Edge-triggered: while the ghost is in the background,
+			 * what is typed is the shell's, and is left alone. */
+			loop_add(m->loop, g->tty_in, EPOLLIN | EPOLLET, on_ghost_tty, g);
 		for (int i = 0; pidfd >= 0 && i < mv->npipes; i++) {
 			int fd = (int)syscall(SYS_pidfd_getfd, pidfd, mv->pipes[i].fd, 0);
 
@@ -806,6 +834,8 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		c->pid = mv->tree->pid[i];
 		c->node = node;
 		c->in_fd = -1;
+		c->tty_in = -1;
+		c->tty_out = -1;
 		c->m = m;
 		for (int k = 0; k < 3; k++)
 			output_queue_init(&c->out[k], m->loop, -1, output_drained, c);
@@ -847,7 +877,8 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 	g->exit_ordered = true;
 	/* Everything it printed first, then its end: readers of its output
 	 * must have it all when the parent learns it ended. */
-	if (output_queue_pending(&g->out[1]) || output_queue_pending(&g->out[2])) {
+	if (output_queue_pending(&g->out[0]) || output_queue_pending(&g->out[1]) ||
+	    output_queue_pending(&g->out[2])) {
 		g->exit_deferred = true;
 		g->exit_status = ps->status;
 		return;
@@ -885,7 +916,7 @@ static void output_drained(void *data)
 {
 	struct ghost_entry *g = data;
 
-	if (!g->exit_deferred || output_queue_pending(&g->out[1]) ||
+	if (!g->exit_deferred || output_queue_pending(&g->out[0]) || output_queue_pending(&g->out[1]) ||
 	    output_queue_pending(&g->out[2]))
 		return;
 	g->exit_deferred = false;
@@ -907,6 +938,10 @@ static void ghost_gone(struct master *m, struct ghost_entry *g, int status)
 	if (g->in_fd >= 0) {
 		loop_remove(m->loop, g->in_fd);
 		close(g->in_fd);
+	}
+	if (g->tty_in >= 0) {
+		loop_remove(m->loop, g->tty_in);
+		close(g->tty_in);
 	}
 	free(g);
 }
@@ -946,13 +981,88 @@ static void on_ghost_stdin(struct loop *loop, int fd, uint32_t events, void *dat
 		conn_send(n->conn, &msg);
 }
 
+static void send_input(struct ghost_entry *g, const void *data, size_t len, bool eof)
+{
+	struct master_node *n = master_find_node(g->m, g->node);
+	Bproc__Input in = BPROC__INPUT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	in.pid = g->pid;
+	if (len > 0) {
+		in.has_data = true;
+		in.data.data = (uint8_t *)data;
+		in.data.len = len;
+	}
+	in.has_eof = eof;
+	in.eof = eof;
+	msg.body_case = BPROC__MSG__BODY_INPUT;
+	msg.input = &in;
+	if (n && n->conn)
+		conn_send(n->conn, &msg);
+}
+
+/* The terminal's size, for the node's copy of it (before a SIGWINCH). */
+static void send_tty_size(struct ghost_entry *g)
+{
+	struct master_node *n = master_find_node(g->m, g->node);
+	Bproc__Input in = BPROC__INPUT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	int fd = g->tty_out >= 0 ? g->out[g->tty_out].fd : g->tty_in;
+	unsigned int rows, cols;
+
+	if (fd < 0 || master_tty_size(fd, &rows, &cols) < 0)
+		return;
+	in.pid = g->pid;
+	in.has_rows = in.has_cols = true;
+	in.rows = rows;
+	in.cols = cols;
+	msg.body_case = BPROC__MSG__BODY_INPUT;
+	msg.input = &in;
+	if (n && n->conn)
+		conn_send(n->conn, &msg);
+}
+
+/*
+ * Something was typed on the ghost's terminal.  If the ghost is in the
+ * foreground, it is for the process: read it as the process would have,
+ * a line at a time (the terminal's line discipline has done the editing,
+ * the echo and Ctrl-C), and send it.  Otherwise it is the shell's.  The
+ * fd is the process's own (blocking) file, so read only what poll() says
+ * is there.
+ */
+static void on_ghost_tty(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct ghost_entry *g = data;
+	uint8_t buf[4096];
+
+	(void)events;
+	while (master_tty_foreground(g->pid)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t got;
+
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN) || (p.revents & (POLLHUP | POLLERR)))
+			break;
+		got = read(fd, buf, sizeof(buf));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0) {
+			/* Hung up: nothing more will come. */
+			loop_remove(loop, fd);
+			close(fd);
+			g->tty_in = -1;
+			return;
+		}
+		send_input(g, buf, (size_t)got, got == 0);
+	}
+}
+
 void master_output(struct master *m, int node, const Bproc__Output *out)
 {
 	struct ghost_entry *g = find_ghost(out->pid);
 	int r;
 
 	(void)m;
-	if (!g || g->node != node || out->fd < 1 || out->fd > 2 || g->out[out->fd].fd < 0)
+	if (!g || g->node != node || out->fd < 0 || out->fd > 2 || g->out[out->fd].fd < 0)
 		return;
 	r = output_queue_push(&g->out[out->fd], out->data.data, out->data.len);
 	if (r == -ENOBUFS)
@@ -993,8 +1103,11 @@ void master_ghosts_reap(struct master *m)
 				 * wherever it runs once the move is over. */
 				if (mv && mv->from != BPROC_NODE_MASTER && mv->nheld < MAX_HELD_SIGNALS)
 					mv->held[mv->nheld++] = ev.sig;
-				else
+				else {
+					if (ev.sig == SIGWINCH)
+						send_tty_size(g);
 					forward_signal(m, g, ev.sig);
+				}
 				ghost_resume(pid, 0);
 			}
 			break;

@@ -82,8 +82,8 @@ static int send_file(struct conn *conn, uint64_t move_id, const char *dir, const
 }
 
 int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t pid,
-		     const struct move_pipe *pipes, int npipes, const pid_t *tree, int ntree,
-		     int wake_fd, char *err, size_t errlen)
+		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
+		     int ntree, int wake_fd, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -136,6 +136,10 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 	/* pid_t is the wire's int32 */
 	req.n_tree = ntree > 0 ? (size_t)ntree : 0;
 	req.tree = (int32_t *)tree;
+	if (tty_fd != MOVE_NO_TTY) {
+		req.has_tty_fd = true;
+		req.tty_fd = tty_fd;
+	}
 	if (wake_fd >= 0) {
 		req.has_wake_fd = true;
 		req.wake_fd = wake_fd;

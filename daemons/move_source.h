@@ -18,6 +18,9 @@
  * queue (CONN_MAX_QUEUED). */
 #define MOVE_MAX_IMAGE_BYTES (48u << 20)
 
+/* move_send_images(): the process is not on a terminal. */
+#define MOVE_NO_TTY (-1000)
+
 /* A standard stream of the process that is a pipe: forwarded through the
  * daemons, replaced at restore (CRIU --inherit-fd). */
 struct move_pipe {
@@ -32,12 +35,13 @@ int move_find_pipes(pid_t pid, unsigned int fd_mask, struct move_pipe *pipes);
 /*
  * Send every image file of dir (but CRIU's logs) on conn as ImageChunks,
  * then the RestoreRequest for pid (tree: every pid of its tree, pid first,
- * or none).  Everything is queued on conn at once, so dir may go as soon
+ * or none).  tty_fd: MOVE_NO_TTY, or the process is on a terminal, whose
+ * output goes to the ghost's fd tty_fd (RestoreRequest.tty_fd).  Everything is queued on conn at once, so dir may go as soon
  * as this returns.  0 or -errno, with err saying why.
  */
 int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t pid,
-		     const struct move_pipe *pipes, int npipes, const pid_t *tree, int ntree,
-		     int wake_fd, char *err, size_t errlen);
+		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
+		     int ntree, int wake_fd, char *err, size_t errlen);
 
 /* rm -r of an image directory (only regular files and directories). */
 void move_remove_dir(const char *dir);

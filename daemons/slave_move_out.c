@@ -251,7 +251,7 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 				ret = send_hello(o->peer, mo);
 			if (ret == 0)
 				ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes,
-						       NULL, 0, mo->has_wake_fd ? mo->wake_fd : -1,
+						       MOVE_NO_TTY, NULL, 0, mo->has_wake_fd ? mo->wake_fd : -1,
 						       err, sizeof(err));
 			if (ret < 0 && !err[0])
 				snprintf(err, sizeof(err), "link to node %d: %s", mo->target,

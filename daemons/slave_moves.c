@@ -11,6 +11,7 @@
  * pid, stopped; MoveCommit lets it run or kills it.  Exits are learnt from
  * the node's init, which reaps the restored processes (slave_pidns.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,6 +31,7 @@
 #include "move_source.h"
 #include "output_queue.h"
 #include "slave.h"
+#include "slave_tty.h"
 #include "util.h"
 
 #define IMAGES_DIR "/run/bproc/images"
@@ -64,6 +66,11 @@ struct restored {
 	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
 	bool in_eof;
 	int wake_fd;              /* it waits in bproc_move/rfork on this, or -1 */
+	/* On a terminal: in.fd is our side of its pseudo-terminal, and
+	 * hold_fd keeps the session that holds it until the commit
+	 * (criu_run.h). */
+	bool tty;
+	int hold_fd;
 	struct restored *next;
 };
 
@@ -178,6 +185,43 @@ static int on_image_chunk(struct slave *s, const Bproc__ImageChunk *c)
 	return 0;
 }
 
+/* A process of init's pid namespace whose pid inside is nspid, host view:
+ * the restore of a process on a terminal leaves it a child of the session
+ * keeper until the commit (criu_run.c), not of init. */
+static pid_t host_pid_by_scan(pid_t init, pid_t nspid)
+{
+	char path[300], line[256];
+	struct stat ns_init, ns;
+	DIR *d;
+	struct dirent *e;
+	pid_t found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init);
+	if (stat(path, &ns_init) < 0)
+		return 0;
+	d = opendir("/proc");
+	while (d && !found && (e = readdir(d))) {
+		_cleanup_fclose_ FILE *st = NULL;
+		int host = 0, inner = 0;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+		st = fopen(path, "re");
+		while (st && fgets(line, sizeof(line), st))
+			if (sscanf(line, "NSpid: %d %d", &host, &inner) == 2)
+				break;
+		if (inner != nspid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", host);
+		if (stat(path, &ns) == 0 && ns.st_ino == ns_init.st_ino && ns.st_dev == ns_init.st_dev)
+			found = host;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* The child of the node's init whose pid inside is nspid, host view. */
 static pid_t host_pid_of(pid_t init, pid_t nspid)
 {
@@ -201,7 +245,7 @@ static pid_t host_pid_of(pid_t init, pid_t nspid)
 		if (inner == nspid)
 			return candidate;
 	}
-	return 0;
+	return host_pid_by_scan(init, nspid);
 }
 
 /* The innermost pid (the node's) of a host pid, 0 if gone. */
@@ -313,7 +357,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 
 	/* One pipe of ours per distinct pipe of the process (stdout and
 	 * stderr are often the same one). */
-	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT; i++) {
+	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT - 2; i++) {
 		bool seen = false;
 
 		for (int j = 0; j < npipes; j++)
@@ -334,6 +378,34 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		npipes++;
 	}
 
+	/* A terminal: a pseudo-terminal of ours in its place. */
+	int ptm = -1, pts = -1, hold[2] = { -1, -1 }, ninherit = npipes;
+
+	if (req->has_tty_fd) {
+		ret = slave_tty_open(&ptm, &pts);
+		if (ret == 0 && pipe2(hold, O_CLOEXEC) < 0)
+			ret = -errno;
+		if (ret < 0) {
+			snprintf(message, sizeof(message), "node %d: no pseudo-terminal: %s", s->node,
+				 strerror(-ret));
+			for (int i = 0; i < npipes; i++) {
+				close(pipes[i][0]);
+				close(pipes[i][1]);
+			}
+			if (ptm >= 0) {
+				close(ptm);
+				close(pts);
+			}
+			send_result(s, req->move_id, ret, message);
+			remove_images(req->move_id);
+			return 0;
+		}
+		inherit[ninherit].fd = pts;
+		inherit[ninherit++].key = CRIU_INHERIT_TTY;
+		inherit[ninherit].fd = hold[0];
+		inherit[ninherit++].key = CRIU_INHERIT_TTY_HOLD;
+	}
+
 	image_dir(req->move_id, dir, sizeof(dir));
 	if (!s->criu[0]) {
 		send_result(s, req->move_id, -ENOENT, "this node has no CRIU");
@@ -347,10 +419,18 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		remove_images(req->move_id);
 		return 0;
 	}
-	ret = criu_restore_tree(s->criu, dir, nsfd, inherit, npipes, &nspid, err, sizeof(err));
+	ret = criu_restore_tree(s->criu, dir, nsfd, inherit, ninherit, &nspid, err, sizeof(err));
 	/* The process holds the write ends now; ours would keep them open. */
 	for (int i = 0; i < npipes; i++)
 		close(pipes[i][1]);
+	if (hold[0] >= 0)
+		close(hold[0]);
+	if (pts >= 0) {
+		/* CRIU set it as the master's terminal was; ours adds nothing. */
+		if (ret == 0 && slave_tty_set_mode(pts) < 0)
+			pr_warn("move %llu: cannot set the terminal's mode", (unsigned long long)req->move_id);
+		close(pts);
+	}
 	if (ret == 0 && nspid != req->pid) {
 		ret = -EBUSY;
 		snprintf(err, sizeof(err), "restored as pid %d, not %d", nspid, req->pid);
@@ -379,6 +459,10 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 			kill(host, SIGKILL);
 		for (int i = 0; i < npipes; i++)
 			close(pipes[i][0]);
+		if (ptm >= 0) {
+			close(ptm);
+			close(hold[1]); /* the keeper goes */
+		}
 		snprintf(message, sizeof(message), "node %d: %s", s->node, err);
 		pr_warn("move %llu: %s", (unsigned long long)req->move_id, message);
 		send_result(s, req->move_id, ret, message);
@@ -409,6 +493,26 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		r->out[r->nout++] = o;
 		loop_add(s->loop, o->fd, EPOLLIN, on_output, o);
 	}
+	r->hold_fd = -1;
+	if (ptm >= 0) {
+		/* Its terminal's output goes back like a pipe's; what is
+		 * typed on the master goes in through a copy of ours. */
+		struct out_pipe *o = calloc(1, sizeof(*o));
+
+		r->tty = true;
+		r->hold_fd = hold[1];
+		r->in.fd = fcntl(ptm, F_DUPFD_CLOEXEC, 3);
+		if (o) {
+			o->s = s;
+			o->r = r;
+			o->fd = ptm;
+			o->stream = req->tty_fd;
+			r->out[r->nout++] = o;
+			loop_add(s->loop, o->fd, EPOLLIN, on_output, o);
+		} else {
+			close(ptm);
+		}
+	}
 	r->pid = req->pid;
 	r->host_pid = host;
 	r->move_id = req->move_id;
@@ -427,6 +531,8 @@ static void forget(struct slave *s, struct restored *r)
 	while (r->nout > 0)
 		close_out_pipe(r->out[0]);
 	output_queue_close(&r->in);
+	if (r->hold_fd >= 0)
+		close(r->hold_fd); /* the session that held its terminal ends */
 	for (struct restored **p = &s->restored; *p; p = &(*p)->next)
 		if (*p == r) {
 			*p = r->next;
@@ -444,6 +550,11 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 		if (c->commit) {
 			r->committed = true;
 			signal_tree(r, SIGCONT);
+			if (r->hold_fd >= 0) {
+				/* It runs: the session keeper may go (criu_run.h). */
+				close(r->hold_fd);
+				r->hold_fd = -1;
+			}
 			/* A process that waits for its own move learns it is
 			 * over, and where it is now. */
 			move_wake(r->host_pid, r->wake_fd, 0, NULL);
@@ -474,6 +585,16 @@ static int on_input(struct slave *s, const Bproc__Input *in)
 	for (struct restored *r = s->restored; r; r = r->next) {
 		if (r->pid != in->pid)
 			continue;
+		if (r->tty) {
+			/* An end of file typed on a terminal is not its end. */
+			if (in->has_rows && in->has_cols && r->in.fd >= 0)
+				slave_tty_resize(r->in.fd, in->rows, in->cols);
+			if (((in->has_data && in->data.len > 0) || (in->has_eof && in->eof)) &&
+			    slave_tty_input(&r->in, in->has_data ? in->data.data : NULL,
+					    in->has_data ? in->data.len : 0, in->has_eof && in->eof) < 0)
+				pr_warn("process %d: terminal input dropped", r->pid);
+			return 0;
+		}
 		r->in.drained = input_drained;
 		r->in.data = r;
 		if (in->has_data && in->data.len > 0 &&

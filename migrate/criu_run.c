@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +65,18 @@ static int wait_child(pid_t pid, int *status)
 	}
 }
 
+/* stdin from in_fd (-1: /dev/null), stdout and stderr to /dev/null. */
+static void exec_with_stdin(char *const argv[], int in_fd)
+{
+	int devnull = open("/dev/null", O_RDWR);
+
+	dup2(in_fd >= 0 ? in_fd : devnull, STDIN_FILENO);
+	dup2(devnull, STDOUT_FILENO);
+	dup2(devnull, STDERR_FILENO);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
 static void exec_quietly(char *const argv[])
 {
 	int devnull = open("/dev/null", O_RDWR);
@@ -71,6 +86,93 @@ static void exec_quietly(char *const argv[])
 	dup2(devnull, STDERR_FILENO);
 	execv(argv[0], argv);
 	_exit(127);
+}
+
+/* Inside the node's pid namespace: a /proc of it, then CRIU. */
+static void exec_criu_in_node(char *const argv[], int in_fd)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		_exit(125);
+	exec_with_stdin(argv, in_fd);
+}
+
+/*
+ * The restore of a process that was on a terminal, in the child that has
+ * entered the node's pid namespace (its children are in it).  A first
+ * child, the keeper, leads a new session whose controlling terminal is
+ * tty_fd, and runs CRIU in it: CRIU (--shell-job) restores the process in
+ * the keeper's session, on that terminal.  The keeper passes CRIU's exit
+ * status up through a pipe, so this child can end with it.
+ *
+ * The keeper also adopts the process (a child subreaper) while it is held
+ * stopped: when CRIU exits, the process, in a process group of its own
+ * (a shell's job) with a stopped member and no parent left in the
+ * session, would be an orphaned group, and the kernel sends those SIGHUP
+ * and SIGCONT.  Adopted, it has a parent in its session.  When hold_fd's
+ * writer closes it (the move committed: the process runs; or aborted),
+ * the keeper gives the terminal's foreground to its own group and exits:
+ * as a session leader's exit it hangs up only itself, the process goes to
+ * the node's init, and keeps the terminal open, but no longer as its
+ * controlling terminal.
+ */
+static void restore_on_terminal(char *const argv[], int tty_fd, int hold_fd)
+{
+	int status_pipe[2], cstatus;
+	unsigned char code = 122;
+	pid_t keeper, criu_pid;
+
+	if (pipe(status_pipe) < 0)
+		_exit(126);
+	keeper = fork();
+	if (keeper < 0)
+		_exit(126);
+	if (keeper == 0) {
+		char byte;
+
+		close(status_pipe[0]);
+		if (setsid() < 0 || ioctl(tty_fd, TIOCSCTTY, 0) < 0 ||
+		    prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+			_exit(126);
+		criu_pid = fork();
+		if (criu_pid < 0)
+			_exit(126);
+		if (criu_pid == 0) {
+			close(status_pipe[1]);
+			close(hold_fd);
+			exec_criu_in_node(argv, tty_fd);
+		}
+		while (waitpid(criu_pid, &cstatus, 0) < 0)
+			if (errno != EINTR)
+				_exit(124);
+		code = WIFEXITED(cstatus) ? (unsigned char)WEXITSTATUS(cstatus) : 123;
+		if (write(status_pipe[1], &code, 1) != 1)
+			_exit(124);
+		/* Keep nothing of the process's (its pipes' ends: their readers
+		 * must see them close when it ends) but hold_fd and the
+		 * terminal, as fds 3 and 4. */
+		if (dup2(hold_fd, 3) < 0 || dup2(tty_fd, 4) < 0)
+			_exit(124);
+		syscall(SYS_close_range, 5, ~0U, 0);
+		for (;;) {
+			ssize_t n = read(3, &byte, 1);
+
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+		signal(SIGTTOU, SIG_IGN);
+		tcsetpgrp(4, getpgrp());
+		/* An aborted move's killed copy is our child: reap it. */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		_exit(0);
+	}
+	close(status_pipe[1]);
+	close(hold_fd);
+	close(tty_fd);
+	if (read(status_pipe[0], &code, 1) != 1)
+		_exit(124);
+	_exit(code);
 }
 
 /*
@@ -84,19 +186,27 @@ static void exec_quietly(char *const argv[])
 static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 			const struct criu_inherit *inherit, int ninherit)
 {
+	int tty_fd = -1, hold_fd = -1;
 	pid_t child = fork();
 
 	if (child != 0)
 		return child < 0 ? -errno : child;
-	for (int i = 0; i < ninherit; i++)
+	for (int i = 0; i < ninherit; i++) {
 		if (dup2(inherit[i].fd, 100 + i) < 0)
 			_exit(126);
+		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY) == 0)
+			tty_fd = 100 + i;
+		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY_HOLD) == 0)
+			hold_fd = 100 + i;
+	}
 	if (pidns_fd >= 0) {
 		pid_t criu_pid;
 		int cstatus;
 
 		if (setns(pidns_fd, CLONE_NEWPID) < 0)
 			_exit(126);
+		if (tty_fd >= 0 && hold_fd >= 0 && mntns_fd < 0)
+			restore_on_terminal(argv, tty_fd, hold_fd); /* does not return */
 		/* setns(CLONE_NEWPID) applies to children: fork into it. */
 		criu_pid = fork();
 		if (criu_pid < 0)
@@ -204,8 +314,12 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 		return -E2BIG;
 	while (argv[argc])
 		argc++;
-	/* The inherited fds are handed to CRIU as fd 100, 101, ... */
+	/* The inherited fds are handed to CRIU as fd 100, 101, ...; the
+	 * terminal is not an --inherit-fd (criu_run.h). */
 	for (int i = 0; i < ninherit; i++) {
+		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY) == 0 ||
+		    strcmp(inherit[i].key, CRIU_INHERIT_TTY_HOLD) == 0)
+			continue;
 		snprintf(specs[i], sizeof(specs[i]), "fd[%d]:%s", 100 + i, inherit[i].key);
 		argv[argc++] = "--inherit-fd";
 		argv[argc++] = specs[i];

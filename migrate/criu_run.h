@@ -42,6 +42,25 @@ struct criu_inherit {
 };
 #define CRIU_MAX_INHERIT 8
 
+/*
+ * Two keys that are not CRIU resources but the process's terminal:
+ *   CRIU_INHERIT_TTY: fd is the slave side of a pseudo-terminal that
+ *     replaces the terminal the process had (its fds on it, whatever their
+ *     number).  CRIU's --shell-job restores a terminal whose other side is
+ *     not dumped from CRIU's own stdin, made its controlling terminal in a
+ *     session of its own inside the node's pid namespace, so the process
+ *     gets that pseudo-terminal as its controlling terminal too.
+ *   CRIU_INHERIT_TTY_HOLD: fd is the read end of a pipe; the caller
+ *     closes the write end once it let the restored process run (or
+ *     killed it).  Until then the session that holds the terminal stays,
+ *     and the process is its leader's child (see restore_on_terminal()
+ *     in criu_run.c for why); afterwards the process is the node init's
+ *     child, with the pseudo-terminal as its fds but as no session's
+ *     controlling terminal.
+ */
+#define CRIU_INHERIT_TTY "bproc:tty"
+#define CRIU_INHERIT_TTY_HOLD "bproc:tty-hold"
+
 int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 		      const struct criu_inherit *inherit, int ninherit, pid_t *pid, char *err,
 		      size_t errlen);

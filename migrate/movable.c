@@ -391,7 +391,7 @@ static int check_fd(struct scan *sc, int dirfd, int fd)
 				return refuse(sc, "fd %d is a second terminal, %s; a process moves with one",
 					      fd, target);
 			sc->mv->tty_rdev = st.st_rdev;
-			if (fd <= 2)
+			if (fd <= 2 && sc->pid == sc->root) /* the root's, which the ghost keeps */
 				sc->mv->tty_stdio |= 1u << fd;
 			return 0;
 		}

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -238,4 +241,180 @@ Test(criu_run, dump_of_a_missing_process_fails_clearly)
 	freezer_release(&f);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_expect_eq(system(cmd), 0);
+}
+
+/* Field 7 of /proc/PID/stat: the controlling terminal's device number. */
+static unsigned long tty_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long tty = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f && fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 1, " %*c %*d %*d %*d %lu", &tty);
+	if (f)
+		fclose(f);
+	return tty;
+}
+
+/* Read from fd until want shows up or a second passes. */
+static bool read_until(int fd, const char *want)
+{
+	char buf[4096];
+	size_t have = 0;
+	long long end = now_ms() + 1000;
+
+	while (now_ms() < end && have < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+
+		if (n > 0) {
+			have += (size_t)n;
+			buf[have] = '\0';
+			if (strstr(buf, want))
+				return true;
+		} else {
+			usleep(10000);
+		}
+	}
+	return false;
+}
+
+/*
+ * A shell job on a terminal (its session's leader, the "shell", stays
+ * behind) is restored in a node's namespace on another pseudo-terminal,
+ * which becomes its controlling terminal, in a session that outlives
+ * CRIU (CRIU_INHERIT_TTY and CRIU_INHERIT_TTY_HOLD).
+ */
+Test(criu_run, a_process_on_a_terminal_gets_the_new_terminal)
+{
+	char dir[] = "/tmp/bproc-test-criu-XXXXXX", err[512] = "", name[64], nspath[64];
+	int m1, s1, m2, s2, hold[2], p[2], nsfd, r;
+	struct criu_inherit inherit[2];
+	struct freezer f;
+	pid_t shell, subject, init, nspid = 0, restored;
+	struct stat st;
+
+	if (!can_run())
+		cr_skip_test("needs root, cgroup v2 and a working CRIU");
+	m1 = posix_openpt(O_RDWR | O_NOCTTY);
+	cr_assert_geq(m1, 0);
+	cr_assert_eq(grantpt(m1) | unlockpt(m1), 0);
+	s1 = open(ptsname(m1), O_RDWR | O_NOCTTY);
+	cr_assert_geq(s1, 0);
+	cr_assert_eq(pipe(p), 0);
+	shell = fork();
+	cr_assert_geq(shell, 0);
+	if (shell == 0) {
+		/* The shell: leads the terminal's session, runs one job. */
+		pid_t job;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* the shell is not dumped */
+		setsid();
+		ioctl(s1, TIOCSCTTY, 0);
+		job = fork();
+		if (job == 0) {
+			int devnull = open("/dev/null", O_RDWR);
+
+			setpgid(0, 0);
+			signal(SIGTTOU, SIG_IGN);
+			tcsetpgrp(s1, getpgrp());
+			dup2(s1, 0);
+			dup2(s1, 1);
+			dup2(devnull, 2);
+			job = getpid();
+			if (write(p[1], &job, sizeof(job)) != sizeof(job))
+				_exit(1);
+			syscall(SYS_close_range, 3, ~0U, 0);
+			/* A program of its own: none of the test runner's
+			 * memory (shared with the other tests) in the dump. */
+			execl("/bin/sh", "sh", "-c", "while read -r l; do echo \"echo:$l\"; done",
+			      (char *)NULL);
+			_exit(1);
+		}
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &subject, sizeof(subject)), (ssize_t)sizeof(subject));
+	close(p[0]);
+	fcntl(m1, F_SETFL, O_NONBLOCK);
+	cr_assert_eq(write(m1, "one\n", 4), 4);
+	cr_assert(read_until(m1, "echo:one"), "the job answers on its first terminal");
+
+	init = start_node_init();
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(name, sizeof(name), "test-criu-tty-%d", (int)subject);
+	cr_assert_eq(freezer_create(&f, name), 0);
+	cr_assert_eq(freezer_add(&f, subject), 0);
+	cr_assert_eq(freezer_freeze(&f), 0);
+	r = criu_dump_tree(criu, subject, f.path, dir, err, sizeof(err));
+	cr_assert_eq(r, 0, "dump: %s", err);
+
+	m2 = posix_openpt(O_RDWR | O_NOCTTY);
+	cr_assert_geq(m2, 0);
+	cr_assert_eq(grantpt(m2) | unlockpt(m2), 0);
+	s2 = open(ptsname(m2), O_RDWR | O_NOCTTY);
+	cr_assert_geq(s2, 0);
+	cr_assert_eq(fstat(s2, &st), 0);
+	cr_assert_eq(pipe(hold), 0);
+	inherit[0] = (struct criu_inherit){ .fd = s2, .key = CRIU_INHERIT_TTY };
+	inherit[1] = (struct criu_inherit){ .fd = hold[0], .key = CRIU_INHERIT_TTY_HOLD };
+	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)init);
+	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(nsfd, 0);
+	r = criu_restore_tree(criu, dir, nsfd, inherit, 2, &nspid, err, sizeof(err));
+	close(nsfd);
+	close(s2);
+	close(hold[0]);
+	cr_assert_eq(r, 0, "restore: %s", err);
+	{
+		/* Until the commit, the keeper's child, not init's. */
+		char cmd[160];
+		FILE *f;
+
+		snprintf(cmd, sizeof(cmd),
+			 "grep -l 'NSpid:.*[[:space:]]%d$' /proc/[0-9]*/status | grep -v '^/proc/%d/' | cut -d/ -f3",
+			 (int)subject, (int)subject);
+		f = popen(cmd, "r");
+		restored = 0;
+		if (f && fscanf(f, "%d", &restored) != 1)
+			restored = 0;
+		if (f)
+			pclose(f);
+	}
+	if (restored <= 0)
+		close(hold[1]);
+	cr_assert_gt(restored, 0, "no process %d in the node's namespace", subject);
+	cr_expect_eq(tty_of(restored), (unsigned long)st.st_rdev,
+		     "its controlling terminal is the new one");
+
+	usleep(100000); /* no hangup on the way, while it is held stopped */
+	cr_expect_eq(state_of(restored), 'T', "held stopped until the move commits");
+	/* The commit: it runs, and the session that held the terminal goes. */
+	kill(restored, SIGCONT);
+	close(hold[1]);
+	usleep(100000);
+	fcntl(m2, F_SETFL, O_NONBLOCK);
+	cr_assert_eq(write(m2, "two\n", 4), 4);
+	cr_expect(read_until(m2, "echo:two"), "the copy reads and writes the new terminal (state %c)",
+		  state_of(restored));
+
+	kill(restored, SIGKILL);
+	freezer_release(&f);
+	kill(subject, SIGKILL);
+	kill(shell, SIGKILL);
+	waitpid(shell, NULL, 0);
+	kill(init, SIGKILL);
+	waitpid(init, NULL, 0);
+	close(m1);
+	close(s1);
+	close(m2);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_expect_eq(system(cmd), 0);
+	}
 }
