@@ -25,10 +25,14 @@
  * Output, written here into copies of the ghost's fds without blocking
  * (output_queue.c); a process's end waits until its output is written.
  *
+ * A stdin pipe goes the other way (Input).  A terminal is relayed the same
+ * way through a pseudo-terminal on the node: what is typed is read here
+ * while the ghost is in the terminal's foreground (master_tty.c).
+ *
  * A process moves with its descendants (master_tree.c): each leaves a ghost.
  *
- * Not yet here (see docs/migration.md): stdin, terminals,
- * node-to-node and back to the master, streaming pages while dumping.
+ * Not yet here (see docs/migration.md): back to the master, a process on a
+ * terminal between nodes, streaming pages while dumping.
  */
 #include <dirent.h>
 #include <errno.h>

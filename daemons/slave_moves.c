@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,11 +67,8 @@ struct restored {
 	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
 	bool in_eof;
 	int wake_fd;              /* it waits in bproc_move/rfork on this, or -1 */
-	/* On a terminal: in.fd is our side of its pseudo-terminal, and
-	 * hold_fd keeps the session that holds it until the commit
-	 * (criu_run.h). */
+	/* On a terminal: in.fd is our side of its pseudo-terminal. */
 	bool tty;
-	int hold_fd;
 	struct restored *next;
 };
 
@@ -379,11 +377,11 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	}
 
 	/* A terminal: a pseudo-terminal of ours in its place. */
-	int ptm = -1, pts = -1, hold[2] = { -1, -1 }, ninherit = npipes;
+	int ptm = -1, pts = -1, report[2] = { -1, -1 }, ninherit = npipes;
 
 	if (req->has_tty_fd) {
 		ret = slave_tty_open(&ptm, &pts);
-		if (ret == 0 && pipe2(hold, O_CLOEXEC) < 0)
+		if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) < 0)
 			ret = -errno;
 		if (ret < 0) {
 			snprintf(message, sizeof(message), "node %d: no pseudo-terminal: %s", s->node,
@@ -402,8 +400,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		}
 		inherit[ninherit].fd = pts;
 		inherit[ninherit++].key = CRIU_INHERIT_TTY;
-		inherit[ninherit].fd = hold[0];
-		inherit[ninherit++].key = CRIU_INHERIT_TTY_HOLD;
+		inherit[ninherit].fd = report[0];
+		inherit[ninherit++].key = CRIU_INHERIT_TTY_REPORT;
 	}
 
 	image_dir(req->move_id, dir, sizeof(dir));
@@ -423,8 +421,12 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	/* The process holds the write ends now; ours would keep them open. */
 	for (int i = 0; i < npipes; i++)
 		close(pipes[i][1]);
-	if (hold[0] >= 0)
-		close(hold[0]);
+	if (report[0] >= 0)
+		close(report[0]);
+	/* The keeper reports the process's end from now on (or, if the
+	 * restore failed, just goes). */
+	if (report[1] >= 0 && slave_tty_keeper_watch(s, report[1]) < 0)
+		close(report[1]);
 	if (pts >= 0) {
 		/* CRIU set it as the master's terminal was; ours adds nothing. */
 		if (ret == 0 && slave_tty_set_mode(pts) < 0)
@@ -459,10 +461,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 			kill(host, SIGKILL);
 		for (int i = 0; i < npipes; i++)
 			close(pipes[i][0]);
-		if (ptm >= 0) {
+		if (ptm >= 0)
 			close(ptm);
-			close(hold[1]); /* the keeper goes */
-		}
 		snprintf(message, sizeof(message), "node %d: %s", s->node, err);
 		pr_warn("move %llu: %s", (unsigned long long)req->move_id, message);
 		send_result(s, req->move_id, ret, message);
@@ -493,14 +493,12 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		r->out[r->nout++] = o;
 		loop_add(s->loop, o->fd, EPOLLIN, on_output, o);
 	}
-	r->hold_fd = -1;
 	if (ptm >= 0) {
 		/* Its terminal's output goes back like a pipe's; what is
 		 * typed on the master goes in through a copy of ours. */
 		struct out_pipe *o = calloc(1, sizeof(*o));
 
 		r->tty = true;
-		r->hold_fd = hold[1];
 		r->in.fd = fcntl(ptm, F_DUPFD_CLOEXEC, 3);
 		if (o) {
 			o->s = s;
@@ -531,8 +529,6 @@ static void forget(struct slave *s, struct restored *r)
 	while (r->nout > 0)
 		close_out_pipe(r->out[0]);
 	output_queue_close(&r->in);
-	if (r->hold_fd >= 0)
-		close(r->hold_fd); /* the session that held its terminal ends */
 	for (struct restored **p = &s->restored; *p; p = &(*p)->next)
 		if (*p == r) {
 			*p = r->next;
@@ -550,11 +546,6 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 		if (c->commit) {
 			r->committed = true;
 			signal_tree(r, SIGCONT);
-			if (r->hold_fd >= 0) {
-				/* It runs: the session keeper may go (criu_run.h). */
-				close(r->hold_fd);
-				r->hold_fd = -1;
-			}
 			/* A process that waits for its own move learns it is
 			 * over, and where it is now. */
 			move_wake(r->host_pid, r->wake_fd, 0, NULL);
@@ -610,6 +601,33 @@ static int on_input(struct slave *s, const Bproc__Input *in)
 	return 0;
 }
 
+/*
+ * A terminal's stop (SIGTSTP, or SIGTTIN/SIGTTOU) forwarded from the ghost.
+ * On the node the process's group has no parent in its session (orphaned),
+ * and the kernel drops those signals there when their action is the
+ * default, which is to stop.  The ghost's group on the master was not
+ * orphaned, so the stop was meant: do it with SIGSTOP.  A handler or an
+ * ignored signal is left to the process.
+ */
+static int job_stop_signal(pid_t host, int sig)
+{
+	char path[64], line[256];
+	_cleanup_fclose_ FILE *f = NULL;
+	unsigned long long caught = 0, ignored = 0;
+
+	if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+		return sig;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)host);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		sscanf(line, "SigCgt: %llx", &caught);
+		sscanf(line, "SigIgn: %llx", &ignored);
+	}
+	if ((caught | ignored) & (1ull << (sig - 1)))
+		return sig;
+	return SIGSTOP;
+}
+
 static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
@@ -620,7 +638,7 @@ static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 				host = r->members[i].host_pid;
 		if (!host)
 			continue;
-		if (sp->sig > 0 && sp->sig < 65 && kill(host, sp->sig) < 0)
+		if (sp->sig > 0 && sp->sig < 65 && kill(host, job_stop_signal(host, sp->sig)) < 0)
 			pr_warn("signal %d to %d: %s", sp->sig, sp->pid, strerror(errno));
 		return 0;
 	}

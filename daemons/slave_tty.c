@@ -5,10 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "criu_run.h"
+#include "log.h"
+#include "slave.h"
 #include "slave_tty.h"
 #include "util.h"
 
@@ -82,4 +87,35 @@ int slave_tty_resize(int ptm, unsigned int rows, unsigned int cols)
 	if (ioctl(ptm, TIOCSWINSZ, &ws) < 0)
 		return -errno;
 	return 0;
+}
+
+static void on_keeper_report(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct slave *s = data;
+
+	(void)events;
+	for (;;) {
+		struct criu_child_report rep;
+		ssize_t n = recv(fd, &rep, sizeof(rep), MSG_DONTWAIT);
+
+		if (n == (ssize_t)sizeof(rep)) {
+			slave_moves_exited(s, rep.pid, rep.status);
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* The keeper is gone: everything it kept has ended. */
+		loop_remove(loop, fd);
+		close(fd);
+		return;
+	}
+}
+
+int slave_tty_keeper_watch(struct slave *s, int fd)
+{
+	int r = loop_add(s->loop, fd, EPOLLIN, on_keeper_report, s);
+
+	if (r < 0)
+		pr_warn("cannot watch a terminal's session keeper: %s", strerror(-r));
+	return r;
 }

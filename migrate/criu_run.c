@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,25 +99,99 @@ static void exec_criu_in_node(char *const argv[], int in_fd)
 }
 
 /*
+ * In the keeper, once CRIU restored the process: make its process group
+ * the terminal's foreground one, as a shell does for a job (CRIU gives
+ * the terminal to its own group; a read from a background group would
+ * stop the process with SIGTTIN).
+ */
+static void give_foreground(char *const argv[], int tty_fd)
+{
+	const char *pidfile = NULL;
+	char text[32] = "";
+	long pid;
+	pid_t pgid;
+	int fd;
+	ssize_t n;
+
+	for (int i = 0; argv[i] && argv[i + 1]; i++)
+		if (strcmp(argv[i], "--pidfile") == 0)
+			pidfile = argv[i + 1];
+	fd = pidfile ? open(pidfile, O_RDONLY | O_CLOEXEC) : -1;
+	n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || parse_long(strtok(text, "\n"), 1, 0x7fffffff, &pid) < 0)
+		return;
+	pgid = getpgid((pid_t)pid);
+	signal(SIGTTOU, SIG_IGN);
+	if (pgid > 0)
+		tcsetpgrp(tty_fd, pgid);
+}
+
+/* A wait status, from what waitid() says. */
+static int wait_status_of(const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_KILLED:
+		return si->si_status & 0x7f;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	case CLD_CONTINUED:
+		return 0xffff;
+	default: /* stopped, trapped */
+		return ((si->si_status & 0xff) << 8) | 0x7f;
+	}
+}
+
+/*
+ * The keeper, once the process is restored: its parent for good, it
+ * reports each end, stop and continue of its children on report_fd (as
+ * the node's init does for the others) and ends when they are all gone.
+ */
+static void __attribute__((noreturn)) keep_and_report(int report_fd)
+{
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		siginfo_t si;
+		struct criu_child_report rep;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WCONTINUED) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(0); /* ECHILD: nobody left to keep */
+		}
+		rep.pid = si.si_pid;
+		rep.status = wait_status_of(&si);
+		/* bpslave gone: the node is going down, and we with it. */
+		if (send(report_fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+		    errno != EAGAIN)
+			_exit(0);
+	}
+}
+
+/*
  * The restore of a process that was on a terminal, in the child that has
  * entered the node's pid namespace (its children are in it).  A first
  * child, the keeper, leads a new session whose controlling terminal is
  * tty_fd, and runs CRIU in it: CRIU (--shell-job) restores the process in
- * the keeper's session, on that terminal.  The keeper passes CRIU's exit
- * status up through a pipe, so this child can end with it.
+ * the keeper's session, on that terminal, which stays its controlling
+ * terminal.  The keeper passes CRIU's exit status up through a pipe, so
+ * this child can end with it, gives the terminal's foreground to the
+ * process's group, and stays, as the process's parent (a child subreaper),
+ * reporting on report_fd, until the process and its children are gone.
  *
- * The keeper also adopts the process (a child subreaper) while it is held
- * stopped: when CRIU exits, the process, in a process group of its own
- * (a shell's job) with a stopped member and no parent left in the
- * session, would be an orphaned group, and the kernel sends those SIGHUP
- * and SIGCONT.  Adopted, it has a parent in its session.  When hold_fd's
- * writer closes it (the move committed: the process runs; or aborted),
- * the keeper gives the terminal's foreground to its own group and exits:
- * as a session leader's exit it hangs up only itself, the process goes to
- * the node's init, and keeps the terminal open, but no longer as its
- * controlling terminal.
+ * Why it stays: were the process's parent outside its session (the node's
+ * init), its group (a job of a shell, a group of its own) would be
+ * orphaned, and the kernel sends an orphaned group SIGHUP and SIGCONT if
+ * a member is stopped, as the process is when CRIU exits (held until the
+ * commit) or when it reads its terminal from the background; and were the
+ * session leader to exit, the kernel would hang the terminal up on the
+ * foreground group (SIGHUP).  Measured: both killed the copy.
  */
-static void restore_on_terminal(char *const argv[], int tty_fd, int hold_fd)
+static void restore_on_terminal(char *const argv[], int tty_fd, int report_fd)
 {
 	int status_pipe[2], cstatus;
 	unsigned char code = 122;
@@ -128,47 +203,38 @@ static void restore_on_terminal(char *const argv[], int tty_fd, int hold_fd)
 	if (keeper < 0)
 		_exit(126);
 	if (keeper == 0) {
-		char byte;
-
 		close(status_pipe[0]);
 		if (setsid() < 0 || ioctl(tty_fd, TIOCSCTTY, 0) < 0 ||
 		    prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 			_exit(126);
+		prctl(PR_SET_NAME, "bproc-tty-keep");
 		criu_pid = fork();
 		if (criu_pid < 0)
 			_exit(126);
 		if (criu_pid == 0) {
 			close(status_pipe[1]);
-			close(hold_fd);
+			close(report_fd);
 			exec_criu_in_node(argv, tty_fd);
 		}
 		while (waitpid(criu_pid, &cstatus, 0) < 0)
 			if (errno != EINTR)
 				_exit(124);
 		code = WIFEXITED(cstatus) ? (unsigned char)WEXITSTATUS(cstatus) : 123;
+		if (code == 0)
+			give_foreground(argv, tty_fd);
 		if (write(status_pipe[1], &code, 1) != 1)
 			_exit(124);
-		/* Keep nothing of the process's (its pipes' ends: their readers
-		 * must see them close when it ends) but hold_fd and the
-		 * terminal, as fds 3 and 4. */
-		if (dup2(hold_fd, 3) < 0 || dup2(tty_fd, 4) < 0)
+		/* Nothing of the process's (its pipes' ends: their readers must
+		 * see them close when it ends, the terminal) but report_fd. */
+		if (dup2(report_fd, 3) < 0)
 			_exit(124);
-		syscall(SYS_close_range, 5, ~0U, 0);
-		for (;;) {
-			ssize_t n = read(3, &byte, 1);
-
-			if (n == 0 || (n < 0 && errno != EINTR))
-				break;
-		}
-		signal(SIGTTOU, SIG_IGN);
-		tcsetpgrp(4, getpgrp());
-		/* An aborted move's killed copy is our child: reap it. */
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		_exit(0);
+		syscall(SYS_close_range, 4, ~0U, 0);
+		if (code != 0)
+			_exit(0);
+		keep_and_report(3);
 	}
 	close(status_pipe[1]);
-	close(hold_fd);
+	close(report_fd);
 	close(tty_fd);
 	if (read(status_pipe[0], &code, 1) != 1)
 		_exit(124);
@@ -186,7 +252,7 @@ static void restore_on_terminal(char *const argv[], int tty_fd, int hold_fd)
 static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 			const struct criu_inherit *inherit, int ninherit)
 {
-	int tty_fd = -1, hold_fd = -1;
+	int tty_fd = -1, report_fd = -1;
 	pid_t child = fork();
 
 	if (child != 0)
@@ -196,8 +262,8 @@ static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 			_exit(126);
 		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY) == 0)
 			tty_fd = 100 + i;
-		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY_HOLD) == 0)
-			hold_fd = 100 + i;
+		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY_REPORT) == 0)
+			report_fd = 100 + i;
 	}
 	if (pidns_fd >= 0) {
 		pid_t criu_pid;
@@ -205,8 +271,8 @@ static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 
 		if (setns(pidns_fd, CLONE_NEWPID) < 0)
 			_exit(126);
-		if (tty_fd >= 0 && hold_fd >= 0 && mntns_fd < 0)
-			restore_on_terminal(argv, tty_fd, hold_fd); /* does not return */
+		if (tty_fd >= 0 && report_fd >= 0 && mntns_fd < 0)
+			restore_on_terminal(argv, tty_fd, report_fd); /* does not return */
 		/* setns(CLONE_NEWPID) applies to children: fork into it. */
 		criu_pid = fork();
 		if (criu_pid < 0)
@@ -318,7 +384,7 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 	 * terminal is not an --inherit-fd (criu_run.h). */
 	for (int i = 0; i < ninherit; i++) {
 		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY) == 0 ||
-		    strcmp(inherit[i].key, CRIU_INHERIT_TTY_HOLD) == 0)
+		    strcmp(inherit[i].key, CRIU_INHERIT_TTY_REPORT) == 0)
 			continue;
 		snprintf(specs[i], sizeof(specs[i]), "fd[%d]:%s", 100 + i, inherit[i].key);
 		argv[argc++] = "--inherit-fd";

@@ -50,16 +50,18 @@ struct criu_inherit {
  *     not dumped from CRIU's own stdin, made its controlling terminal in a
  *     session of its own inside the node's pid namespace, so the process
  *     gets that pseudo-terminal as its controlling terminal too.
- *   CRIU_INHERIT_TTY_HOLD: fd is the read end of a pipe; the caller
- *     closes the write end once it let the restored process run (or
- *     killed it).  Until then the session that holds the terminal stays,
- *     and the process is its leader's child (see restore_on_terminal()
- *     in criu_run.c for why); afterwards the process is the node init's
- *     child, with the pseudo-terminal as its fds but as no session's
- *     controlling terminal.
+ *   CRIU_INHERIT_TTY_REPORT: fd is a SOCK_SEQPACKET socket.  The leader of
+ *     that session (the "keeper", see restore_on_terminal() in criu_run.c
+ *     for why) stays, as the process's parent, and sends on it a struct
+ *     criu_child_report for each end, stop and continue of the process or
+ *     of another of its children; it exits when they are all gone.
  */
+struct criu_child_report {
+	int pid;     /* in the node's pid namespace */
+	int status;  /* a wait status; 0xffff: continued */
+};
 #define CRIU_INHERIT_TTY "bproc:tty"
-#define CRIU_INHERIT_TTY_HOLD "bproc:tty-hold"
+#define CRIU_INHERIT_TTY_REPORT "bproc:tty-report"
 
 int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 		      const struct criu_inherit *inherit, int ninherit, pid_t *pid, char *err,

@@ -58,7 +58,7 @@ def type_(text):
 def move(what):
     """Start what in the foreground, wait for 'ready PID', move PID to node 1."""
     type_(what + "\n")
-    m = expect(r"ready (\d+)")
+    m = expect(r"ready (\d+)\r?\n")
     if not m:
         return None, "no 'ready' from the program:\n" + seen
     p = int(m.group(1))
@@ -102,6 +102,9 @@ ok(m is not None, "a third line", seen)
 set_size(fd, 50, 120)  # as a terminal emulator does: the kernel sends SIGWINCH
 ok(expect(r"size 120x50") is not None, "a window resize reaches it with the new size", seen)
 type_("\x03")
+# what is typed next is the shell's once it is back (the signal takes a
+# round trip to the node meanwhile)
+expect(r"\$ ")
 type_("echo status=$?\n")
 m = expect(r"status=(\d+)")
 ok(m is not None and m.group(1) == "130", "Ctrl-C at the terminal kills it: the shell's $? is 130",
@@ -115,12 +118,15 @@ m = expect(r"abc\r\n(abc)\r\n")
 ok(m is not None, "a line typed appears once as typed (echo) and once from cat", seen)
 type_("\x1a")
 ok(expect(r"Stopped") is not None, "Ctrl-Z stops it: the shell says Stopped", seen)
+state = subprocess.run(["ps", "-o", "stat=", "-p", str(p)], capture_output=True, text=True).stdout.strip()
+ok(state[:1] in ("T", "t"), "and its ghost is stopped", "state " + state)
 expect(r"\$ ")
 type_("fg\n")
 time.sleep(0.5)
 type_("after\n")
 ok(expect(r"after\r\n(after)\r\n") is not None, "after fg it reads and writes again", seen)
 type_("\x04")
+expect(r"\$ ")
 type_("echo status=$?\n")
 m = expect(r"status=(\d+)")
 ok(m is not None and m.group(1) == "0", "Ctrl-D is its end of file: cat exits 0",
@@ -133,5 +139,11 @@ EOF
 
 python3 "$out_dir/user.py" "$out_dir"
 status=$?
-[ "$status" -eq 0 ] || test_failures=$((test_failures + 1))
+if [ "$status" -ne 0 ]; then
+	test_failures=$((test_failures + 1))
+	for log in /run/bproc/cluster/master.log /run/bproc/cluster/*/slave.log; do
+		echo "# $log:"
+		tail -15 "$log" | sed 's/^/#   /'
+	done
+fi
 finish

@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -285,12 +286,12 @@ static bool read_until(int fd, const char *want)
  * A shell job on a terminal (its session's leader, the "shell", stays
  * behind) is restored in a node's namespace on another pseudo-terminal,
  * which becomes its controlling terminal, in a session that outlives
- * CRIU (CRIU_INHERIT_TTY and CRIU_INHERIT_TTY_HOLD).
+ * CRIU, whose leader reports its end (CRIU_INHERIT_TTY, CRIU_INHERIT_TTY_REPORT).
  */
 Test(criu_run, a_process_on_a_terminal_gets_the_new_terminal)
 {
 	char dir[] = "/tmp/bproc-test-criu-XXXXXX", err[512] = "", name[64], nspath[64];
-	int m1, s1, m2, s2, hold[2], p[2], nsfd, r;
+	int m1, s1, m2, s2, report[2], p[2], nsfd, r;
 	struct criu_inherit inherit[2];
 	struct freezer f;
 	pid_t shell, subject, init, nspid = 0, restored;
@@ -358,16 +359,16 @@ Test(criu_run, a_process_on_a_terminal_gets_the_new_terminal)
 	s2 = open(ptsname(m2), O_RDWR | O_NOCTTY);
 	cr_assert_geq(s2, 0);
 	cr_assert_eq(fstat(s2, &st), 0);
-	cr_assert_eq(pipe(hold), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report), 0);
 	inherit[0] = (struct criu_inherit){ .fd = s2, .key = CRIU_INHERIT_TTY };
-	inherit[1] = (struct criu_inherit){ .fd = hold[0], .key = CRIU_INHERIT_TTY_HOLD };
+	inherit[1] = (struct criu_inherit){ .fd = report[0], .key = CRIU_INHERIT_TTY_REPORT };
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)init);
 	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
 	cr_assert_geq(nsfd, 0);
 	r = criu_restore_tree(criu, dir, nsfd, inherit, 2, &nspid, err, sizeof(err));
 	close(nsfd);
 	close(s2);
-	close(hold[0]);
+	close(report[0]);
 	cr_assert_eq(r, 0, "restore: %s", err);
 	{
 		/* Until the commit, the keeper's child, not init's. */
@@ -384,24 +385,33 @@ Test(criu_run, a_process_on_a_terminal_gets_the_new_terminal)
 		if (f)
 			pclose(f);
 	}
-	if (restored <= 0)
-		close(hold[1]);
 	cr_assert_gt(restored, 0, "no process %d in the node's namespace", subject);
 	cr_expect_eq(tty_of(restored), (unsigned long)st.st_rdev,
 		     "its controlling terminal is the new one");
 
 	usleep(100000); /* no hangup on the way, while it is held stopped */
 	cr_expect_eq(state_of(restored), 'T', "held stopped until the move commits");
-	/* The commit: it runs, and the session that held the terminal goes. */
 	kill(restored, SIGCONT);
-	close(hold[1]);
 	usleep(100000);
 	fcntl(m2, F_SETFL, O_NONBLOCK);
 	cr_assert_eq(write(m2, "two\n", 4), 4);
 	cr_expect(read_until(m2, "echo:two"), "the copy reads and writes the new terminal (state %c)",
 		  state_of(restored));
+	cr_expect_eq(tty_of(restored), (unsigned long)st.st_rdev, "which is still its terminal");
 
+	/* Its end is reported by the keeper, which then goes. */
 	kill(restored, SIGKILL);
+	{
+		struct criu_child_report rep;
+		bool ended = false;
+
+		while (!ended && recv(report[1], &rep, sizeof(rep), 0) == (ssize_t)sizeof(rep))
+			ended = rep.pid == subject && WIFSIGNALED(rep.status) &&
+				WTERMSIG(rep.status) == SIGKILL;
+		cr_expect(ended, "the keeper reports the end of %d", subject);
+		cr_expect_eq(recv(report[1], &rep, sizeof(rep), 0), 0, "and goes");
+	}
+	close(report[1]);
 	freezer_release(&f);
 	kill(subject, SIGKILL);
 	kill(shell, SIGKILL);
