@@ -5,8 +5,12 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/netlink.h>
+#include <sched.h>
 #include <poll.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,5 +117,42 @@ Test(proc_events, threads_are_not_processes)
 	}
 	cr_assert_eq(a.seen_marker, 1);
 	cr_assert_eq(a.seen_thread, 0);
+	proc_events_close(pe);
+}
+
+/*
+ * A slave of a local cluster runs in its node's network namespace, where
+ * the connector does not answer; a socket made in the initial namespace
+ * keeps working there (bpcluster passes one down).
+ */
+Test(proc_events, a_socket_from_the_initial_namespace_works_in_another)
+{
+	struct proc_events *pe;
+	struct seen s = { 0 };
+	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_CONNECTOR);
+	int r = proc_events_open(&pe);
+
+	if (r < 0 || fd < 0)
+		cr_skip_test("no access to the process-events connector (%d)", r);
+	proc_events_close(pe);
+	if (unshare(CLONE_NEWNET) < 0)
+		cr_skip_test("cannot make a network namespace: %s", strerror(errno));
+
+	cr_assert_neq(proc_events_open(&pe), 0, "the connector answers outside the initial namespace");
+	cr_assert_eq(proc_events_open_fd(fd, &pe), 0);
+	s.child = fork();
+	cr_assert_geq(s.child, 0);
+	if (s.child == 0)
+		_exit(5);
+	waitpid(s.child, NULL, 0);
+	for (int i = 0; i < 50 && s.exits == 0; i++) {
+		struct pollfd p = { .fd = proc_events_fd(pe), .events = POLLIN };
+
+		poll(&p, 1, 100);
+		cr_assert_eq(proc_events_dispatch(pe, on_event, &s), 0);
+	}
+	cr_assert_eq(s.forks, 1);
+	cr_assert_eq(s.exits, 1);
+	cr_assert_eq(WEXITSTATUS(s.exit_status), 5);
 	proc_events_close(pe);
 }
