@@ -100,6 +100,9 @@ static void send_heartbeat(struct slave *s)
 	Msg msg = BPROC__MSG__INIT;
 
 	hb.seq = ++s->heartbeat_seq;
+	/* The node's processes, for bpstat -l: moved here, or born here. */
+	hb.has_nprocs = true;
+	hb.nprocs = slave_moves_count(s) + slave_procs_count();
 	msg.body_case = BPROC__MSG__BODY_HEARTBEAT;
 	msg.heartbeat = &hb;
 	slave_send_to_master(s, &msg);

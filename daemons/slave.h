@@ -91,6 +91,8 @@ int slave_moves_handle(struct slave *s, const Msg *msg);
 void slave_moves_shutdown(struct slave *s);
 /* bproc-init reaped nspid (its pid in the node) with a wait status. */
 void slave_moves_exited(struct slave *s, pid_t nspid, int status);
+/* How many processes moved here still run (roots and their trees). */
+unsigned int slave_moves_count(struct slave *s);
 /* Is host_pid a process moved here (a root or a member of its tree)? */
 bool slave_moves_is_ours(struct slave *s, pid_t host_pid);
 /* A non-root process of a moved tree ended (host pid, wait status). */
@@ -103,6 +105,8 @@ pid_t slave_node_pid(pid_t host);
 /* slave_procs.c: processes forked on the node, from the process-events
  * connector.  init: -errno if there is no connector (logged). */
 int slave_procs_init(struct slave *s);
+/* How many processes born on the node we follow. */
+unsigned int slave_procs_count(void);
 /* After a (re)connection: tell the master all we follow. */
 void slave_procs_resend(struct slave *s);
 /* The node's processes are gone (its pid namespace died). */

@@ -736,6 +736,20 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 	}
 }
 
+unsigned int slave_moves_count(struct slave *s)
+{
+	unsigned int n = 0;
+
+	for (struct restored *r = s->restored; r; r = r->next) {
+		if (!r->committed)
+			continue;
+		n += !r->ended;
+		for (int i = 0; i < r->nmembers; i++)
+			n += !r->members[i].ended;
+	}
+	return n;
+}
+
 bool slave_moves_is_ours(struct slave *s, pid_t host_pid)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {

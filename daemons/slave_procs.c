@@ -222,6 +222,15 @@ int slave_procs_init(struct slave *s)
 	return r;
 }
 
+unsigned int slave_procs_count(void)
+{
+	unsigned int n = 0;
+
+	for (struct node_proc *p = procs; p; p = p->next)
+		n++;
+	return n;
+}
+
 void slave_procs_resend(struct slave *s)
 {
 	for (struct node_proc *p = procs, *next; p; p = next) {

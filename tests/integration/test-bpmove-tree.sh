@@ -62,6 +62,9 @@ for p in "$root" "$A" "$B" "$G"; do
 	check "process $p runs in node 1 with its pid" test -n "$(real_of "$p")"
 	check_match "bpstat -p lists $p on node 1" "^$p	1$" "$(bpstat -p)"
 done
+procs_of() { bpstat -l | awk -v n="$1" '$1 == n { print $NF }'; }
+procs_is() { [ "$(procs_of "$1")" = "$2" ]; }
+if wait_for 5 procs_is 1 4; then ok "bpstat -l counts 4 processes on node 1"; else not_ok "bpstat -l counts 4 processes on node 1 (says $(procs_of 1))"; fi
 check_eq "the children's ghosts are the root's children" "$root $root" "$(ppid_of "$A") $(ppid_of "$B")"
 check_eq "the grandchild's ghost is the child's" "$A" "$(ppid_of "$G")"
 check_eq "the root's ghost is still this shell's child" "$$" "$(ppid_of "$root")"
