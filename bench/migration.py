@@ -3,25 +3,39 @@
 the same run on the same local cluster (these machines are noisy, so only
 the ratios mean something).
 
-  move time        bpmove of a process holding N MiB, from the command to
-                   the process running on the node (it does not run from
-                   the freeze to the commit, so this is also its freeze time)
-  raw copy         the same number of bytes over TCP from the master to the
-                   node, over the same veth link
-  signal round trip  kill(ghost, SIGUSR1) -> handler on the node writes a
-                   byte -> it comes back through the ghost's stdout pipe;
-                   baseline: the same process before it moved
-  stdout throughput  MiB/s written by a moved process into a pipe read on
-                   the master; baseline: before it moved
+For processes holding 16 MiB, 256 MiB and 1 GiB of random bytes (every page
+touched, nothing compressible), moved from the master to node 0:
 
-Run as root from the top of the tree after scripts/build build:
-    bench/migration.py
+  total          bpmove, from the command to the process running on the
+                 node (full copy); for --lazy, also the time until every
+                 page is on the node (the ghost is made then)
+  freeze         how long the process did not run: it writes its
+                 CLOCK_MONOTONIC time into its stdout pipe every
+                 millisecond, and the largest gap between two of its own
+                 readings is the freeze (plus up to 1 ms of the period).
+                 The largest gap before the move is printed too (noise)
+  raw copy       the same number of bytes (the process's resident size)
+                 sent over TCP from the master to a receiver in node 0, over
+                 the same veth link
+
+Targets (issue 3): total <= 1.3 x raw copy + 60 ms; --lazy freeze <= 50 ms
+at 1 GiB.  Each is printed as met or NOT met.
+
+Also: the signal round trip through a ghost (kill on the master -> handler
+on the node -> a byte back on stdout) and the stdout throughput through a
+ghost, against the same process before it moved.
+
+Run as root from the top of the tree after scripts/build build, with no
+other cluster running (take /run/bproc-cluster.lock):
+    bench/migration.py [MiB ...]
 """
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,8 +44,27 @@ os.environ["PATH"] = f"{BUILD}/daemons:{BUILD}/clients:" + os.environ["PATH"]
 os.environ["LD_LIBRARY_PATH"] = f"{BUILD}/clients/libbproc"
 NODE_ADDR = "10.223.0.10"
 
+# A process holding MIB MiB of random bytes that writes its monotonic
+# clock (8 bytes, nanoseconds) to stdout every millisecond.
+TICKER = r'''
+import os, sys, time
+os.closerange(3, 1024)
+n = int(sys.argv[1]) << 20
+data = bytearray(n)
+with open("/dev/urandom", "rb", buffering=0) as f:
+    view = memoryview(data)
+    got = 0
+    while got < n:
+        got += f.readinto(view[got:got + (64 << 20)])
+os.write(1, b"r")
+while True:
+    os.write(1, time.monotonic_ns().to_bytes(8, "little"))
+    time.sleep(0.001)
+'''
+
 HOLDER = r'''
 import os, signal, sys, time
+os.closerange(3, 1024)
 data = bytearray(int(sys.argv[1]) << 20)
 for i in range(0, len(data), 4096):
     data[i] = 1
@@ -49,17 +82,68 @@ while True:
 '''
 
 
-def start_holder(mib, stream_mib=16):
-    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(mib), str(stream_mib)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert p.stdout.read(1) == b"r"
-    return p
+class Ticker:
+    """A ticking process and a thread that collects its timestamps."""
+
+    def __init__(self, mib):
+        self.p = subprocess.Popen([sys.executable, "-c", TICKER, str(mib)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL)
+        assert self.p.stdout.read(1) == b"r"
+        self.stamps = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        buf = b""
+        while True:
+            chunk = self.p.stdout.read1(65536)
+            if not chunk:
+                return
+            buf += chunk
+            whole = len(buf) - len(buf) % 8
+            vals = [v for (v,) in struct.iter_unpack("<Q", buf[:whole])]
+            buf = buf[whole:]
+            with self.lock:
+                self.stamps.extend(vals)
+
+    def mark(self):
+        with self.lock:
+            return len(self.stamps)
+
+    def largest_gap(self, start, end=None):
+        with self.lock:
+            s = self.stamps[start:end]
+        if len(s) < 2:
+            return float("nan")
+        return max(b - a for a, b in zip(s, s[1:])) / 1e9
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
 
 
-def move(pid, node=0):
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def bpmove(pid, lazy=False, node=0):
+    cmd = ["bpmove"] + (["--lazy"] if lazy else []) + [str(pid), str(node)]
     t = time.perf_counter()
-    subprocess.run(["bpmove", str(pid), str(node)], check=True)
+    subprocess.run(cmd, check=True)
     return time.perf_counter() - t
+
+
+def is_ghost(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/exe").endswith("bproc-ghost")
+    except OSError:
+        return False
 
 
 def raw_copy(nbytes):
@@ -69,27 +153,92 @@ def raw_copy(nbytes):
          "import socket,sys\n"
          "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
          "s.bind(('0.0.0.0', 5999)); s.listen(1); print('ready', flush=True)\n"
-         "c,_=s.accept(); n=0\n"
+         "c,_=s.accept(); n=0; b=bytearray(1<<20)\n"
          "while True:\n"
-         "    b=c.recv(1<<20)\n"
-         "    if not b: break\n"
-         "    n+=len(b)\n"
+         "    k=c.recv_into(b)\n"
+         "    if not k: break\n"
+         "    n+=k\n"
          "c.sendall(b'k')\n"],
         stdout=subprocess.PIPE)
     assert receiver.stdout.readline().strip() == b"ready"
-    buf = b"z" * (1 << 20)
+    buf = os.urandom(1 << 20)
     t = time.perf_counter()
     s = socket.create_connection((NODE_ADDR, 5999))
     left = nbytes
     while left > 0:
-        s.sendall(buf[:min(left, len(buf))])
-        left -= min(left, len(buf))
+        k = min(left, len(buf))
+        s.sendall(buf[:k])
+        left -= k
     s.shutdown(socket.SHUT_WR)
     s.recv(1)
     elapsed = time.perf_counter() - t
     s.close()
     receiver.wait()
     return elapsed
+
+
+def one_move(mib, lazy):
+    t = Ticker(mib)
+    nbytes = rss_bytes(t.p.pid)
+    time.sleep(0.5)
+    before = t.mark()
+    moved = bpmove(t.p.pid, lazy)
+    all_in = moved
+    if lazy:
+        t0 = time.perf_counter() - moved
+        while not is_ghost(t.p.pid) and time.perf_counter() - t0 < 120:
+            time.sleep(0.002)
+        all_in = time.perf_counter() - t0
+    time.sleep(0.5)
+    noise = t.largest_gap(0, before)
+    freeze = t.largest_gap(max(before - 1, 0))
+    t.stop()
+    return nbytes, moved, all_in, freeze, noise
+
+
+def verdict(ok):
+    return "met" if ok else "NOT met"
+
+
+def main():
+    sizes = [int(a) for a in sys.argv[1:]] or [16, 256, 1024]
+    subprocess.run(["bpcluster", "down"], stdout=subprocess.DEVNULL)
+    subprocess.run(["bpcluster", "up", "1"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        print("%-9s %-5s %8s %8s %8s %8s %8s %8s  %s" %
+              ("process", "mode", "MiB rss", "raw s", "bpmove s", "all in s", "freeze s",
+               "ratio", "target total <= 1.3 raw + 60 ms / lazy freeze <= 50 ms"))
+        for mib in sizes:
+            for lazy in (False, True):
+                nbytes, moved, all_in, freeze, noise = one_move(mib, lazy)
+                raw = raw_copy(nbytes)
+                mode = "lazy" if lazy else "full"
+                if lazy:
+                    target = "freeze %s" % verdict(freeze <= 0.050)
+                else:
+                    target = "total %s (limit %.3f s)" % (verdict(moved <= 1.3 * raw + 0.060),
+                                                         1.3 * raw + 0.060)
+                print("%-9s %-5s %8.0f %8.3f %8.3f %8.3f %8.3f %8.2f  %s; noise gap %.3f s"
+                      % (f"{mib} MiB", mode, nbytes / 2**20, raw, moved, all_in, freeze,
+                         all_in / raw, target, noise), flush=True)
+
+        p = subprocess.Popen([sys.executable, "-c", HOLDER, "1", "16"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        assert p.stdout.read(1) == b"r"
+        local_rt = round_trips(p)
+        local_tp = throughput(p)
+        bpmove(p.pid)
+        remote_rt = round_trips(p)
+        remote_tp = throughput(p)
+        p.kill()
+        p.wait()
+        print("signal round trip: local %.3f ms, through the ghost %.3f ms (ratio %.1f)"
+              % (local_rt * 1e3, remote_rt * 1e3, remote_rt / local_rt))
+        print("stdout throughput: local %.0f MiB/s, through the ghost %.0f MiB/s (ratio %.2f)"
+              % (local_tp, remote_tp, remote_tp / local_tp))
+    finally:
+        subprocess.run(["bpcluster", "down"], stdout=subprocess.DEVNULL)
 
 
 def round_trips(p, n=200):
@@ -107,44 +256,6 @@ def throughput(p, mib=16):
     while left > 0:
         left -= len(p.stdout.read1(min(left, 1 << 20)))
     return mib / (time.perf_counter() - t)
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def main():
-    subprocess.run(["bpcluster", "down"], stdout=subprocess.DEVNULL)
-    subprocess.run(["bpcluster", "up", "1"], check=True, stdout=subprocess.DEVNULL)
-    try:
-        print("%-10s %10s %10s %10s %8s" % ("process", "bytes", "move s", "raw TCP s", "ratio"))
-        for mib in (1, 16, 32):
-            p = start_holder(mib)
-            nbytes = rss_bytes(p.pid)
-            moved = move(p.pid)
-            raw = raw_copy(nbytes)
-            print("%-10s %10d %10.3f %10.3f %8.1f" % (f"{mib} MiB", nbytes, moved, raw, moved / raw))
-            p.kill()
-            p.wait()
-
-        p = start_holder(1)
-        local_rt = round_trips(p)
-        local_tp = throughput(p)
-        move(p.pid)
-        remote_rt = round_trips(p)
-        remote_tp = throughput(p)
-        p.kill()
-        p.wait()
-        print("signal round trip: local %.3f ms, through the ghost %.3f ms (ratio %.1f)"
-              % (local_rt * 1e3, remote_rt * 1e3, remote_rt / local_rt))
-        print("stdout throughput: local %.0f MiB/s, through the ghost %.0f MiB/s (ratio %.2f)"
-              % (local_tp, remote_tp, remote_tp / local_tp))
-    finally:
-        subprocess.run(["bpcluster", "down"], stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 /*
  * bpmove - move a running process to another node.
  *
- *   bpmove PID NODE      NODE is a node number, or -1 / "master"
+ *   bpmove [--lazy] PID NODE      NODE is a node number, or -1 / "master"
  *
  * The process keeps its pid; on the master its ghost stands in for it (see
  * docs/migration.md).  Prints nothing on success; on failure, why, and the
@@ -21,6 +21,8 @@ static void usage(FILE *f)
 		"Usage: bpmove [options] PID NODE\n"
 		"Move a running process to NODE (a node number, or -1 or 'master').\n"
 		"\n"
+		"  -l, --lazy     post-copy: the process runs on NODE at once and its\n"
+		"                 memory follows on demand (a short freeze for a big process)\n"
 		"  -h, --help     this text\n"
 		"  -V, --version  the version\n");
 }
@@ -37,7 +39,13 @@ static int parse_int(const char *s, long min, long max, long *out)
 int main(int argc, char **argv)
 {
 	long pid, node;
+	int flags = 0;
 
+	if (argc >= 2 && (!strcmp(argv[1], "-l") || !strcmp(argv[1], "--lazy"))) {
+		flags |= BPROC_MOVE_LAZY;
+		argv++;
+		argc--;
+	}
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;
@@ -60,7 +68,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bpmove: '%s' is not a node number\n", argv[2]);
 		return 1;
 	}
-	if (bproc_movepid((pid_t)pid, (int)node) < 0) {
+	if (bproc_movepid_flags((pid_t)pid, (int)node, flags) < 0) {
 		const char *why = bproc_errmsg();
 
 		fprintf(stderr, "bpmove: %ld: %s\n", pid, why ? why : bproc_strerror(errno));

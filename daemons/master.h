@@ -71,9 +71,12 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 /* Move pid to node for the asker (client, request id; client NULL: the
  * process asked for its own move and waits on its wake_fd, see
  * MoveRequest in images/bproc.proto).  wake_fd -1: nobody waits.
- * from_node: asked on a node, where pids are the nodes'. */
+ * from_node: asked on a node, where pids are the nodes'.  lazy: post-copy
+ * (bpmove --lazy), the process runs on node at once, its memory follows. */
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
-		uid_t uid, gid_t gid, int wake_fd, bool from_node);
+		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy);
+/* The target listens for the page stream of a move (PrepareResult). */
+void master_prepare_result(struct master *m, int node, const Bproc__PrepareResult *res);
 /* A Reply from node's slave: 1 if it answered one of our MoveExpects. */
 int master_move_reply(struct master *m, int node, const Msg *msg);
 void master_move_out_result(struct master *m, int node, const Bproc__MoveOutResult *res);

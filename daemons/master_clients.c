@@ -189,7 +189,7 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 		/* From a node, the slave did that part: it forwards a process's
 		 * move of itself once the process has closed its connection. */
 		return master_move(m, conn, msg->id, req->pid, req->node, uid, gid, wake_fd,
-				   !conn->has_creds);
+				   !conn->has_creds, req->has_lazy && req->lazy);
 	}
 	default:
 		return -ENOTSUP;
@@ -221,7 +221,7 @@ static void client_closed(struct conn *conn, void *data)
 			continue;
 		}
 		*p = sm->next;
-		master_move(m, NULL, 0, sm->pid, sm->node, sm->uid, sm->gid, sm->wake_fd, false);
+		master_move(m, NULL, 0, sm->pid, sm->node, sm->uid, sm->gid, sm->wake_fd, false, false);
 		free(sm);
 	}
 	master_files_client_closed(conn);

@@ -63,6 +63,7 @@
 #include "movable.h"
 #include "move_source.h"
 #include "output_queue.h"
+#include "page_server.h"
 #include "util.h"
 #include "version.h"
 
@@ -70,6 +71,16 @@
 /* Ids of our MoveExpect requests to a target slave: apart from the rest. */
 #define EXPECT_ID_BIT (1ull << 63)
 #define MAX_HELD_SIGNALS 64
+#define PS_CONNECT_MS 5000
+/* A lazy dump told to stop (its stream shut) ends within this. */
+#define LAZY_STOP_MS 10000
+
+enum move_state {
+	MOVE_CHECKING,    /* waiting for the target's PathCheckReply */
+	MOVE_PREPARING,   /* waiting for its PrepareResult */
+	MOVE_RESTORING,   /* dumped, waiting for its RestoreResult */
+	MOVE_SERVING,     /* lazy, committed: CRIU serves the pages */
+};
 
 struct move {
 	uint64_t id;
@@ -97,6 +108,11 @@ struct move {
 	bool checking;
 	struct move_tree *tree;  /* pid and its descendants, frozen together */
 	uid_t uid;               /* the asker's */
+	/* The page stream (master to node): see migrate/page_server.h. */
+	enum move_state state;
+	bool lazy;
+	pid_t criu_pid;          /* a lazy dump, serving pages, or 0 */
+	int ps_fd;               /* our copy of its page stream, or -1 */
 	struct move *next;
 };
 
@@ -113,6 +129,7 @@ struct ghost_entry {
 	struct master *m;
 	bool exit_deferred;  /* its end is known, output still queued */
 	int exit_status;
+	bool held;           /* lazy: CRIU still holds the original; no ghost yet */
 	struct ghost_entry *next;
 };
 
@@ -135,6 +152,8 @@ static void free_argv(char **argv)
 
 static void move_free(struct move *mv)
 {
+	if (mv->ps_fd >= 0)
+		close(mv->ps_fd);
 	movable_free(&mv->movable);
 	freezer_release(&mv->freezer);
 	if (mv->dir[0])
@@ -317,6 +336,7 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 	mv = calloc(1, sizeof(*mv));
 	if (!mv)
 		return answer(client, id, g->pid, wake_fd, -ENOMEM, "out of memory");
+	mv->ps_fd = -1;
 	mv->id = next_move_id++;
 	mv->pid = g->pid;
 	mv->node = target->node;
@@ -367,7 +387,7 @@ static int ask_paths(struct move *mv, struct conn *slave)
 }
 
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
-		uid_t uid, gid_t gid, int wake_fd, bool from_node)
+		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy)
 {
 	struct master_node *n = master_find_node(m, node);
 	char reason[512] = "", criu[PATH_MAX];
@@ -409,6 +429,10 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 		if (p->pid == pid)
 			return answer(client, id, pid, wake_fd, -EBUSY, "process %d is already moving",
 				      pid);
+	if (g && lazy)
+		return answer(client, id, pid, wake_fd, -ENOTSUP,
+			      "--lazy moves only from the master for now; process %d runs on node %d",
+			      pid, g->node);
 	if (g)
 		return move_between_nodes(m, client, id, g, n, wake_fd);
 	if (pid == getpid() || ppid == 0)
@@ -420,6 +444,7 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	mv = calloc(1, sizeof(*mv));
 	if (!mv)
 		return answer(client, id, pid, wake_fd, -ENOMEM, "out of memory");
+	mv->ps_fd = -1;
 	/* Refuse what cannot move while nothing is frozen yet: anything the
 	 * process or one of its descendants holds. */
 	{
@@ -427,6 +452,13 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 		int ntree = move_tree_list(pid, tree, FREEZER_MAX_PIDS);
 
 		r = movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
+		if (r == 0 && lazy && ntree > 1) {
+			movable_free(&mv->movable);
+			free(mv);
+			return answer(client, id, pid, wake_fd, -ENOTSUP,
+				      "process %d has children; --lazy moves a single process for now",
+				      pid);
+		}
 	}
 	if (r < 0) {
 		free(mv);
@@ -444,6 +476,8 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	mv->uid = uid;
 	mv->wake_fd = wake_fd;
 	mv->checking = true;
+	mv->state = MOVE_CHECKING;
+	mv->lazy = lazy;
 	r = ask_paths(mv, n->conn);
 	if (r < 0) {
 		move_free(mv);
@@ -455,19 +489,16 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	return 0;
 }
 
-/* The process can move, and the target has what it needs: freeze, dump,
- * send.  On failure err says why; the caller thaws it (move_free). */
-static int move_start(struct master *m, struct move *mv, struct conn *slave, char *err,
-		      size_t errlen)
+/* The process can move, and the target has what it needs: our image
+ * directory, then PrepareMove: the target listens for the page stream.
+ * Nothing is frozen yet. */
+static int move_prepare(struct move *mv, struct conn *slave, char *err, size_t errlen)
 {
-	char criu[PATH_MAX], name[64];
+	Bproc__PrepareMove prep = BPROC__PREPARE_MOVE__INIT;
+	Msg msg = BPROC__MSG__INIT;
 	pid_t pid = mv->pid;
 	int r;
 
-	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0) {
-		snprintf(err, errlen, "no CRIU on the master (see docs/criu.md)");
-		return -ENOENT;
-	}
 	mv->argv = master_read_cmdline(pid, mv->comm, sizeof(mv->comm));
 	mv->tree = calloc(1, sizeof(*mv->tree));
 	mv->npipes = move_find_pipes(pid, 07, mv->pipes);
@@ -488,7 +519,66 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 		mv->dir[0] = '\0';
 		return r;
 	}
+	prep.move_id = mv->id;
+	prep.pid = pid;
+	prep.has_lazy = mv->lazy;
+	prep.lazy = mv->lazy;
+	msg.body_case = BPROC__MSG__BODY_PREPARE_MOVE;
+	msg.prepare_move = &prep;
+	r = conn_send(slave, &msg);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot reach node %d: %s", mv->node, strerror(-r));
+		return r;
+	}
+	mv->state = MOVE_PREPARING;
+	return 0;
+}
 
+/* Wait (bounded) for a lazy dump told to stop by the end of its stream. */
+static void stop_lazy_dump(struct move *mv)
+{
+	long long deadline = now_ms() + LAZY_STOP_MS;
+	int status;
+
+	if (mv->ps_fd >= 0)
+		shutdown(mv->ps_fd, SHUT_RDWR);
+	if (mv->criu_pid <= 0)
+		return;
+	while (waitpid(mv->criu_pid, &status, WNOHANG) == 0) {
+		if (now_ms() > deadline) {
+			pr_warn("move %llu: CRIU %d does not end; killing it", (unsigned long long)mv->id,
+				mv->criu_pid);
+			kill(mv->criu_pid, SIGKILL);
+			waitpid(mv->criu_pid, &status, 0);
+			break;
+		}
+		usleep(5000);
+	}
+	mv->criu_pid = 0;
+}
+
+/* The target listens on port: freeze, connect, dump (the pages go over
+ * that connection), send the rest.  On failure err says why; the caller
+ * thaws it (move_free). */
+static int move_start(struct master *m, struct move *mv, struct master_node *n, uint16_t port,
+		      char *err, size_t errlen)
+{
+	char criu[PATH_MAX], name[64];
+	_cleanup_close_ int ps = -1;
+	pid_t pid = mv->pid;
+	long long t0;
+	int r;
+
+	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0) {
+		snprintf(err, errlen, "no CRIU on the master (see docs/criu.md)");
+		return -ENOENT;
+	}
+	r = ps_connect(n->addr, port, PS_CONNECT_MS, &ps);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mv->node,
+			 strerror(-r));
+		return r;
+	}
 	snprintf(name, sizeof(name), "move-%d", (int)pid);
 	/* The process and all its descendants move together. */
 	r = freezer_create(&mv->freezer, name);
@@ -504,6 +594,11 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 			return -EPERM;
 		}
 	}
+	if (r == 0 && mv->lazy && mv->tree->n > 1) {
+		snprintf(err, errlen, "process %d has children; --lazy moves a single process for now",
+			 pid);
+		return -ENOTSUP;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot freeze process %d: %s", pid, strerror(-r));
 		return r;
@@ -516,17 +611,31 @@ static int move_start(struct master *m, struct move *mv, struct conn *slave, cha
 		else
 			i++;
 	}
-	r = criu_dump_tree(criu, pid, mv->freezer.path, mv->dir, err, errlen);
+	t0 = now_ms();
+	if (mv->lazy) {
+		r = criu_dump_lazy_start(criu, pid, mv->freezer.path, mv->dir, ps, &mv->criu_pid, err,
+					 errlen);
+		if (r == 0)
+			mv->ps_fd = take_fd(&ps);
+	} else {
+		r = criu_dump_tree_stream(criu, -1, -1, pid, mv->freezer.path, mv->dir, ps, err,
+					  errlen);
+	}
 	if (r == 0)
-		r = move_send_images(slave, mv->id, mv->dir, pid, mv->pipes, mv->npipes,
+		r = move_send_images(n->conn, mv->id, mv->dir, pid, mv->pipes, mv->npipes,
 				     mv->movable.tty_rdev ? mv->tty_out : MOVE_NO_TTY,
-				     mv->tree->pid, mv->tree->n, mv->wake_fd, err, errlen);
+				     mv->tree->pid, mv->tree->n, mv->wake_fd, mv->lazy, err, errlen);
 	if (r < 0) {
+		if (mv->lazy)
+			stop_lazy_dump(mv);
 		pr_warn("move of %d to node %d: %s", pid, mv->node, err);
 		return r;
 	}
-	pr_info("move %llu: process %d (%d in its tree) dumped, image sent to node %d",
-		(unsigned long long)mv->id, pid, mv->tree->n, mv->node);
+	mv->state = MOVE_RESTORING;
+	pr_info("move %llu: process %d (%d in its tree) dumped in %lld ms%s; the rest sent to node %d",
+		(unsigned long long)mv->id, pid, mv->tree->n, now_ms() - t0,
+		mv->lazy ? " (its memory stays here, served on demand)" : " (its pages streamed)",
+		mv->node);
 	return 0;
 }
 
@@ -562,6 +671,9 @@ static void forward_signal(struct master *m, const struct ghost_entry *g, int si
 static void finish_move(struct master *m, struct move *mv, int status, const char *why)
 {
 	struct ghost_entry *g = mv->from != BPROC_NODE_MASTER ? find_ghost(mv->pid) : NULL;
+
+	if (mv->criu_pid > 0)
+		stop_lazy_dump(mv);
 
 	/* A failed move of a process of the master: it runs on here, so the
 	 * waiting process (bproc_move, asker gone) learns it here.  From a
@@ -718,9 +830,40 @@ void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckR
 		finish_move(m, mv, -BE_NODEDOWN, "the node went down during the move");
 		return;
 	}
-	r = move_start(m, mv, n->conn, err, sizeof(err));
+	r = move_prepare(mv, n->conn, err, sizeof(err));
 	if (r < 0)
-		finish_move(m, mv, r, err[0] ? err : strerror(-r)); /* thaws it: it runs on */
+		finish_move(m, mv, r, err[0] ? err : strerror(-r));
+}
+
+void master_prepare_result(struct master *m, int node, const Bproc__PrepareResult *res)
+{
+	struct master_node *n = master_find_node(m, node);
+	char err[512] = "";
+	struct move *mv;
+	int r;
+
+	for (mv = moves; mv && mv->id != res->move_id; mv = mv->next)
+		;
+	if (!mv || mv->node != node || mv->state != MOVE_PREPARING) {
+		pr_warn("node %d: prepare result for unknown move %llu", node,
+			(unsigned long long)res->move_id);
+		return;
+	}
+	if (res->status < 0 || !res->has_port || res->port == 0 || res->port > 65535) {
+		r = res->status < 0 ? res->status : -EPROTO;
+		snprintf(err, sizeof(err), "node %d cannot take the process: %s", node,
+			 res->message ? res->message : strerror(-r));
+	} else if (!n || !n->conn) {
+		r = -BE_NODEDOWN;
+		snprintf(err, sizeof(err), "the node went down during the move");
+	} else {
+		r = move_start(m, mv, n, (uint16_t)res->port, err, sizeof(err));
+	}
+	if (r < 0) {
+		/* The node drops what it prepared; ours thaws: it runs on. */
+		send_commit(n, mv->id, false);
+		finish_move(m, mv, r, err[0] ? err : strerror(-r));
+	}
 }
 
 /*
@@ -779,10 +922,21 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		return;
 	}
 
-	/* The copies wait, stopped.  Now each original becomes its ghost. */
+	if (mv->lazy && mv->criu_pid <= 0) {
+		send_commit(n, mv->id, false);
+		finish_move(m, mv, -EPIPE, "the page stream broke before the process ran on the node");
+		return;
+	}
+
+	/* The copies wait, stopped.  Now each original becomes its ghost;
+	 * for a lazy move not yet: CRIU holds the original until every page
+	 * is across (lazy_dump_ended). */
 	g = calloc(1, sizeof(*g));
 	locate_ghost_program(ghost_path, sizeof(ghost_path));
-	r = g ? move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path) : -ENOMEM;
+	if (mv->lazy)
+		r = g ? 0 : -ENOMEM;
+	else
+		r = g ? move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path) : -ENOMEM;
 	if (r < 0) {
 		/* Let go, as they were: move_free() thaws what is still frozen. */
 		free(g);
@@ -793,6 +947,7 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	early = mv->tree->ghost[0].early;
 	g->pid = mv->pid;
 	g->node = node;
+	g->held = mv->lazy;
 	for (int i = 0; i < 3; i++)
 		output_queue_init(&g->out[i], m->loop, -1, output_drained, g);
 	{
@@ -857,8 +1012,93 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		for (int k = 0; c && mv->tree->ghost[i].made && k < e->n; k++)
 			forward_signal(m, c, e->sig[k]);
 	}
+	if (mv->lazy) {
+		/* The asker is told now; the move lives on until the pages are
+		 * across. */
+		answer(mv->client, mv->client_id, mv->pid, mv->wake_fd, 0, "%s", "");
+		mv->client = NULL;
+		mv->wake_fd = -1;
+		mv->state = MOVE_SERVING;
+		pr_info("move %llu: process %d runs on node %d; its pages follow on demand",
+			(unsigned long long)mv->id, mv->pid, node);
+		return;
+	}
 	pr_info("move %llu: process %d now runs on node %d", (unsigned long long)mv->id, mv->pid, node);
 	finish_move(m, mv, 0, NULL);
+}
+
+/* Forget a ghost entry (the ghost is gone, or never was). */
+static void ghost_entry_free(struct master *m, struct ghost_entry *g)
+{
+	for (struct ghost_entry **p = &ghosts; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	for (int i = 0; i < 3; i++)
+		output_queue_close(&g->out[i]);
+	if (g->in_fd >= 0) {
+		loop_remove(m->loop, g->in_fd);
+		close(g->in_fd);
+	}
+	free(g);
+}
+
+/*
+ * The CRIU of a lazy move ended: every page is on the node (exit 0), or the
+ * stream broke.  In the first case the original, frozen again, becomes the
+ * ghost now.  In the second the copy on the node cannot go on (its memory
+ * is incomplete; its slave kills it) and the original cannot either (the
+ * copy already ran): the process dies as by SIGKILL on both sides.
+ */
+static void lazy_dump_ended(struct master *m, struct move *mv, int status)
+{
+	struct ghost_entry *g = find_ghost(mv->pid);
+	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char ghost_path[PATH_MAX];
+	int r = -ECANCELED;
+
+	mv->criu_pid = 0;
+	if (g && g->exit_ordered) {
+		/* Killed meanwhile (its node went down). */
+		ghost_entry_free(m, g);
+		g = NULL;
+	}
+	if (g && ok) {
+		locate_ghost_program(ghost_path, sizeof(ghost_path));
+		r = move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path);
+		if (r == 0 && !mv->tree->ghost[0].made)
+			r = -ESRCH;
+		if (r == 0) {
+			const struct ghost_early_signals *e = &mv->tree->ghost[0].early;
+
+			g->held = false;
+			for (int i = 0; i < e->n; i++)
+				forward_signal(m, g, e->sig[i]);
+			pr_info("move %llu: every page of %d is on node %d; its ghost is in place",
+				(unsigned long long)mv->id, mv->pid, mv->node);
+			if (g->exit_deferred) {
+				g->exit_ordered = true;
+				output_drained(g);
+			}
+		}
+	}
+	if (g && r < 0) {
+		char reason[512] = "";
+
+		if (!ok)
+			criu_log_reason(mv->dir, "dump.log", reason, sizeof(reason));
+		pr_err("move %llu: process %d is lost: %s; killed on node %d and here",
+		       (unsigned long long)mv->id, mv->pid,
+		       ok ? "cannot make its ghost after its pages went across" :
+			    (reason[0] ? reason : "its page stream broke"),
+		       mv->node);
+		forward_signal(m, g, SIGKILL);
+		kill(mv->pid, SIGKILL);
+		ghost_entry_free(m, g);
+	}
+	move_unlink(mv);
+	move_free(mv);
 }
 
 void master_process_status(struct master *m, int node, const Bproc__ProcessStatus *ps)
@@ -868,6 +1108,14 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 	(void)m;
 	if (!g || g->node != node)
 		return;
+	if (g->held) {
+		/* No ghost yet to show it; its end waits for the ghost. */
+		if (!WIFSTOPPED(ps->status) && !WIFCONTINUED(ps->status)) {
+			g->exit_deferred = true;
+			g->exit_status = ps->status;
+		}
+		return;
+	}
 	if (WIFSTOPPED(ps->status)) {
 		ghost_order_stop(g->pid);
 		return;
@@ -904,6 +1152,13 @@ void master_ghosts_node_down(struct master *m, int node)
 	 * the target drops its copy. */
 	for (struct move *mv = moves, *next; mv; mv = next) {
 		next = mv->next;
+		if (mv->node == node && mv->state == MOVE_SERVING) {
+			/* Lazy, committed: lost with the node.  Its CRIU is told
+			 * to stop; lazy_dump_ended cleans up. */
+			if (mv->ps_fd >= 0)
+				shutdown(mv->ps_fd, SHUT_RDWR);
+			continue;
+		}
 		if (mv->node == node) {
 			if (mv->from != BPROC_NODE_MASTER)
 				send_commit(master_find_node(m, mv->from), mv->id, false);
@@ -920,7 +1175,8 @@ static void output_drained(void *data)
 {
 	struct ghost_entry *g = data;
 
-	if (!g->exit_deferred || output_queue_pending(&g->out[0]) || output_queue_pending(&g->out[1]) ||
+	if (!g->exit_deferred || g->held || output_queue_pending(&g->out[0]) ||
+	    output_queue_pending(&g->out[1]) ||
 	    output_queue_pending(&g->out[2]))
 		return;
 	g->exit_deferred = false;
@@ -1087,6 +1343,20 @@ void master_ghosts_reap(struct master *m)
 
 		if (pid <= 0)
 			return;
+		for (struct move *mv = moves; mv; mv = mv->next) {
+			if (mv->criu_pid != pid)
+				continue;
+			if (mv->state == MOVE_SERVING) {
+				lazy_dump_ended(m, mv, status);
+			} else {
+				/* Before the commit: the copy cannot get its pages;
+				 * master_restore_result aborts the move. */
+				pr_warn("move %llu: the lazy dump of %d ended early (status 0x%x)",
+					(unsigned long long)mv->id, mv->pid, status);
+				mv->criu_pid = 0;
+			}
+			break;
+		}
 		g = find_ghost(pid);
 		if (!g)
 			continue;

@@ -194,6 +194,9 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 		n->move_port = msg->node_ready->has_move_port ? msg->node_ready->move_port : 0;
 		node_event(n, NODE_EVENT_READY);
 		return 0;
+	case BPROC__MSG__BODY_PREPARE_RESULT:
+		master_prepare_result(link->m, n->node, msg->prepare_result);
+		return 0;
 	case BPROC__MSG__BODY_RESTORE_RESULT:
 		master_restore_result(link->m, n->node, msg->restore_result);
 		return 0;

@@ -83,7 +83,7 @@ static int send_file(struct conn *conn, uint64_t move_id, const char *dir, const
 
 int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t pid,
 		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
-		     int ntree, int wake_fd, char *err, size_t errlen)
+		     int ntree, int wake_fd, bool lazy, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -108,8 +108,9 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 	}
 	if (total > MOVE_MAX_IMAGE_BYTES) {
 		closedir(d);
-		snprintf(err, errlen, "the image is %llu MiB; moves above %u MiB need streaming, "
-			 "which is not implemented yet", total >> 20, MOVE_MAX_IMAGE_BYTES >> 20);
+		snprintf(err, errlen, "the image is %llu MiB; moves between nodes above %u MiB need "
+			 "the page stream, which they do not use yet", total >> 20,
+			 MOVE_MAX_IMAGE_BYTES >> 20);
 		return -EFBIG;
 	}
 	rewinddir(d);
@@ -144,6 +145,8 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 		req.has_wake_fd = true;
 		req.wake_fd = wake_fd;
 	}
+	req.has_lazy = lazy;
+	req.lazy = lazy;
 	msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
 	msg.restore_request = &req;
 	r = conn_send(conn, &msg);

@@ -8,14 +8,17 @@
 #ifndef BPROC_MOVE_SOURCE_H
 #define BPROC_MOVE_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "conn.h"
 
-/* Until images stream with flow control, a move must fit in a link's send
- * queue (CONN_MAX_QUEUED). */
+/* What goes as ImageChunks must fit in a link's send queue
+ * (CONN_MAX_QUEUED).  From the master the memory pages take the page
+ * stream (migrate/page_server.h) and only small images go this way; node to
+ * node the pages still go as chunks, so such a move is limited to this. */
 #define MOVE_MAX_IMAGE_BYTES (48u << 20)
 
 /* move_send_images(): the process is not on a terminal. */
@@ -36,12 +39,14 @@ int move_find_pipes(pid_t pid, unsigned int fd_mask, struct move_pipe *pipes);
  * Send every image file of dir (but CRIU's logs) on conn as ImageChunks,
  * then the RestoreRequest for pid (tree: every pid of its tree, pid first,
  * or none).  tty_fd: MOVE_NO_TTY, or the process is on a terminal, whose
- * output goes to the ghost's fd tty_fd (RestoreRequest.tty_fd).  Everything is queued on conn at once, so dir may go as soon
- * as this returns.  0 or -errno, with err saying why.
+ * output goes to the ghost's fd tty_fd (RestoreRequest.tty_fd).  lazy: its
+ * memory comes from the page stream, post-copy.  Everything is queued on
+ * conn at once, so dir may go as soon as this returns.  0 or -errno, with
+ * err saying why.
  */
 int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t pid,
 		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
-		     int ntree, int wake_fd, char *err, size_t errlen);
+		     int ntree, int wake_fd, bool lazy, char *err, size_t errlen);
 
 /* rm -r of an image directory (only regular files and directories). */
 void move_remove_dir(const char *dir);

@@ -93,6 +93,8 @@ void slave_moves_shutdown(struct slave *s);
 void slave_moves_exited(struct slave *s, pid_t nspid, int status);
 /* How many processes moved here still run (roots and their trees). */
 unsigned int slave_moves_count(struct slave *s);
+/* A child of ours ended (a CRIU beside us, for a move). */
+void slave_moves_child_exited(struct slave *s, pid_t pid, int status);
 /* Is host_pid a process moved here (a root or a member of its tree)? */
 bool slave_moves_is_ours(struct slave *s, pid_t host_pid);
 /* A non-root process of a moved tree ended (host pid, wait status). */

@@ -252,7 +252,7 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 			if (ret == 0)
 				ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes,
 						       MOVE_NO_TTY, NULL, 0, mo->has_wake_fd ? mo->wake_fd : -1,
-						       err, sizeof(err));
+						       false, err, sizeof(err));
 			if (ret < 0 && !err[0])
 				snprintf(err, sizeof(err), "link to node %d: %s", mo->target,
 					 strerror(-ret));

@@ -12,9 +12,12 @@
  * the node's init, which reaps the restored processes (slave_pidns.c).
  */
 #include <dirent.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 
 #include "bproc.h"
 #include "criu_run.h"
+#include "page_server.h"
 #include "freezer.h"
 #include "log.h"
 #include "movable.h"
@@ -36,6 +40,36 @@
 #include "util.h"
 
 #define IMAGES_DIR "/run/bproc/images"
+/* The page server ends with the dump, which is over when the source asks
+ * for the restore; this is only against a CRIU that hangs. */
+#define PAGE_SERVER_END_MS 60000
+/* The source connects before it dumps: its connection is there. */
+#define PREP_ACCEPT_MS 5000
+
+/* A move this node is getting ready to take: the page stream's listening
+ * socket, then its connection and the CRIU on it. */
+struct prepared {
+	struct slave *s;
+	uint64_t move_id;
+	bool lazy;
+	struct in_addr peer;  /* the source: the only one let in */
+	int listen_fd;        /* -1 once connected */
+	int sock;             /* lazy: the connection, for criu lazy-pages */
+	pid_t ps_pid;         /* full copy: criu page-server, 0 if none */
+	bool ps_done;
+	int ps_status;
+	struct prepared *next;
+};
+
+/* criu lazy-pages daemons still pulling pages for a restored process. */
+struct lazy_daemon {
+	pid_t pid;
+	uint64_t move_id;
+	struct lazy_daemon *next;
+};
+
+static struct prepared *prepared_moves;
+static struct lazy_daemon *lazy_daemons;
 
 struct restored;
 
@@ -151,6 +185,189 @@ static void remove_images(uint64_t move_id)
 void slave_moves_remove_images(uint64_t move_id)
 {
 	remove_images(move_id);
+}
+
+static struct prepared *find_prepared(uint64_t move_id)
+{
+	for (struct prepared *p = prepared_moves; p; p = p->next)
+		if (p->move_id == move_id)
+			return p;
+	return NULL;
+}
+
+static void prepared_free(struct prepared *p)
+{
+	for (struct prepared **pp = &prepared_moves; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	if (p->listen_fd >= 0) {
+		loop_remove(p->s->loop, p->listen_fd);
+		close(p->listen_fd);
+	}
+	if (p->sock >= 0)
+		close(p->sock);
+	if (p->ps_pid > 0 && !p->ps_done) {
+		kill(p->ps_pid, SIGKILL);
+		waitpid(p->ps_pid, NULL, 0);
+	}
+	free(p);
+}
+
+/* The source connected: full copy, the pages go into criu page-server at
+ * once; lazy, the connection waits for the restore. */
+static void on_ps_connection(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct prepared *p = data;
+	char dir[128];
+	int sock, r;
+
+	(void)events;
+	r = ps_accept(fd, p->peer, &sock);
+	if (r == -EPERM || r == -EAGAIN || r == -EINTR)
+		return;
+	loop_remove(loop, fd);
+	close(fd);
+	p->listen_fd = -1;
+	if (r < 0) {
+		pr_err("move %llu: page stream: %s", (unsigned long long)p->move_id, strerror(-r));
+		return;
+	}
+	if (p->lazy) {
+		p->sock = sock;
+		return;
+	}
+	image_dir(p->move_id, dir, sizeof(dir));
+	r = ps_start_page_server(p->s->criu, dir, sock, &p->ps_pid);
+	close(sock);
+	if (r < 0)
+		pr_err("move %llu: cannot start criu page-server: %s", (unsigned long long)p->move_id,
+		       strerror(-r));
+}
+
+/* A lazy move's connection may still wait in the listen queue (our loop
+ * may see the RestoreRequest first): take it now. */
+static int prep_take_connection(struct prepared *p)
+{
+	struct pollfd pfd = { .fd = p->listen_fd, .events = POLLIN };
+
+	if (p->listen_fd < 0)
+		return 0;
+	if (poll(&pfd, 1, PREP_ACCEPT_MS) <= 0)
+		return -ETIMEDOUT;
+	on_ps_connection(p->s->loop, p->listen_fd, EPOLLIN, p);
+	return 0;
+}
+
+static void send_prepare_result(struct slave *s, uint64_t move_id, int status, uint16_t port,
+				const char *message)
+{
+	Bproc__PrepareResult res = BPROC__PREPARE_RESULT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	res.move_id = move_id;
+	res.status = status;
+	res.has_port = status == 0;
+	res.port = port;
+	res.message = (char *)message;
+	msg.body_case = BPROC__MSG__BODY_PREPARE_RESULT;
+	msg.prepare_result = &res;
+	slave_send_to_master(s, &msg);
+}
+
+static int on_prepare_move(struct slave *s, const Bproc__PrepareMove *pm)
+{
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+	struct in_addr any = { .s_addr = htonl(INADDR_ANY) };
+	char dir[128], message[160];
+	struct prepared *p;
+	uint16_t port = 0;
+	int r;
+
+	if (!s->criu[0])
+		return send_prepare_result(s, pm->move_id, -ENOENT, 0, "this node has no CRIU"), 0;
+	if (find_prepared(pm->move_id))
+		return send_prepare_result(s, pm->move_id, -EBUSY, 0, "move already prepared"), 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return send_prepare_result(s, pm->move_id, -ENOMEM, 0, "out of memory"), 0;
+	p->s = s;
+	p->move_id = pm->move_id;
+	p->lazy = pm->has_lazy && pm->lazy;
+	p->listen_fd = -1;
+	p->sock = -1;
+	/* Only the source may feed our images: by default the master, as
+	 * our link to it shows its address. */
+	if (pm->source_addr && pm->source_addr[0]) {
+		if (inet_pton(AF_INET, pm->source_addr, &p->peer) != 1) {
+			free(p);
+			return send_prepare_result(s, pm->move_id, -EINVAL, 0, "bad source address"), 0;
+		}
+	} else if (!s->master || getpeername(s->master->fd, (struct sockaddr *)&peer, &len) < 0) {
+		free(p);
+		return send_prepare_result(s, pm->move_id, -ENOTCONN, 0, "no master link"), 0;
+	} else {
+		p->peer = peer.sin_addr;
+	}
+	remove_images(pm->move_id);
+	image_dir(pm->move_id, dir, sizeof(dir));
+	if ((mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0) {
+		r = -errno;
+		snprintf(message, sizeof(message), "%s: %s", dir, strerror(-r));
+		free(p);
+		return send_prepare_result(s, pm->move_id, r, 0, message), 0;
+	}
+	r = ps_listen(any, &p->listen_fd, &port);
+	if (r == 0)
+		r = loop_add(s->loop, p->listen_fd, EPOLLIN, on_ps_connection, p);
+	if (r < 0) {
+		if (p->listen_fd >= 0)
+			close(p->listen_fd);
+		free(p);
+		remove_images(pm->move_id);
+		snprintf(message, sizeof(message), "cannot listen for the pages: %s", strerror(-r));
+		return send_prepare_result(s, pm->move_id, r, 0, message), 0;
+	}
+	p->next = prepared_moves;
+	prepared_moves = p;
+	send_prepare_result(s, pm->move_id, 0, port, NULL);
+	return 0;
+}
+
+/* Full copy: the page server has all the pages once it ended well. */
+static int wait_page_server(struct prepared *p, const char *dir, char *err, size_t errlen)
+{
+	long long deadline = now_ms() + PAGE_SERVER_END_MS;
+
+	if (p->ps_pid <= 0) {
+		snprintf(err, errlen, "the page stream never came");
+		return -EPIPE;
+	}
+	while (!p->ps_done) {
+		int status;
+		pid_t r = waitpid(p->ps_pid, &status, WNOHANG);
+
+		if (r == p->ps_pid) {
+			p->ps_done = true;
+			p->ps_status = status;
+			break;
+		}
+		if (r < 0 || now_ms() > deadline) {
+			snprintf(err, errlen, "criu page-server does not end");
+			return -ETIMEDOUT;
+		}
+		usleep(2000);
+	}
+	if (!WIFEXITED(p->ps_status) || WEXITSTATUS(p->ps_status) != 0) {
+		char reason[400] = "";
+
+		criu_log_reason(dir, "page-server.log", reason, sizeof(reason));
+		snprintf(err, errlen, "the page stream broke: %s", reason);
+		return -EPIPE;
+	}
+	return 0;
 }
 
 static int on_image_chunk(struct slave *s, const Bproc__ImageChunk *c)
@@ -350,7 +567,9 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	int pipes[CRIU_MAX_INHERIT][2], streams[CRIU_MAX_INHERIT], npipes = 0;
 	int stdin_write = -1;
 	struct restored *r;
-	pid_t nspid = 0, host;
+	struct prepared *prep;
+	bool lazy = req->has_lazy && req->lazy;
+	pid_t nspid = 0, host = 0, lazy_pid = 0;
 	int ret;
 
 	/* One pipe of ours per distinct pipe of the process (stdout and
@@ -405,19 +624,34 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	}
 
 	image_dir(req->move_id, dir, sizeof(dir));
-	if (!s->criu[0]) {
-		send_result(s, req->move_id, -ENOENT, "this node has no CRIU");
-		remove_images(req->move_id);
-		return 0;
-	}
+	prep = find_prepared(req->move_id);
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)s->init_pid);
 	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
-	if (s->init_pid <= 0 || nsfd < 0) {
-		send_result(s, req->move_id, -BE_NODEDOWN, "the node has no pid namespace");
-		remove_images(req->move_id);
-		return 0;
+	if (!s->criu[0]) {
+		ret = -ENOENT;
+		snprintf(err, sizeof(err), "this node has no CRIU");
+	} else if (s->init_pid <= 0 || nsfd < 0) {
+		ret = -BE_NODEDOWN;
+		snprintf(err, sizeof(err), "the node has no pid namespace");
+	} else if (lazy && !prep) {
+		ret = -EPROTO;
+		snprintf(err, sizeof(err), "the lazy move was not prepared");
+	} else if (!prep) {
+		ret = 0; /* every image came as ImageChunks */
+	} else if (!lazy) {
+		ret = wait_page_server(prep, dir, err, sizeof(err));
+	} else if (prep_take_connection(prep) < 0 || prep->sock < 0) {
+		ret = -EPIPE;
+		snprintf(err, sizeof(err), "the page stream never came");
+	} else {
+		/* Serves the restored memory from the source, on demand. */
+		ret = ps_start_lazy_pages(s->criu, dir, prep->sock, &lazy_pid, err, sizeof(err));
 	}
-	ret = criu_restore_tree(s->criu, dir, nsfd, inherit, ninherit, &nspid, err, sizeof(err));
+	if (prep)
+		prepared_free(prep);
+	if (ret == 0)
+		ret = criu_restore_tree(s->criu, dir, nsfd, inherit, ninherit, lazy, &nspid, err,
+					sizeof(err));
 	/* The process holds the write ends now; ours would keep them open. */
 	for (int i = 0; i < npipes; i++)
 		close(pipes[i][1]);
@@ -459,6 +693,10 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	if (ret < 0) {
 		if (host > 0)
 			kill(host, SIGKILL);
+		if (lazy_pid > 0) {
+			kill(lazy_pid, SIGKILL);
+			waitpid(lazy_pid, NULL, 0);
+		}
 		for (int i = 0; i < npipes; i++)
 			close(pipes[i][0]);
 		if (ptm >= 0)
@@ -468,6 +706,27 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		send_result(s, req->move_id, ret, message);
 		remove_images(req->move_id);
 		return 0;
+	}
+	if (lazy_pid > 0) {
+		struct lazy_daemon *d = calloc(1, sizeof(*d));
+
+		if (!d) {
+			kill(lazy_pid, SIGKILL);
+			waitpid(lazy_pid, NULL, 0);
+			lazy_pid = 0;
+			signal_tree(r, SIGKILL);
+			free(r->members);
+			free(r);
+			for (int i = 0; i < npipes; i++)
+				close(pipes[i][0]);
+			send_result(s, req->move_id, -ENOMEM, "out of memory");
+			remove_images(req->move_id);
+			return 0;
+		}
+		d->pid = lazy_pid;
+		d->move_id = req->move_id;
+		d->next = lazy_daemons;
+		lazy_daemons = d;
 	}
 	output_queue_init(&r->in, s->loop, -1, NULL, NULL);
 	for (int i = 0; i < npipes; i++) {
@@ -517,7 +776,9 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	r->wake_fd = req->has_wake_fd ? req->wake_fd : -1;
 	r->next = s->restored;
 	s->restored = r;
-	remove_images(req->move_id);
+	/* The lazy-pages daemon reads them until every page is in. */
+	if (!lazy_pid)
+		remove_images(req->move_id);
 	pr_info("move %llu: process %d restored (host pid %d, %d more in its tree), waiting for the commit",
 		(unsigned long long)req->move_id, req->pid, host, r->nmembers);
 	send_result(s, req->move_id, 0, NULL);
@@ -540,6 +801,15 @@ static void forget(struct slave *s, struct restored *r)
 
 static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 {
+	struct prepared *p = find_prepared(c->move_id);
+
+	/* The source gave up before the restore: drop what we prepared. */
+	if (p && !c->commit) {
+		prepared_free(p);
+		remove_images(c->move_id);
+		pr_info("move %llu aborted before the restore", (unsigned long long)c->move_id);
+		return 0;
+	}
 	for (struct restored *r = s->restored; r; r = r->next) {
 		if (r->move_id != c->move_id)
 			continue;
@@ -678,6 +948,8 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 	switch (msg->body_case) {
 	case BPROC__MSG__BODY_PATH_CHECK_REQUEST:
 		return on_path_check(s, msg->path_check_request);
+	case BPROC__MSG__BODY_PREPARE_MOVE:
+		return on_prepare_move(s, msg->prepare_move);
 	case BPROC__MSG__BODY_IMAGE_CHUNK:
 		return on_image_chunk(s, msg->image_chunk);
 	case BPROC__MSG__BODY_RESTORE_REQUEST:
@@ -861,8 +1133,49 @@ int slave_moves_init(struct slave *s)
 	return 0;
 }
 
+void slave_moves_child_exited(struct slave *s, pid_t pid, int status)
+{
+	for (struct prepared *p = prepared_moves; p; p = p->next)
+		if (p->ps_pid == pid) {
+			p->ps_done = true;
+			p->ps_status = status;
+			return;
+		}
+	for (struct lazy_daemon **pd = &lazy_daemons; *pd; pd = &(*pd)->next) {
+		struct lazy_daemon *d = *pd;
+
+		if (d->pid != pid)
+			continue;
+		*pd = d->next;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			/* Its memory cannot be completed: it must not run on. */
+			for (struct restored *r = s->restored; r; r = r->next)
+				if (r->move_id == d->move_id) {
+					pr_err("move %llu: the page stream of process %d broke (criu lazy-pages, status 0x%x); killing it",
+					       (unsigned long long)d->move_id, r->pid, status);
+					kill(r->host_pid, SIGKILL);
+				}
+		} else {
+			pr_info("move %llu: every page is in", (unsigned long long)d->move_id);
+		}
+		remove_images(d->move_id);
+		free(d);
+		return;
+	}
+}
+
 void slave_moves_shutdown(struct slave *s)
 {
 	while (s->restored)
 		forget(s, s->restored);
+	while (prepared_moves)
+		prepared_free(prepared_moves);
+	while (lazy_daemons) {
+		struct lazy_daemon *d = lazy_daemons;
+
+		lazy_daemons = d->next;
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		free(d);
+	}
 }

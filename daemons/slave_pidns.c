@@ -165,5 +165,6 @@ void slave_reap_children(struct slave *s)
 			       pid, status);
 			s->init_pid = 0;
 		}
+		slave_moves_child_exited(s, pid, status);
 	}
 }

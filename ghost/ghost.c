@@ -230,10 +230,23 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 	/* Every thread must be held before any runs: the others would run
 	 * code of the original, which now belongs to the copy. */
 	for (int i = 0; i < n; i++) {
-		r = wait_stop(tids[i], &status, deadline);
-		if (r < 0) {
-			pr_err("ghost: thread %d of %d did not stop: %s", tids[i], pid, strerror(-r));
-			return r;
+		for (;;) {
+			r = wait_stop(tids[i], &status, deadline);
+			if (r < 0) {
+				pr_err("ghost: thread %d of %d did not stop: %s", tids[i], pid,
+				       strerror(-r));
+				return r;
+			}
+			if (status >> 16 != 0 || WSTOPSIG(status) == SIGTRAP)
+				break;
+			/* A signal sent while it was frozen comes before our
+			 * interrupt's stop: it is for the real process.  Drop it
+			 * here; the thread stops for the interrupt before it
+			 * returns to its code. */
+			if (early && early->n < GHOST_EARLY_MAX)
+				early->sig[early->n++] = WSTOPSIG(status);
+			if (ptrace(PTRACE_CONT, tids[i], 0, 0) < 0)
+				return -errno;
 		}
 	}
 
@@ -271,9 +284,19 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 	}
 	/* Enter the system call, then see how it ends: an exec event, or its
 	 * return with an error. */
-	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0 || wait_stop(pid, &status, deadline) < 0) {
-		r = -EIO;
-		goto restore;
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0 || wait_stop(pid, &status, deadline) < 0) {
+			r = -EIO;
+			goto restore;
+		}
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80) || status >> 16 != 0 ||
+		    WSTOPSIG(status) == SIGTRAP)
+			break;
+		/* A signal that was pending (sent while it was frozen) is
+		 * dequeued on the way back to user space, before our system
+		 * call: keep it for the real process, drop it here. */
+		if (early && early->n < GHOST_EARLY_MAX)
+			early->sig[early->n++] = WSTOPSIG(status);
 	}
 	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0) {
 		r = -errno;

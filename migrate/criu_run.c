@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,8 +24,8 @@
 
 #define CRIU_TIMEOUT_MS 120000
 
-/* The last "Error" line of a CRIU log, for the user. */
-static void log_reason(const char *dir, const char *log, char *err, size_t errlen)
+/* The first "Error" line of a CRIU log, for the user. */
+void criu_log_reason(const char *dir, const char *log, char *err, size_t errlen)
 {
 	char path[512], line[1024];
 	_cleanup_fclose_ FILE *f = NULL;
@@ -258,8 +259,13 @@ static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 	if (child != 0)
 		return child < 0 ? -errno : child;
 	for (int i = 0; i < ninherit; i++) {
-		if (dup2(inherit[i].fd, 100 + i) < 0)
+		if (inherit[i].fd == 100 + i) {
+			/* dup2 onto itself would keep close-on-exec. */
+			if (fcntl(inherit[i].fd, F_SETFD, 0) < 0)
+				_exit(126);
+		} else if (dup2(inherit[i].fd, 100 + i) < 0) {
 			_exit(126);
+		}
 		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY) == 0)
 			tty_fd = 100 + i;
 		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY_REPORT) == 0)
@@ -308,27 +314,93 @@ static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 	return 0; /* not reached */
 }
 
-int criu_dump_tree_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
-		      const char *freezer_path, const char *dir, char *err, size_t errlen)
+int criu_spawn(char *const argv[], const int *fds, int nfds, pid_t *child)
 {
-	char pidtext[32];
-	char *argv[] = {
-		(char *)criu, "dump",
-		"--tree", pidtext,
-		"--images-dir", (char *)dir,
-		"--log-file", "dump.log", "-v4",
-		/* We froze the tree, silently; CRIU leaves it as it found it. */
-		"--freeze-cgroup", (char *)freezer_path,
-		"--leave-running",
-		/* The session and process group leaders (a shell) stay behind. */
-		"--shell-job",
-		NULL,
-	};
-	int status, r;
+	struct criu_inherit inherit[CRIU_MAX_INHERIT];
+	pid_t pid;
+
+	if (nfds > CRIU_MAX_INHERIT)
+		return -E2BIG;
+	for (int i = 0; i < nfds; i++) {
+		inherit[i].fd = fds[i];
+		inherit[i].key = "";  /* not a CRIU resource: just an fd for it */
+	}
+	pid = spawn_criu(argv, -1, -1, inherit, nfds);
+	if (pid < 0)
+		return pid;
+	*child = pid;
+	return 0;
+}
+
+int criu_wait_ready(int ready_fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = ready_fd, .events = POLLIN };
+	long long deadline = now_ms() + timeout_ms;
+	char c;
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		r = (int)read(ready_fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r == 1 ? 0 : -ECANCELED;
+	}
+}
+
+/* The options of every dump; returns how many. */
+static int dump_argv(char **argv, const char *criu, char *pidtext, const char *dir,
+		     const char *freezer_path)
+{
+	int argc = 0;
+
+	argv[argc++] = (char *)criu;
+	argv[argc++] = "dump";
+	argv[argc++] = "--tree";
+	argv[argc++] = pidtext;
+	argv[argc++] = "--images-dir";
+	argv[argc++] = (char *)dir;
+	argv[argc++] = "--log-file";
+	argv[argc++] = "dump.log";
+	argv[argc++] = "-v4";
+	/* We froze the tree, silently; CRIU leaves it as it found it. */
+	argv[argc++] = "--freeze-cgroup";
+	argv[argc++] = (char *)freezer_path;
+	argv[argc++] = "--leave-running";
+	/* The session and process group leaders (a shell) stay behind. */
+	argv[argc++] = "--shell-job";
+	return argc;
+}
+
+int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+			  const char *freezer_path, const char *dir, int ps_fd, char *err,
+			  size_t errlen)
+{
+	char pidtext[32], *argv[24];
+	struct criu_inherit ps = { .fd = ps_fd, .key = "" };
+	int status, r, argc;
 	pid_t child;
 
 	snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
-	child = spawn_criu(argv, pidns_fd, mntns_fd, NULL, 0);
+	argc = dump_argv(argv, criu, pidtext, dir, freezer_path);
+	if (ps_fd >= 0) {
+		/* Pages straight into the target's images, as they are read. */
+		argv[argc++] = "--page-server";
+		argv[argc++] = "--ps-socket";
+		argv[argc++] = CRIU_FD0_TEXT;
+	}
+	argv[argc] = NULL;
+	child = spawn_criu(argv, pidns_fd, mntns_fd, &ps, ps_fd >= 0 ? 1 : 0);
 	if (child < 0)
 		return child;
 	r = wait_child(child, &status);
@@ -340,10 +412,94 @@ int criu_dump_tree_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
 		if (pidns_fd >= 0 && WIFEXITED(status) && WEXITSTATUS(status) >= 124)
 			snprintf(err, errlen, "cannot enter the node's namespaces to dump");
 		else
-			log_reason(dir, "dump.log", err, errlen);
+			criu_log_reason(dir, "dump.log", err, errlen);
 		return -ECANCELED;
 	}
 	return 0;
+}
+
+int criu_dump_tree_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+		      const char *freezer_path, const char *dir, char *err, size_t errlen)
+{
+	return criu_dump_tree_stream(criu, pidns_fd, mntns_fd, pid, freezer_path, dir, -1, err,
+				     errlen);
+}
+
+/*
+ * CRIU's lazy page server copies pages out of its pipes through a pipe it
+ * sizes to 819 pages (tee(2)); without CAP_SYS_RESOURCE (root lacks it on
+ * these machines) that needs fs.pipe-max-size of at least 4 MiB, or every
+ * page past the first 64 KiB of a pipe fails to go out.  Raise it.
+ */
+#define LAZY_PIPE_MAX_SIZE (4u << 20)
+
+static int ensure_pipe_max_size(char *err, size_t errlen)
+{
+	const char *path = "/proc/sys/fs/pipe-max-size";
+	char text[32] = "";
+	long value;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+
+	if (n > 0 && parse_long(strtok(text, "\n"), 0, 0x7fffffff, &value) == 0 &&
+	    value >= (long)LAZY_PIPE_MAX_SIZE) {
+		close(fd);
+		return 0;
+	}
+	snprintf(text, sizeof(text), "%u", LAZY_PIPE_MAX_SIZE);
+	if (fd < 0 || pwrite(fd, text, strlen(text), 0) < 0) {
+		int r = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "lazy moves need %s >= %u (CRIU's lazy page server): %s", path,
+			 LAZY_PIPE_MAX_SIZE, strerror(-r));
+		return r;
+	}
+	close(fd);
+	pr_info("raised %s to %u for CRIU's lazy page server", path, LAZY_PIPE_MAX_SIZE);
+	return 0;
+}
+
+int criu_dump_lazy_start(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
+			 int ps_fd, pid_t *child, char *err, size_t errlen)
+{
+	char pidtext[32], *argv[24];
+	int ready[2], fds[2], argc, r;
+
+	*child = 0;
+	r = ensure_pipe_max_size(err, errlen);
+	if (r < 0)
+		return r;
+	snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
+	argc = dump_argv(argv, criu, pidtext, dir, freezer_path);
+	/* Anonymous memory stays behind, served on the socket on demand. */
+	argv[argc++] = "--lazy-pages";
+	argv[argc++] = "--ps-socket";
+	argv[argc++] = CRIU_FD0_TEXT;
+	/* Written when the images are complete and the serving starts. */
+	argv[argc++] = "--status-fd";
+	argv[argc++] = CRIU_FD1_TEXT;
+	argv[argc] = NULL;
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -errno;
+	fds[0] = ps_fd;
+	fds[1] = ready[1];
+	r = criu_spawn(argv, fds, 2, child);
+	close(ready[1]);
+	if (r == 0)
+		r = criu_wait_ready(ready[0], CRIU_TIMEOUT_MS);
+	close(ready[0]);
+	if (r < 0 && *child > 0) {
+		kill(*child, SIGKILL);
+		waitpid(*child, NULL, 0);
+		*child = 0;
+		if (r == -ECANCELED)
+			criu_log_reason(dir, "dump.log", err, errlen);
+		else
+			snprintf(err, errlen, "criu dump: %s", strerror(-r));
+	}
+	return r;
 }
 
 int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
@@ -353,8 +509,8 @@ int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const 
 }
 
 int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
-		      const struct criu_inherit *inherit, int ninherit, pid_t *pid, char *err,
-		      size_t errlen)
+		      const struct criu_inherit *inherit, int ninherit, bool lazy, pid_t *pid,
+		      char *err, size_t errlen)
 {
 	char pidfile[512], specs[CRIU_MAX_INHERIT][256];
 	char *argv[24 + 2 * CRIU_MAX_INHERIT] = {
@@ -390,6 +546,9 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 		argv[argc++] = "--inherit-fd";
 		argv[argc++] = specs[i];
 	}
+	/* Memory comes from the lazy-pages daemon beside us, on demand. */
+	if (lazy)
+		argv[argc++] = "--lazy-pages";
 	argv[argc] = NULL;
 	snprintf(pidfile, sizeof(pidfile), "%s/restored.pid", dir);
 	child = spawn_criu(argv, pidns_fd, -1, inherit, ninherit);
@@ -404,7 +563,7 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 		if (WIFEXITED(status) && WEXITSTATUS(status) >= 124)
 			snprintf(err, errlen, "cannot enter the node's namespaces to restore");
 		else
-			log_reason(dir, "restore.log", err, errlen);
+			criu_log_reason(dir, "restore.log", err, errlen);
 		return -ECANCELED;
 	}
 	/* The pid file holds the pid in the node's namespace, which is the

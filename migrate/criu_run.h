@@ -9,6 +9,7 @@
 #ifndef BPROC_CRIU_RUN_H
 #define BPROC_CRIU_RUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,6 +27,43 @@ int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const 
  * CRIU runs inside both. */
 int criu_dump_tree_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
 		      const char *freezer_path, const char *dir, char *err, size_t errlen);
+/* CRIU sees an fd we hand it as fd 100, 101, ... (CRIU_FD0_TEXT, ...). */
+#define CRIU_FD0_TEXT "100"
+#define CRIU_FD1_TEXT "101"
+
+/* The same, with ps_fd (when not -1) a connected socket to the target's
+ * page server (migrate/page_server.h): the memory pages go there as CRIU
+ * reads them, and dir only gets the small images. */
+int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+			  const char *freezer_path, const char *dir, int ps_fd, char *err,
+			  size_t errlen);
+
+/*
+ * Post-copy dump: the anonymous memory stays in CRIU, which serves it on
+ * ps_fd (to the target's `criu lazy-pages`) after writing the other images.
+ * Returns once the images in dir are complete, with *child the CRIU that
+ * still runs: it ends when every page has been pulled (exit 0) or the
+ * stream broke (non-zero), and until then holds the tree (seized, frozen).
+ * The caller reaps it.  It raises fs.pipe-max-size to 4 MiB if lower
+ * (see criu_run.c).
+ */
+int criu_dump_lazy_start(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
+			 int ps_fd, pid_t *child, char *err, size_t errlen);
+
+/*
+ * Start CRIU with argv (argv[0] the binary), its stdin/out/err on
+ * /dev/null, with fds[i] as its fd 100 + i.  For the CRIUs that run beside
+ * us (page server, lazy pages); the caller reaps it.
+ */
+int criu_spawn(char *const argv[], const int *fds, int nfds, pid_t *child);
+
+/* Wait until a CRIU started with --status-fd says it is ready (a byte on
+ * ready_fd).  0, -ETIMEDOUT, or -ECANCELED if it ended without a word. */
+int criu_wait_ready(int ready_fd, int timeout_ms);
+
+/* The first error line of a CRIU log in dir, for the user. */
+void criu_log_reason(const char *dir, const char *log, char *err, size_t errlen);
+
 
 /*
  * Restore the tree in dir inside the pid namespace pidns_fd, with its
@@ -63,8 +101,10 @@ struct criu_child_report {
 #define CRIU_INHERIT_TTY "bproc:tty"
 #define CRIU_INHERIT_TTY_REPORT "bproc:tty-report"
 
+/* lazy: the memory is not in dir; `criu lazy-pages` (migrate/page_server.h)
+ * runs beside and fills it in on demand (userfaultfd). */
 int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
-		      const struct criu_inherit *inherit, int ninherit, pid_t *pid, char *err,
-		      size_t errlen);
+		      const struct criu_inherit *inherit, int ninherit, bool lazy, pid_t *pid,
+		      char *err, size_t errlen);
 
 #endif

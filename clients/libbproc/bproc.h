@@ -115,6 +115,11 @@ int bproc_pidnode(pid_t pid);
  * ESRCH no such process, EPERM not yours, EACCES the node's mode forbids
  * it, BE_NODEDOWN, BE_INVALIDNODE, ENOTSUP for what cannot move yet. */
 int bproc_movepid(pid_t pid, int node);
+/* The same, with BPROC_MOVE_LAZY: post-copy, the process runs on node at
+ * once and its memory follows on demand (from the master only, a single
+ * process; EINVAL for unknown flags). */
+#define BPROC_MOVE_LAZY 1
+int bproc_movepid_flags(pid_t pid, int node, int flags);
 
 /*
  * Move the calling process to node.  Returns 0 on the target node (where

@@ -391,12 +391,21 @@ int bproc_pidnode(pid_t pid)
 
 int bproc_movepid(pid_t pid, int node)
 {
+	return bproc_movepid_flags(pid, node, 0);
+}
+
+int bproc_movepid_flags(pid_t pid, int node, int flags)
+{
 	Bproc__MoveRequest move = BPROC__MOVE_REQUEST__INIT;
 	Msg req = BPROC__MSG__INIT;
 	int r;
 
+	if (flags & ~BPROC_MOVE_LAZY)
+		return fail(EINVAL);
 	move.pid = pid;
 	move.node = node;
+	move.has_lazy = (flags & BPROC_MOVE_LAZY) != 0;
+	move.lazy = move.has_lazy;
 	req.body_case = BPROC__MSG__BODY_MOVE_REQUEST;
 	req.move_request = &move;
 	r = transact_status(&req);

@@ -183,7 +183,7 @@ Test(criu_run, dump_frozen_and_restore_in_a_node_namespace_with_the_same_pid)
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)init);
 	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
 	cr_assert_geq(nsfd, 0);
-	r = criu_restore_tree(criu, dir, nsfd, NULL, 0, &nspid, err, sizeof(err));
+	r = criu_restore_tree(criu, dir, nsfd, NULL, 0, false, &nspid, err, sizeof(err));
 	t2 = now_ms();
 	close(nsfd);
 	cr_assert_eq(r, 0, "restore: %s", err);
@@ -365,7 +365,7 @@ Test(criu_run, a_process_on_a_terminal_gets_the_new_terminal)
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)init);
 	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
 	cr_assert_geq(nsfd, 0);
-	r = criu_restore_tree(criu, dir, nsfd, inherit, 2, &nspid, err, sizeof(err));
+	r = criu_restore_tree(criu, dir, nsfd, inherit, 2, false, &nspid, err, sizeof(err));
 	close(nsfd);
 	close(s2);
 	close(report[0]);
