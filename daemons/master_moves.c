@@ -1041,6 +1041,10 @@ static void ghost_entry_free(struct master *m, struct ghost_entry *g)
 		loop_remove(m->loop, g->in_fd);
 		close(g->in_fd);
 	}
+	if (g->tty_in >= 0) {
+		loop_remove(m->loop, g->tty_in);
+		close(g->tty_in);
+	}
 	free(g);
 }
 
@@ -1188,22 +1192,7 @@ static void ghost_gone(struct master *m, struct ghost_entry *g, int status)
 	/* Killed here (SIGKILL cannot be intercepted): kill the real one. */
 	if (!g->exit_ordered)
 		forward_signal(m, g, WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL);
-	for (struct ghost_entry **p = &ghosts; *p; p = &(*p)->next)
-		if (*p == g) {
-			*p = g->next;
-			break;
-		}
-	for (int i = 0; i < 3; i++)
-		output_queue_close(&g->out[i]);
-	if (g->in_fd >= 0) {
-		loop_remove(m->loop, g->in_fd);
-		close(g->in_fd);
-	}
-	if (g->tty_in >= 0) {
-		loop_remove(m->loop, g->tty_in);
-		close(g->tty_in);
-	}
-	free(g);
+	ghost_entry_free(m, g);
 }
 
 /*
