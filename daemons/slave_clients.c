@@ -145,22 +145,41 @@ static int send_forwarded(struct slave *s, struct pending_request *req, Msg *msg
 	return r;
 }
 
+/*
+ * A new pending request for conn's msg, with our own id; NULL when there is
+ * no master to ask or no memory, and the client has been told (*r).
+ */
+static struct pending_request *new_pending(struct slave *s, struct conn *conn, const Msg *msg,
+					   int *r)
+{
+	struct pending_request *req;
+
+	if (!s->master || !s->welcomed) {
+		*r = conn_reply(conn, msg->id, -BE_NOMASTER,
+				"node %d has no link to its master (%s) right now", s->node,
+				s->master_text);
+		return NULL;
+	}
+	req = calloc(1, sizeof(*req));
+	if (!req) {
+		*r = conn_reply(conn, msg->id, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	req->id = ++s->next_id;
+	req->client = conn;
+	return req;
+}
+
 static int forward_request(struct slave *s, struct conn *conn, Msg *msg)
 {
 	struct pending_request *req;
 	uint64_t client_id = msg->id;
 	int r;
 
-	if (!s->master || !s->welcomed)
-		return conn_reply(conn, msg->id, -BE_NOMASTER,
-				  "node %d has no link to its master (%s) right now", s->node,
-				  s->master_text);
-	req = calloc(1, sizeof(*req));
+	req = new_pending(s, conn, msg, &r);
 	if (!req)
-		return conn_reply(conn, msg->id, -ENOMEM, "out of memory");
-	req->id = ++s->next_id;
+		return r;
 	req->client_id = client_id;
-	req->client = conn;
 	r = send_forwarded(s, req, msg, &conn->creds, conn->fd);
 	if (r < 0) {
 		free(req);
@@ -180,18 +199,13 @@ static int forward_move(struct slave *s, struct conn *conn, Msg *msg)
 {
 	const Bproc__MoveRequest *mr = msg->move_request;
 	struct pending_request *req;
+	int r;
 
 	if (!mr->has_wake_fd || mr->wake_fd < 0 || mr->pid != node_pid_of(conn->creds.pid))
 		return forward_request(s, conn, msg);
-	if (!s->master || !s->welcomed)
-		return conn_reply(conn, msg->id, -BE_NOMASTER,
-				  "node %d has no link to its master (%s) right now", s->node,
-				  s->master_text);
-	req = calloc(1, sizeof(*req));
+	req = new_pending(s, conn, msg, &r);
 	if (!req)
-		return conn_reply(conn, msg->id, -ENOMEM, "out of memory");
-	req->id = ++s->next_id;
-	req->client = conn;
+		return r;
 	req->wake_pid = conn->creds.pid;
 	req->wake_fd = mr->wake_fd;
 	/* conn_read frees msg after us: keep a copy of our own. */
