@@ -7,6 +7,14 @@
  * lets the child go.  The mount-namespace file can only be bound onto a
  * mount that is private, or the kernel refuses (a namespace could then
  * hold itself); bpcluster makes its directory such a mount.
+ *
+ * The kernel also refuses (EINVAL) to bind a mount namespace whose id is
+ * lower than that of the binder's own, and since 6.x the ids are handed
+ * out in per-CPU batches: a node namespace made on one CPU can get a
+ * lower id than ours, made earlier on another.  Host's initial namespace
+ * has the lowest id of all, so this only bites inside a container (a CI
+ * runner's); a new attempt on the next CPU draws from another batch, and
+ * on the CPU that made our namespace the ids are always higher.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +99,7 @@ static int set_up_inside(int node, const char *keep)
 	return 0;
 }
 
-int nodens_create(int node, const char *dir, const char *keep)
+static int nodens_create_on(int node, const char *dir, const char *keep, int cpu)
 {
 	char path[256], src[64], netns[64];
 	int ready[2], go[2];
@@ -125,6 +133,13 @@ int nodens_create(int node, const char *dir, const char *keep)
 
 		close(ready[0]);
 		close(go[1]);
+		if (cpu >= 0) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+		}
 		if (unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWUTS) < 0)
 			result = -errno;
 		else
@@ -149,6 +164,11 @@ int nodens_create(int node, const char *dir, const char *keep)
 			if (mount(src, path, NULL, MS_BIND, NULL) < 0)
 				r = -errno;
 		}
+		if (r < 0)
+			for (size_t i = 0; i < ARRAY_SIZE(ns_names); i++) {
+				snprintf(path, sizeof(path), "%s/%s", dir, ns_names[i]);
+				umount2(path, MNT_DETACH);
+			}
 	}
 	if (r == 0) {
 		if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
@@ -171,6 +191,20 @@ out:
 		close(go[0]);
 	if (go[1] >= 0)
 		close(go[1]);
+	return r;
+}
+
+int nodens_create(int node, const char *dir, const char *keep)
+{
+	cpu_set_t allowed;
+	int r;
+
+	r = nodens_create_on(node, dir, keep, -1);
+	if (r != -EINVAL || sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return r;
+	for (int cpu = 0; cpu < CPU_SETSIZE && r == -EINVAL; cpu++)
+		if (CPU_ISSET(cpu, &allowed))
+			r = nodens_create_on(node, dir, keep, cpu);
 	return r;
 }
 
