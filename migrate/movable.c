@@ -528,6 +528,16 @@ static int check_process(struct scan *sc)
 
 		if (sscanf(line, "TracerPid: %d", &tracer) == 1 && tracer != 0)
 			return refuse(sc, "it is traced by process %d (a debugger?)", tracer);
+		/* The last NSsid field is the session as the process itself
+		 * sees it: 0 when its session leader lives in a parent pid
+		 * namespace (a container started from outside), which CRIU
+		 * cannot dump. */
+		if (strncmp(line, "NSsid:", 6) == 0) {
+			char *last = strrchr(line, '\t');
+
+			if (last && atoi(last + 1) == 0)
+				return refuse(sc, "its session leader is outside its pid namespace (started from outside this container?); start it under setsid(1) to make it movable");
+		}
 	}
 	r = check_namespaces(sc);
 	if (r < 0)

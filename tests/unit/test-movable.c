@@ -54,6 +54,9 @@ static pid_t start(setup_fn setup, void *arg)
 			_exit(1);
 		syscall(SYS_close_range, 3, 99, 0);
 		syscall(SYS_close_range, 101, ~0U, 0);
+		/* Its own session, so the test holds wherever the runner's
+		 * session leader is (outside a CI container's namespace). */
+		setsid();
 		setup(arg);
 		/* Drop the test runner's memory (its arena is a deleted
 		 * file), keep the fds.  The pipe closes at the exec: ready. */
@@ -393,6 +396,46 @@ static void ns(void *arg)
 Test(movable, a_process_in_a_container_is_refused)
 {
 	expect_refused(ns, NULL, "UTS namespace of its own");
+}
+
+/* A process whose session leader is in a parent pid namespace: what every
+ * process of a container started from outside looks like to CRIU. */
+Test(movable, a_session_led_from_outside_its_pid_namespace_is_refused)
+{
+	struct movable mv;
+	char reason[512];
+	pid_t inner = 0;
+	int p[2], r;
+
+	cr_assert_eq(pipe(p), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		pid_t g;
+
+		close(p[0]);
+		if (unshare(CLONE_NEWPID) < 0)
+			_exit(2);
+		g = fork();
+		if (g == 0) {
+			close(p[1]);
+			execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+			_exit(1);
+		}
+		if (write(p[1], &g, sizeof(g)) != sizeof(g))
+			_exit(3);
+		waitpid(g, NULL, 0);
+		_exit(0);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &inner, sizeof(inner)), sizeof(inner));
+	close(p[0]);
+	usleep(100 * 1000); /* let it exec */
+	r = movable_scan(inner, &mv, reason, sizeof(reason));
+	kill(inner, SIGKILL);
+	stop_child();
+	cr_assert_eq(r, -EOPNOTSUPP, "expected a refusal, got %d (%s)", r, reason);
+	cr_assert(strstr(reason, "session leader is outside"), "the reason '%s'", reason);
 }
 
 Test(movable, pid_that_does_not_exist)
