@@ -15,13 +15,111 @@
 #include <netlink/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "proc_events.h"
+#include "util.h"
 
 struct proc_events {
 	struct nl_sock *sock;
 };
+
+/* The kernel's fixed inode numbers of the initial namespaces. */
+#define INITIAL_PID_NS_INODE 0xEFFFFFFCUL
+#define INITIAL_USER_NS_INODE 0xEFFFFFFDUL
+
+bool proc_events_usable(void)
+{
+	const char *mode = getenv("BPROC_PROC_EVENTS");
+	struct stat pid_ns, user_ns;
+
+	if (mode && strcmp(mode, "poll") == 0)
+		return false;
+	if (stat("/proc/self/ns/pid", &pid_ns) < 0 || stat("/proc/self/ns/user", &user_ns) < 0)
+		return false;
+	return pid_ns.st_ino == INITIAL_PID_NS_INODE && user_ns.st_ino == INITIAL_USER_NS_INODE;
+}
+
+/* <linux/pidfd.h> of Linux 6.15; Debian 12's headers are older. */
+struct pidfd_exit_info {
+	uint64_t mask;
+	uint64_t cgroupid;
+	uint32_t pid, tgid, ppid;
+	uint32_t ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	int32_t exit_code;
+};
+#define PIDFD_INFO_EXIT_BIT (1ULL << 3)
+#define PIDFD_GET_INFO_IOCTL _IOWR(0xFF, 11, struct pidfd_exit_info)
+
+int proc_pidfd_open(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return -errno;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+/* A zombie's wait() status: field 52 of its stat.  1, or 0 if pid is
+ * not a zombie (any more). */
+static int zombie_status(pid_t pid, int *status)
+{
+	char path[64], buf[1024], *p, *save = NULL;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	int field = 3;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold anything */
+	if (!p)
+		return 0;
+	for (char *tok = strtok_r(p + 1, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), field++) {
+		if (field == 3 && strcmp(tok, "Z") != 0)
+			return 0;
+		if (field == 52) {
+			*status = atoi(tok);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int proc_exit_status(int pidfd, int *status)
+{
+	struct pidfd_exit_info info;
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		memset(&info, 0, sizeof(info));
+		info.mask = PIDFD_INFO_EXIT_BIT;
+		if (ioctl(pidfd, PIDFD_GET_INFO_IOCTL, &info) < 0 && errno != ESRCH)
+			return -errno;
+		if (info.mask & PIDFD_INFO_EXIT_BIT) {
+			*status = info.exit_code;
+			return 1;
+		}
+		/* Ended but not reaped yet (its parent has not waited):
+		 * the kernel keeps the status in the zombie. */
+		if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN) || info.pid == 0)
+			return 0;
+		if (zombie_status((pid_t)info.pid, status) == 1)
+			return 1;
+		/* Reaped meanwhile: the pidfd knows now. */
+	}
+	return 0;
+}
 
 static int send_mcast_op(struct nl_sock *sock, enum proc_cn_mcast_op op)
 {

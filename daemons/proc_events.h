@@ -17,6 +17,7 @@
 #ifndef BPROC_PROC_EVENTS_H
 #define BPROC_PROC_EVENTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,6 +35,25 @@ struct proc_event_info {
 
 struct proc_events;
 typedef void (*proc_event_fn)(const struct proc_event_info *ev, void *data);
+
+/*
+ * Whether the connector can tell us anything here.  The kernel ignores a
+ * subscription sent from outside the initial pid and user namespaces
+ * (events are told in their terms), without an error: inside a container
+ * (a CI runner's) nothing would ever come.  Set BPROC_PROC_EVENTS=poll to
+ * act as if it could not.
+ */
+bool proc_events_usable(void);
+
+/*
+ * Without the connector: a pidfd taken while a process lives says how it
+ * ended, even once its parent reaped it (PIDFD_GET_INFO, Linux 6.15), and
+ * before that /proc does (a zombie keeps its status).  proc_exit_status()
+ * gives 1 and the wait() status once it ended, 0 while it runs, -errno if
+ * the kernel cannot tell.
+ */
+int proc_pidfd_open(pid_t pid);
+int proc_exit_status(int pidfd, int *status);
 
 /* Subscribe to the connector.  -errno; -EPERM outside the initial
  * namespaces or without CAP_NET_ADMIN. */

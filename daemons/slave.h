@@ -100,6 +100,8 @@ bool slave_moves_is_ours(struct slave *s, pid_t host_pid);
 /* A non-root process of a moved tree ended (host pid, wait status). */
 void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status);
 /* Call fn for every child of every process moved here (after lost events). */
+/* Polling (no connector): report the members of moved trees that ended. */
+void slave_moves_poll_members(struct slave *s);
 void slave_moves_rescan_children(struct slave *s, void (*fn)(struct slave *s, pid_t host, pid_t parent));
 /* The node's pid of a host pid (the last NSpid field), 0 if gone. */
 pid_t slave_node_pid(pid_t host);
@@ -107,6 +109,8 @@ pid_t slave_node_pid(pid_t host);
 /* slave_procs.c: processes forked on the node, from the process-events
  * connector.  init: -errno if there is no connector (logged). */
 int slave_procs_init(struct slave *s);
+/* Whether forks and exits are polled for (no connector here). */
+bool slave_procs_polling(void);
 /* How many processes born on the node we follow. */
 unsigned int slave_procs_count(void);
 /* After a (re)connection: tell the master all we follow. */

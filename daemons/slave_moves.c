@@ -30,6 +30,7 @@
 #include "bproc.h"
 #include "criu_run.h"
 #include "page_server.h"
+#include "proc_events.h"
 #include "freezer.h"
 #include "log.h"
 #include "movable.h"
@@ -85,6 +86,7 @@ struct out_pipe {
 struct member {
 	pid_t pid;       /* in the node, as on the master */
 	pid_t host_pid;
+	int pidfd;       /* when polling (slave_procs.c): how it ended; else -1 */
 	bool ended;
 };
 
@@ -487,6 +489,16 @@ pid_t slave_node_pid(pid_t host)
  * master listed (tree[0] is the root) must be there, with the same pid.
  * Fills r->members; -ESRCH with a message if one is missing.
  */
+static void free_members(struct restored *r)
+{
+	for (int i = 0; i < r->nmembers; i++)
+		if (r->members[i].pidfd >= 0)
+			close(r->members[i].pidfd);
+	free(r->members);
+	r->members = NULL;
+	r->nmembers = 0;
+}
+
 static int map_members(struct restored *r, pid_t root_host, const Bproc__RestoreRequest *req,
 		       char *err, size_t errlen)
 {
@@ -514,6 +526,7 @@ static int map_members(struct restored *r, pid_t root_host, const Bproc__Restore
 		struct member *m = &r->members[r->nmembers];
 
 		m->pid = req->tree[t];
+		m->pidfd = -1;
 		for (int i = 1; i < nfound && !m->host_pid; i++)
 			if (inner[i] == m->pid)
 				m->host_pid = found[i];
@@ -524,6 +537,9 @@ static int map_members(struct restored *r, pid_t root_host, const Bproc__Restore
 				kill(found[i], SIGKILL);
 			return -ESRCH;
 		}
+		/* Stopped until the commit: it cannot have ended yet. */
+		if (slave_procs_polling() && (m->pidfd = proc_pidfd_open(m->host_pid)) < 0)
+			m->pidfd = -1;
 		r->nmembers++;
 	}
 	return 0;
@@ -685,7 +701,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		r->host_pid = host;
 		ret = map_members(r, host, req, err, sizeof(err));
 		if (ret < 0) {
-			free(r->members);
+			free_members(r);
 			free(r);
 			r = NULL;
 		}
@@ -715,7 +731,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 			waitpid(lazy_pid, NULL, 0);
 			lazy_pid = 0;
 			signal_tree(r, SIGKILL);
-			free(r->members);
+			free_members(r);
 			free(r);
 			for (int i = 0; i < npipes; i++)
 				close(pipes[i][0]);
@@ -793,7 +809,7 @@ static void forget(struct slave *s, struct restored *r)
 	for (struct restored **p = &s->restored; *p; p = &(*p)->next)
 		if (*p == r) {
 			*p = r->next;
-			free(r->members);
+			free_members(r);
 			free(r);
 			return;
 		}
@@ -1048,6 +1064,28 @@ void slave_moves_rescan_children(struct slave *s, void (*fn)(struct slave *s, pi
 			for (int k = 0; k < n; k++)
 				fn(s, kids[k], parent);
 		}
+}
+
+void slave_moves_poll_members(struct slave *s)
+{
+	bool again = true;
+
+	/* Reporting one can forget its tree: start over after each. */
+	while (again) {
+		again = false;
+		for (struct restored *r = s->restored; r && !again; r = r->next)
+			for (int i = 0; i < r->nmembers && !again; i++) {
+				struct member *m = &r->members[i];
+				int status;
+
+				if (m->ended || m->pidfd < 0 || proc_exit_status(m->pidfd, &status) != 1)
+					continue;
+				close(m->pidfd);
+				m->pidfd = -1;
+				slave_moves_member_exited(s, m->host_pid, status);
+				again = true;
+			}
+	}
 }
 
 /*

@@ -18,6 +18,11 @@
  *
  * If the socket overflows, events are lost: we rescan what we follow
  * (gone ones, and children not yet known) from /proc.
+ *
+ * Inside a container (a CI runner's) the connector tells nothing
+ * (proc_events_usable()).  Then we poll: every POLL_MS a rescan finds new
+ * children, and a pidfd taken on each process we follow says how it ended
+ * (proc_exit_status()).  A child that lives less than POLL_MS is missed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "freezer.h"
@@ -38,12 +44,16 @@ struct node_proc {
 	pid_t host;      /* as the slave sees it */
 	pid_t pid;       /* in the node */
 	pid_t ppid;      /* in the node */
+	int pidfd;       /* when polling: tells how it ended; else -1 */
 	struct node_proc *next;
 };
+
+#define POLL_MS 100
 
 static struct proc_events *events;
 static int events_fd_number = -1;  /* the passed-down socket's number, or -1 */
 static struct node_proc *procs;
+static int tick_fd = -1;           /* polling (no connector): a timerfd */
 
 static struct node_proc *find_proc(pid_t host)
 {
@@ -99,6 +109,9 @@ static void add_child(struct slave *s, pid_t host, pid_t parent)
 	p->host = host;
 	p->pid = pid;
 	p->ppid = ppid;
+	p->pidfd = tick_fd >= 0 ? proc_pidfd_open(host) : -1;
+	if (p->pidfd < 0)
+		p->pidfd = -1;
 	p->next = procs;
 	procs = p;
 	send_forked(s, p);
@@ -112,6 +125,8 @@ static void remove_proc(struct slave *s, struct node_proc *p, bool known, int st
 			break;
 		}
 	send_gone(s, p->pid, known, status);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
 	free(p);
 }
 
@@ -183,6 +198,54 @@ static void on_readable(struct loop *loop, int fd, uint32_t events_mask, void *d
 	}
 }
 
+/* Polling: how did the processes we follow end, and which are new? */
+static void on_tick(struct loop *loop, int fd, uint32_t events_mask, void *data)
+{
+	struct slave *s = data;
+	uint64_t ticks;
+	int status;
+
+	(void)loop;
+	(void)events_mask;
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	for (struct node_proc *p = procs, *next; p; p = next) {
+		next = p->next;
+		if (p->pidfd >= 0 && proc_exit_status(p->pidfd, &status) == 1)
+			remove_proc(s, p, true, status);
+	}
+	rescan(s);
+	slave_moves_poll_members(s);
+}
+
+static int start_polling(struct slave *s)
+{
+	struct itimerspec every = {
+		.it_interval = { 0, POLL_MS * 1000000L },
+		.it_value = { 0, POLL_MS * 1000000L },
+	};
+	int r;
+
+	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (tick_fd < 0)
+		return -errno;
+	if (timerfd_settime(tick_fd, 0, &every, NULL) < 0 ||
+	    (r = loop_add(s->loop, tick_fd, EPOLLIN, on_tick, s)) < 0) {
+		r = -errno;
+		close(tick_fd);
+		tick_fd = -1;
+		return r;
+	}
+	pr_info("no process-events connector here (not the initial pid namespace): polling the node's processes every %d ms",
+		POLL_MS);
+	return 0;
+}
+
+bool slave_procs_polling(void)
+{
+	return tick_fd >= 0;
+}
+
 /*
  * The connector: on a socket that bpcluster made in the initial network
  * namespace and passed down, if it did; else our own (a slave of a real
@@ -204,7 +267,19 @@ static int open_events(void)
 
 int slave_procs_init(struct slave *s)
 {
-	int r = open_events();
+	int r;
+
+	if (!proc_events_usable()) {
+		const char *text = getenv(PROC_EVENTS_FD_ENV);
+		long fd;
+
+		/* bpcluster's socket is of no use either. */
+		if (text && parse_long(text, 3, 0x7fffffff, &fd) == 0)
+			close((int)fd);
+		unsetenv(PROC_EVENTS_FD_ENV);
+		return start_polling(s);
+	}
+	r = open_events();
 
 	if (r < 0) {
 		pr_warn("no process-events connector (%s): children of moved processes will not show on the master, and ends in moved trees will not be seen",
@@ -249,6 +324,8 @@ void slave_procs_forget(struct slave *s)
 		struct node_proc *p = procs;
 
 		procs = p->next;
+		if (p->pidfd >= 0)
+			close(p->pidfd);
 		free(p);
 	}
 }
@@ -272,5 +349,10 @@ void slave_procs_shutdown(struct slave *s)
 		loop_remove(s->loop, proc_events_fd(events));
 		proc_events_close(events);
 		events = NULL;
+	}
+	if (tick_fd >= 0) {
+		loop_remove(s->loop, tick_fd);
+		close(tick_fd);
+		tick_fd = -1;
 	}
 }
