@@ -1,7 +1,8 @@
 /*
  * test-proc_events.c - the process-events connector sees a real fork and
  * the exit status of the child.  Needs root in the initial namespaces, as
- * bpslave does; skipped elsewhere.
+ * bpslave does; skipped elsewhere.  The pidfd fallback (what the slave
+ * polls with where the connector is deaf) is tested everywhere.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <sched.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -38,11 +41,21 @@ static void on_event(const struct proc_event_info *ev, void *data)
 	}
 }
 
+/* Outside the initial pid namespace the kernel ignores the subscription. */
+#define SKIP_IF_DEAF()                                                                          \
+	do {                                                                                    \
+		if (!proc_events_usable())                                                      \
+			cr_skip_test("not in the initial pid and user namespaces: the connector is deaf"); \
+	} while (0)
+
 Test(proc_events, fork_and_exit_of_a_child)
 {
 	struct proc_events *pe;
 	struct seen s = { 0 };
-	int r = proc_events_open(&pe);
+	int r;
+
+	SKIP_IF_DEAF();
+	r = proc_events_open(&pe);
 
 	if (r == -EPERM || r == -EPROTONOSUPPORT)
 		cr_skip_test("no access to the process-events connector (%d)", r);
@@ -95,7 +108,10 @@ Test(proc_events, threads_are_not_processes)
 	struct proc_events *pe;
 	struct any_event a = { 0 };
 	pthread_t t;
-	int r = proc_events_open(&pe);
+	int r;
+
+	SKIP_IF_DEAF();
+	r = proc_events_open(&pe);
 
 	if (r < 0)
 		cr_skip_test("no access to the process-events connector (%d)", r);
@@ -129,8 +145,11 @@ Test(proc_events, a_socket_from_the_initial_namespace_works_in_another)
 {
 	struct proc_events *pe;
 	struct seen s = { 0 };
-	int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_CONNECTOR);
-	int r = proc_events_open(&pe);
+	int fd, r;
+
+	SKIP_IF_DEAF();
+	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_CONNECTOR);
+	r = proc_events_open(&pe);
 
 	if (r < 0 || fd < 0)
 		cr_skip_test("no access to the process-events connector (%d)", r);
@@ -155,4 +174,58 @@ Test(proc_events, a_socket_from_the_initial_namespace_works_in_another)
 	cr_assert_eq(s.exits, 1);
 	cr_assert_eq(WEXITSTATUS(s.exit_status), 5);
 	proc_events_close(pe);
+}
+
+/* --- the pidfd fallback ------------------------------------------------ */
+
+Test(proc_events, a_pidfd_tells_a_running_process_from_an_ended_one)
+{
+	pid_t child = fork();
+	int pidfd, status = -1;
+
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	pidfd = proc_pidfd_open(child);
+	cr_assert_geq(pidfd, 0);
+	cr_assert_eq(proc_exit_status(pidfd, &status), 0, "it still runs");
+	kill(child, SIGTERM);
+	/* A zombie: not reaped yet, the status is already known. */
+	for (int i = 0; i < 100 && proc_exit_status(pidfd, &status) == 0; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(proc_exit_status(pidfd, &status), 1);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status 0x%x", status);
+	waitpid(child, NULL, 0);
+	status = -1;
+	/* Reaped: the pidfd still knows. */
+	cr_assert_eq(proc_exit_status(pidfd, &status), 1);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status 0x%x", status);
+	close(pidfd);
+}
+
+Test(proc_events, a_pidfd_gives_the_exit_code_after_the_reap)
+{
+	pid_t child = fork();
+	int pidfd, status = -1;
+
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		usleep(100 * 1000);
+		_exit(7);
+	}
+	pidfd = proc_pidfd_open(child);
+	cr_assert_geq(pidfd, 0);
+	waitpid(child, NULL, 0);
+	cr_assert_eq(proc_exit_status(pidfd, &status), 1);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7, "status 0x%x", status);
+	close(pidfd);
+}
+
+Test(proc_events, poll_can_be_forced)
+{
+	setenv("BPROC_PROC_EVENTS", "poll", 1);
+	cr_assert_not(proc_events_usable());
+	unsetenv("BPROC_PROC_EVENTS");
 }
