@@ -117,6 +117,7 @@ static int on_welcome(struct slave *s, const Bproc__Welcome *w)
 		pr_warn("the master now calls this node %d (it was %d)", w->node, s->node);
 	s->node = w->node;
 	s->welcomed = true;
+	s->registered = true;
 	s->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 1000;
 	s->next_heartbeat_ms = now_ms() + s->heartbeat_ms;
 	if (s->init_pid <= 0) {
@@ -185,6 +186,9 @@ static void master_closed(struct conn *conn, void *data)
 	struct slave *s = data;
 
 	s->master = NULL;
+	/* No heartbeat on the next link before it is authenticated and we
+	 * are welcomed again: the master refuses the link for it. */
+	s->registered = false;
 	slave_fail_pending(s);
 	/* Moves under way cannot be committed without the master, which
 	 * aborts them on its side too: originals thaw, copies go. */
@@ -339,7 +343,7 @@ static void run(struct slave *s)
 			start_connect(s);
 		if (s->welcomed && s->init_pid == 0 && now >= s->pidns_created_ms + 1000)
 			slave_pidns_create(s);
-		if (s->master && s->welcomed && now >= s->next_heartbeat_ms) {
+		if (s->master && s->registered && now >= s->next_heartbeat_ms) {
 			send_heartbeat(s);
 			s->next_heartbeat_ms = now + s->heartbeat_ms;
 		}

@@ -40,6 +40,7 @@ struct slave {
 	long long next_connect_ms;
 	int connect_failures;
 	bool welcomed;
+	bool registered;   /* welcomed on the current master link */
 	int node;                 /* our node number once welcomed */
 	uint32_t heartbeat_ms;
 	long long next_heartbeat_ms;

@@ -26,6 +26,14 @@ check_eq "the cluster still runs after that" "4" "$(bpstat -t allup)"
 
 check_match "status lists every node" "node 3: n3 10\.223\.0\.13, bpslave running, state up" "$(bpcluster status)"
 
+# A slave that stops answering (stopped, or busy in CRIU longer than the
+# master waits) is dropped; once it runs again it must rejoin, not send a
+# heartbeat on a link not yet authenticated (refused, again and again).
+bpcluster kill-slave 1 STOP
+if wait_for 10 node_is 1 down; then ok "a stopped slave is down once silent"; else not_ok "a stopped slave is shown down (state: $(node_state 1))"; fi
+bpcluster kill-slave 1 CONT
+if wait_for 10 node_is 1 up; then ok "and up again once it runs"; else not_ok "a stopped slave comes back up once continued (state: $(node_state 1))"; fi
+
 bpcluster kill-slave 2 KILL
 if wait_for 5 node_is 2 down; then ok "a slave killed with SIGKILL is down within 5 s"; else not_ok "a killed slave is shown down (state: $(node_state 2))"; fi
 check_eq "the others stay up" "0,1,3" "$(bpstat -n allup | paste -sd,)"
