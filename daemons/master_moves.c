@@ -78,6 +78,7 @@
 enum move_state {
 	MOVE_CHECKING,    /* waiting for the target's PathCheckReply */
 	MOVE_PREPARING,   /* waiting for its PrepareResult */
+	MOVE_DUMPING,     /* full copy: CRIU dumps, its pages stream across */
 	MOVE_RESTORING,   /* dumped, waiting for its RestoreResult */
 	MOVE_SERVING,     /* lazy, committed: CRIU serves the pages */
 };
@@ -111,7 +112,8 @@ struct move {
 	/* The page stream (master to node): see migrate/page_server.h. */
 	enum move_state state;
 	bool lazy;
-	pid_t criu_pid;          /* a lazy dump, serving pages, or 0 */
+	pid_t criu_pid;          /* the dump (lazy: serving pages), or 0 */
+	long long dump_start_ms;
 	int ps_fd;               /* our copy of its page stream, or -1 */
 	struct move *next;
 };
@@ -134,6 +136,9 @@ struct ghost_entry {
 };
 
 static void output_drained(void *data);
+static int send_images(struct move *mv, struct master_node *n, char *err, size_t errlen);
+static void send_commit(struct master_node *n, uint64_t move_id, bool commit);
+static void finish_move(struct master *m, struct move *mv, int status, const char *why);
 static void on_ghost_stdin(struct loop *loop, int fd, uint32_t events, void *data);
 static void on_ghost_tty(struct loop *loop, int fd, uint32_t events, void *data);
 
@@ -566,7 +571,6 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 	char criu[PATH_MAX], name[64];
 	_cleanup_close_ int ps = -1;
 	pid_t pid = mv->pid;
-	long long t0;
 	int r;
 
 	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0) {
@@ -611,32 +615,76 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		else
 			i++;
 	}
-	t0 = now_ms();
-	if (mv->lazy) {
-		r = criu_dump_lazy_start(criu, pid, mv->freezer.path, mv->dir, ps, &mv->criu_pid, err,
-					 errlen);
-		if (r == 0)
-			mv->ps_fd = take_fd(&ps);
-	} else {
-		r = criu_dump_tree_stream(criu, -1, -1, pid, mv->freezer.path, mv->dir, ps, err,
-					  errlen);
+	mv->dump_start_ms = now_ms();
+	if (!mv->lazy) {
+		/* A big process takes seconds: the loop goes on meanwhile
+		 * (heartbeats); dump_ended() takes over when CRIU exits. */
+		r = criu_dump_stream_start(criu, pid, mv->freezer.path, mv->dir, ps, &mv->criu_pid);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot start CRIU: %s", strerror(-r));
+			return r;
+		}
+		mv->ps_fd = take_fd(&ps);
+		mv->state = MOVE_DUMPING;
+		return 0;
 	}
+	r = criu_dump_lazy_start(criu, pid, mv->freezer.path, mv->dir, ps, &mv->criu_pid, err,
+				 errlen);
 	if (r == 0)
-		r = move_send_images(n->conn, mv->id, mv->dir, pid, mv->pipes, mv->npipes,
-				     mv->movable.tty_rdev ? mv->tty_out : MOVE_NO_TTY,
-				     mv->tree->pid, mv->tree->n, mv->wake_fd, mv->lazy, err, errlen);
+		mv->ps_fd = take_fd(&ps);
+	if (r == 0)
+		r = send_images(mv, n, err, errlen);
 	if (r < 0) {
-		if (mv->lazy)
-			stop_lazy_dump(mv);
+		stop_lazy_dump(mv);
 		pr_warn("move of %d to node %d: %s", pid, mv->node, err);
 		return r;
 	}
+	return 0;
+}
+
+/* The images are complete in mv->dir: to the target, which restores. */
+static int send_images(struct move *mv, struct master_node *n, char *err, size_t errlen)
+{
+	int r = move_send_images(n->conn, mv->id, mv->dir, mv->pid, mv->pipes, mv->npipes,
+				 mv->movable.tty_rdev ? mv->tty_out : MOVE_NO_TTY, mv->tree->pid,
+				 mv->tree->n, mv->wake_fd, mv->lazy, err, errlen);
+
+	if (r < 0)
+		return r;
 	mv->state = MOVE_RESTORING;
 	pr_info("move %llu: process %d (%d in its tree) dumped in %lld ms%s; the rest sent to node %d",
-		(unsigned long long)mv->id, pid, mv->tree->n, now_ms() - t0,
+		(unsigned long long)mv->id, mv->pid, mv->tree->n, now_ms() - mv->dump_start_ms,
 		mv->lazy ? " (its memory stays here, served on demand)" : " (its pages streamed)",
 		mv->node);
 	return 0;
+}
+
+/* The full-copy dump's CRIU ended: on to the restore, or the process
+ * runs on here. */
+static void dump_ended(struct master *m, struct move *mv, int status)
+{
+	struct master_node *n = master_find_node(m, mv->node);
+	char err[512] = "";
+	int r;
+
+	mv->criu_pid = 0;
+	/* Every page is across: the target's page server sees the end. */
+	if (mv->ps_fd >= 0) {
+		close(mv->ps_fd);
+		mv->ps_fd = -1;
+	}
+	r = criu_dump_finished(status, false, mv->dir, err, sizeof(err));
+	if (r == 0 && (!n || !n->conn)) {
+		r = -BE_NODEDOWN;
+		snprintf(err, sizeof(err), "the node went down during the move");
+	}
+	if (r == 0)
+		r = send_images(mv, n, err, sizeof(err));
+	if (r < 0) {
+		pr_warn("move of %d to node %d: %s", mv->pid, mv->node, err);
+		send_commit(n, mv->id, false);
+		finish_move(m, mv, r, err);
+	}
 }
 
 static void send_commit(struct master_node *n, uint64_t move_id, bool commit)
@@ -913,6 +961,11 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		if (mv->from != BPROC_NODE_MASTER)
 			send_commit(master_find_node(m, mv->from), mv->id, false); /* thaw */
 		finish_move(m, mv, res->status, res->message);
+		return;
+	}
+	if (mv->from == BPROC_NODE_MASTER && mv->state != MOVE_RESTORING) {
+		pr_warn("node %d: restore result for move %llu before its images were sent", node,
+			(unsigned long long)mv->id);
 		return;
 	}
 	if (mv->from != BPROC_NODE_MASTER) {
@@ -1337,6 +1390,8 @@ void master_ghosts_reap(struct master *m)
 				continue;
 			if (mv->state == MOVE_SERVING) {
 				lazy_dump_ended(m, mv, status);
+			} else if (mv->state == MOVE_DUMPING) {
+				dump_ended(m, mv, status);
 			} else {
 				/* Before the commit: the copy cannot get its pages;
 				 * master_restore_result aborts the move. */
@@ -1423,4 +1478,16 @@ void master_moves_client_closed(struct conn *conn)
 	for (struct move *mv = moves; mv; mv = mv->next)
 		if (mv->client == conn)
 			mv->client = NULL;
+}
+
+bool master_moves_node_busy(int node)
+{
+	for (struct move *mv = moves; mv; mv = mv->next) {
+		if (mv->node == node && mv->state == MOVE_RESTORING)
+			return true;
+		/* Node to node: both slaves work in CRIU, the source dumping. */
+		if (mv->from != BPROC_NODE_MASTER && (mv->from == node || mv->node == node))
+			return true;
+	}
+	return false;
 }

@@ -382,16 +382,13 @@ static int dump_argv(char **argv, const char *criu, char *pidtext, const char *d
 	return argc;
 }
 
-int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
-			  const char *freezer_path, const char *dir, int ps_fd, char *err,
-			  size_t errlen)
+/* The dump's argv in argv (24 slots), pidtext its buffer for the pid. */
+static void stream_argv(char **argv, char *pidtext, size_t len, const char *criu, pid_t pid,
+			const char *freezer_path, const char *dir, int ps_fd)
 {
-	char pidtext[32], *argv[24];
-	struct criu_inherit ps = { .fd = ps_fd, .key = "" };
-	int status, r, argc;
-	pid_t child;
+	int argc;
 
-	snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
+	snprintf(pidtext, len, "%d", (int)pid);
 	argc = dump_argv(argv, criu, pidtext, dir, freezer_path);
 	if (ps_fd >= 0) {
 		/* Pages straight into the target's images, as they are read. */
@@ -400,6 +397,29 @@ int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pi
 		argv[argc++] = CRIU_FD0_TEXT;
 	}
 	argv[argc] = NULL;
+}
+
+int criu_dump_finished(int status, bool in_node, const char *dir, char *err, size_t errlen)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (in_node && WIFEXITED(status) && WEXITSTATUS(status) >= 124)
+		snprintf(err, errlen, "cannot enter the node's namespaces to dump");
+	else
+		criu_log_reason(dir, "dump.log", err, errlen);
+	return -ECANCELED;
+}
+
+int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+			  const char *freezer_path, const char *dir, int ps_fd, char *err,
+			  size_t errlen)
+{
+	char pidtext[32], *argv[24];
+	struct criu_inherit ps = { .fd = ps_fd, .key = "" };
+	int status, r;
+	pid_t child;
+
+	stream_argv(argv, pidtext, sizeof(pidtext), criu, pid, freezer_path, dir, ps_fd);
 	child = spawn_criu(argv, pidns_fd, mntns_fd, &ps, ps_fd >= 0 ? 1 : 0);
 	if (child < 0)
 		return child;
@@ -408,12 +428,22 @@ int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pi
 		snprintf(err, errlen, "criu dump: %s", strerror(-r));
 		return r;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (pidns_fd >= 0 && WIFEXITED(status) && WEXITSTATUS(status) >= 124)
-			snprintf(err, errlen, "cannot enter the node's namespaces to dump");
-		else
-			criu_log_reason(dir, "dump.log", err, errlen);
-		return -ECANCELED;
+	return criu_dump_finished(status, pidns_fd >= 0, dir, err, errlen);
+}
+
+int criu_dump_stream_start(const char *criu, pid_t pid, const char *freezer_path,
+			   const char *dir, int ps_fd, pid_t *child)
+{
+	char pidtext[32], *argv[24];
+	struct criu_inherit ps = { .fd = ps_fd, .key = "" };
+
+	stream_argv(argv, pidtext, sizeof(pidtext), criu, pid, freezer_path, dir, ps_fd);
+	*child = spawn_criu(argv, -1, -1, &ps, ps_fd >= 0 ? 1 : 0);
+	if (*child < 0) {
+		int r = *child;
+
+		*child = 0;
+		return r;
 	}
 	return 0;
 }

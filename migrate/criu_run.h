@@ -39,6 +39,17 @@ int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pi
 			  size_t errlen);
 
 /*
+ * The same without waiting: a daemon's loop must go on (heartbeats) while
+ * a big process is dumped.  *child is the CRIU to reap; its wait() status
+ * goes to criu_dump_finished(), which says 0, or -ECANCELED with why in
+ * err (from CRIU's log in dir).  in_node: it was started in a node's
+ * namespaces (its statuses 124-126 say it could not enter them).
+ */
+int criu_dump_stream_start(const char *criu, pid_t pid, const char *freezer_path,
+			   const char *dir, int ps_fd, pid_t *child);
+int criu_dump_finished(int status, bool in_node, const char *dir, char *err, size_t errlen);
+
+/*
  * Post-copy dump: the anonymous memory stays in CRIU, which serves it on
  * ps_fd (to the target's `criu lazy-pages`) after writing the other images.
  * Returns once the images in dir are complete, with *child the CRIU that
