@@ -91,6 +91,10 @@ void master_ghosts_reap(struct master *m);
 /* The remote processes, for ProcList: free() both *out and *storage. */
 int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t *count);
 void master_moves_client_closed(struct conn *conn);
+/* Whether node restores or dumps a process of a move under way: its slave
+ * may then be silent (in CRIU) for up to MOVE_BUSY_MS. */
+bool master_moves_node_busy(int node);
+#define MOVE_BUSY_MS 60000
 /* master_procs.c: processes born on the nodes (not moved there). */
 void master_proc_forked(struct master *m, int node, const Bproc__ProcessForked *f);
 void master_proc_gone(struct master *m, int node, const Bproc__ProcessGone *g);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Streaming moves: the memory pages go straight from the dumping CRIU to a
 # CRIU on the node (page server), so a process far above the old 48 MiB
-# limit moves; `bpmove --lazy` restores at once and pulls pages on demand;
+# limit moves (1 GiB here); `bpmove --lazy` restores at once and pulls pages on demand;
 # a page stream that breaks mid-move leaves the process running on the
 # master, unchanged.
 . "$(dirname "$0")/lib.sh"
@@ -40,15 +40,23 @@ start_holder() { # MIB NAME: runs holder; sets $p
 	wait_for 60 grep -q ready "$out_dir/$2.out"
 }
 
-# --- full copy of 200 MiB -------------------------------------------------------
-start_holder 200 big
-check "bpmove of a 200 MiB python3 (above the old 48 MiB limit)" bpmove "$p" 1
+# --- full copy of 1 GiB ---------------------------------------------------------
+# Seconds in CRIU on both sides: the master answers meanwhile (its dump runs
+# beside its loop), and neither side takes the other for dead.
+start_holder 1024 big
+bpmove "$p" 1 >"$out_dir/big.move" 2>&1 &
+mover=$!
+sleep 1
+check_eq "the master answers while it dumps 1 GiB" "2" "$(timeout 2 bpstat -t allup)"
+wait "$mover"
+check_eq "bpmove of a 1 GiB python3 succeeds" "0 " "$? $(cat "$out_dir/big.move")"
 check_match "bpstat -p lists it on node 1" "^$p	1$" "$(bpstat -p)"
+check_eq "both nodes stayed up" "2" "$(bpstat -t allup)"
 kill -USR1 "$p"
-wait_for 20 grep -q " $p$" "$out_dir/big.out"
+wait_for 30 grep -q " $p$" "$out_dir/big.out"
 read -r before after pid_seen < <(grep " $p$" "$out_dir/big.out")
 check_match "it reports its buffer's SHA-256" "^[0-9a-f]{64}$" "$before"
-check_eq "its 200 MiB are the same on the node (SHA-256)" "$before" "$after"
+check_eq "its 1 GiB is the same on the node (SHA-256)" "$before" "$after"
 check_eq "and it has its pid there" "$p" "$pid_seen"
 wait "$p"
 check_eq "it exits normally" "0" "$?"
