@@ -115,6 +115,12 @@ static int on_welcome(struct slave *s, const Bproc__Welcome *w)
 
 	if (s->welcomed && s->node != w->node)
 		pr_warn("the master now calls this node %d (it was %d)", w->node, s->node);
+	/* Back after a lost link: the master took this node for down and
+	 * ended the ghosts of what runs here as killed (SIGKILL).  What
+	 * still runs is stale: were it kept, one process would be both dead
+	 * (to its parent) and running. */
+	if (s->welcomed)
+		slave_kill_stale(s);
 	s->node = w->node;
 	s->welcomed = true;
 	s->registered = true;
@@ -199,7 +205,7 @@ static void master_closed(struct conn *conn, void *data)
 		pr_warn("the master %s closed the link before it was authenticated: "
 			"do both sides have the same cluster secret?", s->master_text);
 	else if (!s->stopping)
-		pr_warn("lost the master %s; node %d keeps its processes and reconnects",
+		pr_warn("lost the master %s; node %d reconnects (the master ends the ghosts of what runs here; it is killed when we are back)",
 			s->master_text, s->node);
 	s->next_connect_ms = now_ms() + RECONNECT_MS;
 }

@@ -112,6 +112,8 @@ pid_t slave_node_pid(pid_t host);
 int slave_procs_init(struct slave *s);
 /* Whether forks and exits are polled for (no connector here). */
 bool slave_procs_polling(void);
+/* SIGKILL every process born on the node we follow, forget them; how many. */
+int slave_procs_kill_all(struct slave *s);
 /* How many processes born on the node we follow. */
 unsigned int slave_procs_count(void);
 /* After a (re)connection: tell the master all we follow. */
@@ -130,6 +132,9 @@ void slave_restored_forget(struct slave *s, struct restored *r);
 void slave_moves_remove_images(uint64_t move_id);
 /* The master link broke: copies not yet committed are killed. */
 void slave_moves_master_lost(struct slave *s);
+/* Kill (SIGKILL) and forget every process moved here and every one born
+ * of them: the master ended their ghosts when it lost this node. */
+void slave_kill_stale(struct slave *s);
 
 /* slave_move_out.c */
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);

@@ -1163,6 +1163,23 @@ void slave_moves_master_lost(struct slave *s)
 	}
 }
 
+void slave_kill_stale(struct slave *s)
+{
+	int n = 0;
+
+	while (s->restored) {
+		struct restored *r = s->restored;
+
+		signal_tree(r, SIGKILL);
+		n++;
+		forget(s, r);
+	}
+	n += slave_procs_kill_all(s);
+	if (n)
+		pr_warn("the master took node %d for down and ended their ghosts: %d stale process%s killed",
+			s->node, n, n == 1 ? "" : "es");
+}
+
 int slave_moves_init(struct slave *s)
 {
 	(void)s;

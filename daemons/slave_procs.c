@@ -317,6 +317,17 @@ void slave_procs_resend(struct slave *s)
 	}
 }
 
+int slave_procs_kill_all(struct slave *s)
+{
+	int n = 0;
+
+	for (struct node_proc *p = procs; p; p = p->next)
+		if (still_there(p) && kill(p->host, SIGKILL) == 0)
+			n++;
+	slave_procs_forget(s);
+	return n;
+}
+
 void slave_procs_forget(struct slave *s)
 {
 	(void)s;

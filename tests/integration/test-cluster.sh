@@ -29,10 +29,22 @@ check_match "status lists every node" "node 3: n3 10\.223\.0\.13, bpslave runnin
 # A slave that stops answering (stopped, or busy in CRIU longer than the
 # master waits) is dropped; once it runs again it must rejoin, not send a
 # heartbeat on a link not yet authenticated (refused, again and again).
+# What ran there had its ghost ended as killed: the slave kills it when it
+# rejoins, so no process is dead to its parent and running on a node.
+real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | head -1 | cut -d/ -f3; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+sleep 1000 </dev/null >/dev/null 2>&1 &
+sleeper=$!
+check "a sleep moves to node 1" bpmove "$sleeper" 1
+real=$(real_of "$sleeper")
+check "it runs in node 1" test -n "$real"
 bpcluster kill-slave 1 STOP
 if wait_for 10 node_is 1 down; then ok "a stopped slave is down once silent"; else not_ok "a stopped slave is shown down (state: $(node_state 1))"; fi
+wait "$sleeper"
+check_eq "the ghost of the sleep on it ends as killed" "137" "$?"
 bpcluster kill-slave 1 CONT
 if wait_for 10 node_is 1 up; then ok "and up again once it runs"; else not_ok "a stopped slave comes back up once continued (state: $(node_state 1))"; fi
+if [ -n "$real" ] && wait_for 5 gone "$real"; then ok "the stale sleep is killed when its slave rejoins"; else not_ok "the stale sleep is killed when its slave rejoins"; fi
 
 bpcluster kill-slave 2 KILL
 if wait_for 5 node_is 2 down; then ok "a slave killed with SIGKILL is down within 5 s"; else not_ok "a killed slave is shown down (state: $(node_state 2))"; fi
