@@ -46,6 +46,21 @@ bpcluster kill-slave 1 CONT
 if wait_for 10 node_is 1 up; then ok "and up again once it runs"; else not_ok "a stopped slave comes back up once continued (state: $(node_state 1))"; fi
 if [ -n "$real" ] && wait_for 5 gone "$real"; then ok "the stale sleep is killed when its slave rejoins"; else not_ok "the stale sleep is killed when its slave rejoins"; fi
 
+# A cut link (the node's veth down): the same, within 5 s, and the others
+# are not disturbed; the node re-registers when the link is back.
+sleep 1000 </dev/null >/dev/null 2>&1 &
+sleeper=$!
+check "a sleep moves to node 2" bpmove "$sleeper" 2
+real=$(real_of "$sleeper")
+ip link set bpv2 down
+if wait_for 5 node_is 2 down; then ok "a node whose link is cut is down within 5 s"; else not_ok "a node whose link is cut is down within 5 s (state: $(node_state 2))"; fi
+check_eq "the others stay up" "0,1,3" "$(bpstat -n allup | paste -sd,)"
+wait "$sleeper"
+check_eq "the ghost of the sleep there ends as killed" "137" "$?"
+ip link set bpv2 up
+if wait_for 10 node_is 2 up; then ok "the node is up again once its link is back"; else not_ok "the node is up again once its link is back (state: $(node_state 2))"; fi
+if [ -n "$real" ] && wait_for 5 gone "$real"; then ok "and its stale sleep is killed, not kept"; else not_ok "and its stale sleep is killed, not kept"; fi
+
 bpcluster kill-slave 2 KILL
 if wait_for 5 node_is 2 down; then ok "a slave killed with SIGKILL is down within 5 s"; else not_ok "a killed slave is shown down (state: $(node_state 2))"; fi
 check_eq "the others stay up" "0,1,3" "$(bpstat -n allup | paste -sd,)"
