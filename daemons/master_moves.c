@@ -722,6 +722,10 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 
 	if (mv->criu_pid > 0)
 		stop_lazy_dump(mv);
+	/* It runs again before the asker hears the move failed: a signal it
+	 * sends at once (seen: lost) must find it running, not frozen. */
+	if (status < 0 && mv->from == BPROC_NODE_MASTER)
+		freezer_release(&mv->freezer);
 
 	/* A failed move of a process of the master: it runs on here, so the
 	 * waiting process (bproc_move, asker gone) learns it here.  From a

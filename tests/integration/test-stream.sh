@@ -112,6 +112,37 @@ wait "$p"
 check_eq "and it exits normally" "0" "$?"
 check "the node kept nothing of it" test -z "$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)"
 
+# --- the target's slave dies mid-move -----------------------------------------------
+# Killed while the master dumps 400 MiB into its page server: the move fails
+# as the node goes down, and the process runs on here, as it was.
+start_holder 400 slavedies
+(
+	for _ in $(seq 1 400); do
+		if pgrep -f "criu page-server" >/dev/null; then
+			sleep 0.1
+			bpcluster kill-slave 1 KILL
+			exit 0
+		fi
+		sleep 0.01
+	done
+) &
+killer=$!
+out=$(bpmove "$p" 1 2>&1)
+status=$?
+wait "$killer"
+check_eq "a move whose target slave dies fails" "1" "$status"
+echo "# $out"
+check "the process still runs on the master" on_master "$p"
+kill -USR1 "$p"
+wait_for 20 grep -q " $p$" "$out_dir/slavedies.out"
+read -r before after pid_seen < <(grep " $p$" "$out_dir/slavedies.out")
+check_match "a signal sent at once reaches it: it reports its SHA-256" "^[0-9a-f]{64}$" "$before"
+check_eq "its memory is unchanged" "$before" "$after"
+wait "$p"
+check_eq "and it exits normally" "0" "$?"
+bpcluster start-slave 1 >/dev/null
+if wait_for 10 node_is 1 up; then ok "the node comes back"; else not_ok "the node comes back (state: $(node_state 1))"; fi
+
 # --- a lazy move whose page stream breaks after the commit ------------------------
 # The copy already ran, so the original cannot go on either: the process is
 # lost on both sides and its parent sees it killed (docs/migration.md).
