@@ -40,6 +40,22 @@ start_holder() { # MIB NAME: runs holder; sets $p
 	wait_for 60 grep -q ready "$out_dir/$2.out"
 }
 
+# when_streaming CMD...: in the background ($killer), run CMD 0.1 s after a
+# node's page server starts, i.e. with the page stream under way.
+when_streaming() {
+	(
+		for _ in $(seq 1 400); do
+			if pgrep -f "criu page-server" >/dev/null; then
+				sleep 0.1
+				"$@"
+				exit 0
+			fi
+			sleep 0.01
+		done
+	) &
+	killer=$!
+}
+
 # --- full copy of 1 GiB ---------------------------------------------------------
 # Seconds in CRIU on both sides: the master answers meanwhile (its dump runs
 # beside its loop), and neither side takes the other for dead.
@@ -83,18 +99,7 @@ check_eq "it exits normally" "0" "$?"
 # The node's page server is killed while the 400 MiB stream is under way:
 # the move fails and the process runs on here, as it was.
 start_holder 400 broken
-(
-	for _ in $(seq 1 400); do
-		ps_pid=$(pgrep -f "criu page-server" | head -1)
-		if [ -n "$ps_pid" ]; then
-			sleep 0.1
-			kill -9 "$ps_pid"
-			exit 0
-		fi
-		sleep 0.01
-	done
-) &
-killer=$!
+when_streaming sh -c 'kill -9 $(pgrep -f "criu page-server" | head -1)'
 out=$(bpmove "$p" 1 2>&1)
 status=$?
 wait "$killer"
@@ -116,17 +121,7 @@ check "the node kept nothing of it" test -z "$(bpcluster exec 1 ls /run/bproc/im
 # Killed while the master dumps 400 MiB into its page server: the move fails
 # as the node goes down, and the process runs on here, as it was.
 start_holder 400 slavedies
-(
-	for _ in $(seq 1 400); do
-		if pgrep -f "criu page-server" >/dev/null; then
-			sleep 0.1
-			bpcluster kill-slave 1 KILL
-			exit 0
-		fi
-		sleep 0.01
-	done
-) &
-killer=$!
+when_streaming bpcluster kill-slave 1 KILL
 out=$(bpmove "$p" 1 2>&1)
 status=$?
 wait "$killer"
