@@ -787,35 +787,25 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 }
 
 /* The target's answer to MoveExpect: if ready, the source sends. */
-int master_move_reply(struct master *m, int node, const Msg *msg)
+/* Node to node: the target expects the process and streams its pages in
+ * on port: the source may dump. */
+static void send_move_out(struct master *m, struct move *mv, uint16_t ps_port)
 {
-	struct move *mv;
 	Bproc__MoveOut out = BPROC__MOVE_OUT__INIT;
 	Msg req = BPROC__MSG__INIT;
-	struct master_node *target = master_find_node(m, node);
+	struct master_node *target = master_find_node(m, mv->node);
 	char addr[INET_ADDRSTRLEN];
 
-	if (!msg->has_id || !(msg->id & EXPECT_ID_BIT))
-		return 0;
-	mv = find_move(msg->id & ~EXPECT_ID_BIT);
-	if (!mv || mv->node != node || mv->from == BPROC_NODE_MASTER)
-		return 1;
-	if (msg->reply->status < 0) {
-		char why[600];
-
-		snprintf(why, sizeof(why), "node %d: %s", node,
-			 msg->reply->message ? msg->reply->message : bproc_strerror(-msg->reply->status));
-		finish_move(m, mv, msg->reply->status, why);
-		return 1;
-	}
 	inet_ntop(AF_INET, &target->addr, addr, sizeof(addr));
 	out.move_id = mv->id;
 	out.pid = mv->pid;
-	out.target = node;
+	out.target = mv->node;
 	out.addr = addr;
 	out.port = target->move_port;
 	out.token.data = mv->token;
 	out.token.len = sizeof(mv->token);
+	out.has_ps_port = true;
+	out.ps_port = ps_port;
 	if (mv->wake_fd >= 0) {
 		out.has_wake_fd = true;
 		out.wake_fd = mv->wake_fd;
@@ -823,6 +813,40 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 	req.body_case = BPROC__MSG__BODY_MOVE_OUT;
 	req.move_out = &out;
 	send_to_node(m, mv->from, &req);
+}
+
+int master_move_reply(struct master *m, int node, const Msg *msg)
+{
+	struct master_node *src, *target = master_find_node(m, node);
+	Bproc__PrepareMove pm = BPROC__PREPARE_MOVE__INIT;
+	Msg req = BPROC__MSG__INIT;
+	char addr[INET_ADDRSTRLEN];
+	struct move *mv;
+
+	if (!msg->has_id || !(msg->id & EXPECT_ID_BIT))
+		return 0;
+	mv = find_move(msg->id & ~EXPECT_ID_BIT);
+	if (!mv || mv->node != node || mv->from == BPROC_NODE_MASTER)
+		return 1;
+	src = master_find_node(m, mv->from);
+	if (msg->reply->status < 0 || !src) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "node %d: %s", node,
+			 msg->reply->message ? msg->reply->message : bproc_strerror(-msg->reply->status));
+		finish_move(m, mv, msg->reply->status < 0 ? msg->reply->status : -BE_NODEDOWN, why);
+		return 1;
+	}
+	/* Its pages go straight from the source's CRIU into a page server
+	 * on the target, which takes them from the source's address only. */
+	inet_ntop(AF_INET, &src->addr, addr, sizeof(addr));
+	pm.move_id = mv->id;
+	pm.pid = mv->pid;
+	pm.source_addr = addr;
+	req.body_case = BPROC__MSG__BODY_PREPARE_MOVE;
+	req.prepare_move = &pm;
+	mv->state = MOVE_PREPARING;
+	conn_send(target->conn, &req);
 	return 1;
 }
 
@@ -908,6 +932,9 @@ void master_prepare_result(struct master *m, int node, const Bproc__PrepareResul
 	} else if (!n || !n->conn) {
 		r = -BE_NODEDOWN;
 		snprintf(err, sizeof(err), "the node went down during the move");
+	} else if (mv->from != BPROC_NODE_MASTER) {
+		send_move_out(m, mv, (uint16_t)res->port);
+		r = 0;
 	} else {
 		r = move_start(m, mv, n, (uint16_t)res->port, err, sizeof(err));
 	}

@@ -108,8 +108,8 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 	}
 	if (total > MOVE_MAX_IMAGE_BYTES) {
 		closedir(d);
-		snprintf(err, errlen, "the image is %llu MiB; moves between nodes above %u MiB need "
-			 "the page stream, which they do not use yet", total >> 20,
+		snprintf(err, errlen, "the image is %llu MiB; a move between nodes above %u MiB needs "
+			 "the page stream, which this master did not offer", total >> 20,
 			 MOVE_MAX_IMAGE_BYTES >> 20);
 		return -EFBIG;
 	}

@@ -30,6 +30,7 @@
 #include "freezer.h"
 #include "log.h"
 #include "move_source.h"
+#include "page_server.h"
 #include "slave.h"
 #include "util.h"
 
@@ -157,6 +158,27 @@ static int send_hello(struct conn *peer, const Bproc__MoveOut *mo)
 	return conn_send(peer, &msg);
 }
 
+/* The target's page server, if the master gave its port (else -1 in *fd:
+ * a master that does not stream sends the pages over the link). */
+static int connect_page_stream(const Bproc__MoveOut *mo, int *fd, char *err, size_t errlen)
+{
+	struct in_addr addr;
+	int r;
+
+	*fd = -1;
+	if (!mo->has_ps_port || mo->ps_port == 0)
+		return 0;
+	if (mo->ps_port > 65535 || inet_pton(AF_INET, mo->addr, &addr) != 1) {
+		snprintf(err, errlen, "bad page stream address %s:%u", mo->addr, mo->ps_port);
+		return -EINVAL;
+	}
+	r = ps_connect(addr, (uint16_t)mo->ps_port, CONNECT_TIMEOUT_MS, fd);
+	if (r < 0)
+		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mo->target,
+			 strerror(-r));
+	return r;
+}
+
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 {
 	struct restored *r = slave_restored_find(s, mo->pid);
@@ -164,6 +186,7 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 	struct move_pipe pipes[3];
 	_cleanup_close_ int nsfd = -1;
 	_cleanup_close_ int mntfd = -1;
+	_cleanup_close_ int ps = -1;
 	struct move_out *o;
 	int npipes, fd, ret;
 
@@ -232,10 +255,17 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 	}
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/mnt", (int)o->host_pid);
 	mntfd = open(nspath, O_RDONLY | O_CLOEXEC);
-	ret = mntfd < 0 ? -errno : criu_dump_tree_in(s->criu, nsfd, mntfd, o->pid, o->freezer.path,
-						       dir, err, sizeof(err));
-	if (mntfd < 0)
+	if (mntfd < 0) {
+		ret = -errno;
 		snprintf(err, sizeof(err), "%s: %s", nspath, strerror(-ret));
+	} else {
+		ret = connect_page_stream(mo, &ps, err, sizeof(err));
+	}
+	/* The pages go into the target's page server as CRIU reads them;
+	 * only the small images are left for the link below. */
+	if (ret == 0)
+		ret = criu_dump_tree_stream(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
+					    err, sizeof(err));
 	if (ret == 0) {
 		npipes = move_find_pipes(o->host_pid, 07, pipes);
 		fd = connect_to(mo->addr, mo->port);

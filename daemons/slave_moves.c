@@ -823,6 +823,8 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 	if (p && !c->commit) {
 		prepared_free(p);
 		remove_images(c->move_id);
+		/* From another node: it will not come. */
+		slave_move_expect_drop(s, c->move_id);
 		pr_info("move %llu aborted before the restore", (unsigned long long)c->move_id);
 		return 0;
 	}

@@ -137,6 +137,28 @@ check "and runs on" grows "$out_dir/asked" "$n"
 wait
 check_eq "every line once and in order" "$(seq 0 199)" "$(cat "$out_dir/asked")"
 
+# --- node to node above the old 48 MiB limit: its pages stream ------------------
+# From the source's CRIU straight into a page server on the target.
+python3 -c '
+import hashlib, os, signal
+data = bytearray(os.urandom(200 << 20))
+before = hashlib.sha256(data).hexdigest()
+signal.signal(signal.SIGUSR1, lambda s, f: None)
+print("ready", flush=True)
+signal.pause()
+print(before == hashlib.sha256(data).hexdigest(), open("/proc/sys/kernel/hostname").read().strip(), flush=True)
+' </dev/null >"$out_dir/big" 2>&1 &
+big=$!
+wait_for 30 grep -q ready "$out_dir/big"
+check "a 200 MiB python3 moves to node 0" bpmove "$big" 0
+check "and from node 0 to node 1, straight" bpmove "$big" 1
+check_eq "bpstat -p: on node 1" "1" "$(node_of "$big")"
+kill -USR1 "$big"
+wait "$big"
+check_eq "it exits normally" "0" "$?"
+check_eq "its 200 MiB are intact, and it ran on n1" "True n1" "$(tail -1 "$out_dir/big")"
+check "node 0 kept nothing of it" test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)"
+
 # --- libbproc: bproc_rfork, bproc_vrfork, bproc_move of the caller --------------
 "$build/tests/move-self" 0 1 2 </dev/null 2>&1 | cat >"$out_dir/self"
 out=$(cat "$out_dir/self")
