@@ -48,6 +48,7 @@
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <arpa/inet.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,8 @@ struct move {
 	bool lazy;
 	pid_t criu_pid;          /* the dump (lazy: serving pages), or 0 */
 	long long dump_start_ms;
+	int cork_timer;          /* full copy: looks for CRIU's cork (ps_uncork), or -1 */
+	struct loop *loop;       /* the cork timer's */
 	int ps_fd;               /* our copy of its page stream, or -1 */
 	struct move *next;
 };
@@ -155,8 +158,18 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
+static void stop_cork_timer(struct move *mv)
+{
+	if (mv->cork_timer < 0)
+		return;
+	loop_remove(mv->loop, mv->cork_timer);
+	close(mv->cork_timer);
+	mv->cork_timer = -1;
+}
+
 static void move_free(struct move *mv)
 {
+	stop_cork_timer(mv);
 	if (mv->ps_fd >= 0)
 		close(mv->ps_fd);
 	movable_free(&mv->movable);
@@ -339,6 +352,8 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 			      "node %d takes no processes from other nodes (its slave is too old)",
 			      target->node);
 	mv = calloc(1, sizeof(*mv));
+	if (mv)
+		mv->cork_timer = -1;
 	if (!mv)
 		return answer(client, id, g->pid, wake_fd, -ENOMEM, "out of memory");
 	mv->ps_fd = -1;
@@ -447,6 +462,8 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 			      "no CRIU on the master (see docs/criu.md)");
 
 	mv = calloc(1, sizeof(*mv));
+	if (mv)
+		mv->cork_timer = -1;
 	if (!mv)
 		return answer(client, id, pid, wake_fd, -ENOMEM, "out of memory");
 	mv->ps_fd = -1;
@@ -562,6 +579,35 @@ static void stop_lazy_dump(struct move *mv)
 	mv->criu_pid = 0;
 }
 
+static void on_cork_timer(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct move *mv = data;
+	uint64_t ticks;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	if (mv->state != MOVE_DUMPING || mv->ps_fd < 0 || ps_uncork(mv->ps_fd) != 0)
+		stop_cork_timer(mv);
+}
+
+/* Every 2 ms until CRIU's cork is found and taken off (see ps_uncork). */
+static void start_cork_timer(struct master *m, struct move *mv)
+{
+	struct itimerspec every = { .it_interval = { 0, 2000000 }, .it_value = { 0, 2000000 } };
+
+	mv->loop = m->loop;
+	mv->cork_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (mv->cork_timer < 0)
+		return; /* only slower */
+	if (timerfd_settime(mv->cork_timer, 0, &every, NULL) < 0 ||
+	    loop_add(m->loop, mv->cork_timer, EPOLLIN, on_cork_timer, mv) < 0) {
+		close(mv->cork_timer);
+		mv->cork_timer = -1;
+	}
+}
+
 /* The target listens on port: freeze, connect, dump (the pages go over
  * that connection), send the rest.  On failure err says why; the caller
  * thaws it (move_free). */
@@ -626,6 +672,7 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		}
 		mv->ps_fd = take_fd(&ps);
 		mv->state = MOVE_DUMPING;
+		start_cork_timer(m, mv);
 		return 0;
 	}
 	r = criu_dump_lazy_start(criu, pid, mv->freezer.path, mv->dir, ps, &mv->criu_pid, err,

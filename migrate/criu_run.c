@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "criu_run.h"
+#include "page_server.h"
 #include "log.h"
 #include "util.h"
 
@@ -47,15 +48,19 @@ void criu_log_reason(const char *dir, const char *log, char *err, size_t errlen)
 }
 
 /* Wait for a child, killing it after the timeout. */
-static int wait_child(pid_t pid, int *status)
+/* Wait for CRIU; ps_fd (or -1): its page stream, uncorked (ps_uncork). */
+static int wait_child_streaming(pid_t pid, int *status, int ps_fd)
 {
 	long long deadline = now_ms() + CRIU_TIMEOUT_MS;
+	bool corked = ps_fd >= 0;
 
 	for (;;) {
 		pid_t r = waitpid(pid, status, WNOHANG);
 
 		if (r == pid)
 			return 0;
+		if (corked && ps_uncork(ps_fd) != 0)
+			corked = false;
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (now_ms() > deadline) {
@@ -65,6 +70,11 @@ static int wait_child(pid_t pid, int *status)
 		}
 		usleep(2000);
 	}
+}
+
+static int wait_child(pid_t pid, int *status)
+{
+	return wait_child_streaming(pid, status, -1);
 }
 
 /* stdin from in_fd (-1: /dev/null), stdout and stderr to /dev/null. */
@@ -423,7 +433,7 @@ int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pi
 	child = spawn_criu(argv, pidns_fd, mntns_fd, &ps, ps_fd >= 0 ? 1 : 0);
 	if (child < 0)
 		return child;
-	r = wait_child(child, &status);
+	r = wait_child_streaming(child, &status, ps_fd);
 	if (r < 0) {
 		snprintf(err, errlen, "criu dump: %s", strerror(-r));
 		return r;

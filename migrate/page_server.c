@@ -87,6 +87,20 @@ int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, int *fd)
 	return 0;
 }
 
+int ps_uncork(int fd)
+{
+	int corked = 0;
+	socklen_t len = sizeof(corked);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_CORK, &corked, &len) < 0)
+		return -errno;
+	if (!corked)
+		return 0;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int)) < 0)
+		return -errno;
+	return 1;
+}
+
 int ps_start_page_server(const char *criu, const char *dir, int sock, pid_t *child)
 {
 	char *argv[] = {

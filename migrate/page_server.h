@@ -36,6 +36,16 @@ int ps_accept(int listen_fd, struct in_addr peer, int *fd);
 /* Connect to a target's page stream; blocking, at most timeout_ms. */
 int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, int *fd);
 
+/*
+ * CRIU's dump corks the page stream (TCP_CORK) when it starts and never
+ * uncorks it: its last command, the close, then waits out the kernel's
+ * 200 ms cork timer before the page server sees it (measured: 200 of the
+ * 300 ms of a small move).  The socket is ours too, so whoever runs the
+ * dump calls this every few ms until it returns 1: it found the cork and
+ * took it off (what CRIU wrote goes out at once from then on, NODELAY).
+ */
+int ps_uncork(int fd);
+
 /* Start `criu page-server` writing into dir, fed by sock.  It runs beside
  * the caller, which reaps it: exit 0 once the dump is complete. */
 int ps_start_page_server(const char *criu, const char *dir, int sock, pid_t *child);
