@@ -8,18 +8,30 @@ only the ratios mean something).
               node's namespaces, no bproc at all
   bpsh 1      `bpsh 0 true`, from the command's start to its end (exec,
               stop, dump, send, restore, ghost, commit, run, exit back)
-  bpsh all    `bpsh -a true` on every node, with 4 and with 8 nodes
+  bpsh all    `bpsh -a true` on every node, with 4, 8 and 16 nodes
+  ssh 1       `ssh NODE true` to node 0
+  pdsh        `pdsh -R ssh -w NODES true`, to 1 node and to every node
 
-Each is run ROUNDS times, alternating; the medians are compared.  pdsh over
-ssh is not measured here (no sshd on the nodes yet): see docs/performance.md.
+The ssh baseline is made fair: sshd runs inside each node's namespaces on
+the node's own address (bpcluster exec), with a fresh ed25519 host key,
+public-key authentication only, no PAM, no DNS lookups, no motd or lastlog;
+the user is `bpbench`, whose shell is /bin/sh with no start-up files to
+read (root's shell start-up costs 0.5 s a command here).  openssh-server
+and pdsh are installed from Debian if missing.
+
+Each is run ROUNDS times, alternating; the medians are compared.  Target
+(issue 4): bpsh on all nodes at least 3x faster than pdsh, at every size.
 
 Run as root from the top of the tree after scripts/build build, holding the
 cluster lock:
     flock -o /run/bproc-cluster.lock bench/bpsh.py
 """
 import os
+import shutil
+import socket
 import statistics
 import subprocess
+import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,31 +70,140 @@ def measure(cases):
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+def apt_install(*packages):
+    cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
+        # apt's _apt downloader cannot resolve names on some machines here
+        subprocess.run(cmd[:1] + ["-o", "APT::Sandbox::User=root"] + cmd[1:], env=env,
+                       check=True, capture_output=True)
+
+
+def node_addr(n):
+    return f"10.223.0.{10 + n}"
+
+
+class Ssh:
+    """sshd on every node of the cluster, and the client side of it."""
+    USER = "bpbench"
+    HOME = "/var/tmp/bpbench-home"
+
+    def __init__(self):
+        if not shutil.which("pdsh") or not os.path.exists("/usr/sbin/sshd"):
+            apt_install("openssh-server", "pdsh")
+        if subprocess.run(["id", self.USER], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "-r", "-M", "-d", self.HOME, "-s", "/bin/sh", self.USER],
+                           check=True)
+        # No password, but not locked: sshd without PAM refuses a locked account.
+        subprocess.run(["usermod", "-p", "*", self.USER], check=True)
+        # Not /tmp or /run: a node has its own.
+        self.dir = tempfile.mkdtemp(prefix="bpbench-ssh.", dir="/var/tmp")
+        self.key = f"{self.dir}/id"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.key], check=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{self.dir}/host"],
+                       check=True)
+        os.makedirs(f"{self.HOME}/.ssh", exist_ok=True)
+        shutil.copy(f"{self.key}.pub", f"{self.HOME}/.ssh/authorized_keys")
+        subprocess.run(["chown", "-R", f"{self.USER}:", self.HOME], check=True)
+        os.chmod(f"{self.HOME}/.ssh", 0o700)
+        with open(f"{self.dir}/sshd_config", "w") as f:
+            f.write(f"""Port 22
+HostKey {self.dir}/host
+AuthorizedKeysFile {self.HOME}/.ssh/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+PermitRootLogin no
+PrintMotd no
+PrintLastLog no
+PidFile none
+""")
+        self.daemons = []
+        self.client = ["-i", self.key, "-o", "StrictHostKeyChecking=no",
+                       "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                       "-o", "BatchMode=yes"]
+
+    def start(self, n):
+        """sshd in each of nodes 0..n-1, listening on the node's address."""
+        self.stop()
+        for i in range(n):
+            self.daemons.append(subprocess.Popen(
+                ["bpcluster", "exec", str(i), "sh", "-c",
+                 f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -f {self.dir}/sshd_config "
+                 f"-o ListenAddress={node_addr(i)}"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for i in range(n):
+            for _ in range(100):
+                try:
+                    socket.create_connection((node_addr(i), 22), timeout=0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            else:
+                raise SystemExit(f"sshd on node {i} did not start")
+        subprocess.run(self.ssh(0), check=True, stdin=subprocess.DEVNULL)  # it works
+
+    def ssh(self, node):
+        return ["ssh", *self.client, "-l", self.USER, node_addr(node), "true"]
+
+    def pdsh(self, n):
+        return ["env", "PDSH_SSH_ARGS_APPEND=" + " ".join(self.client), "pdsh", "-R", "ssh",
+                "-l", self.USER, "-w", ",".join(node_addr(i) for i in range(n)), "true"]
+
+    def stop(self):
+        for d in self.daemons:
+            d.kill()
+            d.wait()
+        self.daemons = []
+        subprocess.run(["pkill", "-f", f"sshd -D -f {self.dir}/sshd_config"],
+                       stdout=subprocess.DEVNULL)
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def main():
     # Close whatever we inherited (the lock's fd would follow the
     # processes bpsh moves, and a locked file cannot move).
     os.closerange(3, 1024)
     results = {}
+    ssh = Ssh()
     try:
-        cluster(4)
-        timed(["bpsh", "0", "true"])  # warm CRIU's caches once
-        results.update(measure([
-            ("local", ["/bin/true"]),
-            ("exec", ["bpcluster", "exec", "0", "true"]),
-            ("bpsh 1", ["bpsh", "0", "true"]),
-            ("bpsh all (4)", ["bpsh", "-a", "true"]),
-        ]))
-        cluster(8)
-        timed(["bpsh", "0", "true"])
-        results.update(measure([("bpsh all (8)", ["bpsh", "-a", "true"])]))
+        for n in (4, 8, 16):
+            cluster(n)
+            ssh.start(n)
+            timed(["bpsh", "0", "true"])  # warm CRIU's caches once
+            cases = [(f"bpsh all ({n})", ["bpsh", "-a", "true"]),
+                     (f"pdsh all ({n})", ssh.pdsh(n))]
+            if n == 4:
+                cases = [("local", ["/bin/true"]),
+                         ("exec", ["bpcluster", "exec", "0", "true"]),
+                         ("bpsh 1", ["bpsh", "0", "true"]),
+                         ("ssh 1", ssh.ssh(0)),
+                         ("pdsh 1", ssh.pdsh(1))] + cases
+            results.update(measure(cases))
+            ssh.stop()
     finally:
+        ssh.remove()
         subprocess.run(["bpcluster", "down"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
     base = results["exec"]
-    print(f"{'case':<14} {'median s':>9} {'x exec':>8} {'x local':>8}")
+    print(f"{'case':<16} {'median s':>9} {'x exec':>8} {'x local':>8}")
     for name, t in results.items():
-        print(f"{name:<14} {t:9.4f} {t / base:8.1f} {t / results['local']:8.1f}")
-    print(f"per node, 4 -> 8 nodes: {(results['bpsh all (8)'] - results['bpsh all (4)']) / 4:.4f} s")
+        print(f"{name:<16} {t:9.4f} {t / base:8.1f} {t / results['local']:8.1f}")
+    print()
+    for label, b, p in [("1 node", "bpsh 1", "pdsh 1")] + \
+            [(f"{n} nodes", f"bpsh all ({n})", f"pdsh all ({n})") for n in (4, 8, 16)]:
+        ratio = results[p] / results[b]
+        print(f"{label:<9} pdsh / bpsh = {ratio:5.2f}  target >= 3: "
+              f"{'met' if ratio >= 3 else 'NOT met'}")
+    for n0, n1 in ((4, 8), (8, 16)):
+        grow = results[f"bpsh all ({n1})"] / results[f"bpsh all ({n0})"]
+        print(f"bpsh all, {n0} -> {n1} nodes: x{grow:.2f} for x{n1 / n0:.0f} the nodes "
+              f"({'slower than the node count' if grow < n1 / n0 else 'NOT slower than the node count'})")
 
 
 if __name__ == "__main__":
