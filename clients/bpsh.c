@@ -483,12 +483,9 @@ static void start_child(struct job *j, const char *path, char **argv, const sigs
 		 * errors go to its stderr, which bpsh shows. */
 		syscall(SYS_close_range, 3, ~0U, 0);
 		if (opt.in_file || opt.out_file || opt.err_file) {
-			/* Files on the node: get there first, open them there
-			 * (SIGHUP ignored meanwhile, as bproc_execmove does). */
-			signal(SIGHUP, SIG_IGN);
+			/* Files on the node: get there first, open them there. */
 			if (bproc_move(j->node) < 0)
 				child_fail(j->node, "cannot move there");
-			signal(SIGHUP, SIG_DFL);
 			if (opt.in_file)
 				open_on_node(j->node, opt.in_file, 0, O_RDONLY);
 			if (opt.out_file)

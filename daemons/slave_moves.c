@@ -96,6 +96,7 @@ struct restored {
 	int nmembers;    /* the root's descendants that moved with it */
 	struct member *members;
 	bool ended;      /* the root ended; members still run (and write) */
+	int end_status;  /* how, if before the commit: told once committed */
 	uint64_t move_id;
 	bool committed;
 	int nout;
@@ -611,33 +612,37 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		npipes++;
 	}
 
-	/* A terminal: a pseudo-terminal of ours in its place. */
+	/* A terminal: a pseudo-terminal of ours in its place.  And always
+	 * the keeper's reports (criu_run.h, CRIU_INHERIT_REPORT). */
 	int ptm = -1, pts = -1, report[2] = { -1, -1 }, ninherit = npipes;
 
-	if (req->has_tty_fd) {
+	ret = 0;
+	if (req->has_tty_fd)
 		ret = slave_tty_open(&ptm, &pts);
-		if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) < 0)
-			ret = -errno;
-		if (ret < 0) {
-			snprintf(message, sizeof(message), "node %d: no pseudo-terminal: %s", s->node,
-				 strerror(-ret));
-			for (int i = 0; i < npipes; i++) {
-				close(pipes[i][0]);
-				close(pipes[i][1]);
-			}
-			if (ptm >= 0) {
-				close(ptm);
-				close(pts);
-			}
-			send_result(s, req->move_id, ret, message);
-			remove_images(req->move_id);
-			return 0;
+	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		snprintf(message, sizeof(message), "node %d: %s: %s", s->node,
+			 req->has_tty_fd ? "no pseudo-terminal" : "no socket for the keeper",
+			 strerror(-ret));
+		for (int i = 0; i < npipes; i++) {
+			close(pipes[i][0]);
+			close(pipes[i][1]);
 		}
+		if (ptm >= 0) {
+			close(ptm);
+			close(pts);
+		}
+		send_result(s, req->move_id, ret, message);
+		remove_images(req->move_id);
+		return 0;
+	}
+	if (pts >= 0) {
 		inherit[ninherit].fd = pts;
 		inherit[ninherit++].key = CRIU_INHERIT_TTY;
-		inherit[ninherit].fd = report[0];
-		inherit[ninherit++].key = CRIU_INHERIT_TTY_REPORT;
 	}
+	inherit[ninherit].fd = report[0];
+	inherit[ninherit++].key = CRIU_INHERIT_REPORT;
 
 	image_dir(req->move_id, dir, sizeof(dir));
 	prep = find_prepared(req->move_id);
@@ -834,6 +839,23 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 		if (c->commit) {
 			r->committed = true;
 			signal_tree(r, SIGCONT);
+			if (r->ended) {
+				/* It died between its restore and now: its ghost
+				 * ends the same way (never a ghost of nothing). */
+				Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
+				Msg msg = BPROC__MSG__INIT;
+
+				pe.pid = r->pid;
+				pe.status = r->end_status;
+				msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
+				msg.process_status = &pe;
+				slave_send_to_master(s, &msg);
+				pr_warn("process %d ended on node %d before its move was committed (status 0x%x)",
+					r->pid, s->node, r->end_status);
+				if (!members_alive(r))
+					forget(s, r);
+				return 0;
+			}
 			/* A process that waits for its own move learns it is
 			 * over, and where it is now. */
 			move_wake(r->host_pid, r->wake_fd, 0, NULL);
@@ -1014,10 +1036,13 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 		pe.status = status;
 		msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
 		msg.process_status = &pe;
-		if (r->committed)
-			slave_send_to_master(s, &msg);
-		pr_info("process %d ended (status 0x%x)", r->pid, status);
+		pr_info("process %d ended (status 0x%x)%s", r->pid, status,
+			r->committed ? "" : ", before its commit");
 		r->ended = true;
+		r->end_status = status;
+		if (!r->committed)
+			return; /* the master made its ghost: told at the commit */
+		slave_send_to_master(s, &msg);
 		/* Its children may still write into the pipes: keep reading
 		 * them until the last of the tree ends. */
 		if (!members_alive(r))

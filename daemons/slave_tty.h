@@ -38,7 +38,7 @@ int slave_tty_resize(int ptm, unsigned int rows, unsigned int cols);
 
 struct slave;
 /* Watch the reports of a restored process's session keeper (criu_run.h,
- * CRIU_INHERIT_TTY_REPORT): its ends, stops and continues go where the
+ * CRIU_INHERIT_REPORT): its ends, stops and continues go where the
  * node init's go (slave_moves_exited).  Takes fd. */
 int slave_tty_keeper_watch(struct slave *s, int fd);
 

@@ -92,25 +92,26 @@ struct criu_inherit {
 #define CRIU_MAX_INHERIT 8
 
 /*
- * Two keys that are not CRIU resources but the process's terminal:
+ * Two keys that are not CRIU resources:
  *   CRIU_INHERIT_TTY: fd is the slave side of a pseudo-terminal that
  *     replaces the terminal the process had (its fds on it, whatever their
  *     number).  CRIU's --shell-job restores a terminal whose other side is
  *     not dumped from CRIU's own stdin, made its controlling terminal in a
  *     session of its own inside the node's pid namespace, so the process
  *     gets that pseudo-terminal as its controlling terminal too.
- *   CRIU_INHERIT_TTY_REPORT: fd is a SOCK_SEQPACKET socket.  The leader of
- *     that session (the "keeper", see restore_on_terminal() in criu_run.c
- *     for why) stays, as the process's parent, and sends on it a struct
- *     criu_child_report for each end, stop and continue of the process or
- *     of another of its children; it exits when they are all gone.
+ *   CRIU_INHERIT_REPORT: fd is a SOCK_SEQPACKET socket.  CRIU runs in a
+ *     session of its own whose leader (the "keeper", see
+ *     restore_with_keeper() in criu_run.c for why) stays, as the process's
+ *     parent, and sends on it a struct criu_child_report for each end,
+ *     stop and continue of the process or of another of its children; it
+ *     exits when they are all gone.  With or without a terminal.
  */
 struct criu_child_report {
 	int pid;     /* in the node's pid namespace */
 	int status;  /* a wait status; 0xffff: continued */
 };
 #define CRIU_INHERIT_TTY "bproc:tty"
-#define CRIU_INHERIT_TTY_REPORT "bproc:tty-report"
+#define CRIU_INHERIT_REPORT "bproc:report"
 
 /* lazy: the memory is not in dir; `criu lazy-pages` (migrate/page_server.h)
  * runs beside and fills it in on demand (userfaultfd). */

@@ -22,8 +22,7 @@
 
 int bproc_execmove(int node, const char *cmd, char *const argv[], char *const envp[])
 {
-	struct sigaction ignore = { .sa_handler = SIG_IGN }, hup;
-	int here, r, err;
+	int here;
 
 	if (!cmd || !argv || !envp) {
 		errno = EINVAL;
@@ -37,19 +36,8 @@ int bproc_execmove(int node, const char *cmd, char *const argv[], char *const en
 	/* What execve would refuse, refused while we are still here. */
 	if (access(cmd, X_OK) < 0)
 		return -1;
-	/* Seen on the local cluster: the copy sometimes dies of SIGHUP right
-	 * after its restore, before the commit (the slave reports wait status
-	 * 0x1).  SIGHUP is ignored for the time of the move (one that really
-	 * arrives then is lost) and put back as it was before the exec. */
-	if (sigaction(SIGHUP, &ignore, &hup) < 0)
+	if (bproc_move(node) < 0)
 		return -1;
-	r = bproc_move(node);
-	err = errno;
-	sigaction(SIGHUP, &hup, NULL);
-	if (r < 0) {
-		errno = err;
-		return -1;
-	}
 	/* On node now.  A failure here (the file differs on the node) leaves
 	 * the caller running there, as bproc_move() does. */
 	return execve(cmd, argv, envp);

@@ -286,7 +286,7 @@ static bool read_until(int fd, const char *want)
  * A shell job on a terminal (its session's leader, the "shell", stays
  * behind) is restored in a node's namespace on another pseudo-terminal,
  * which becomes its controlling terminal, in a session that outlives
- * CRIU, whose leader reports its end (CRIU_INHERIT_TTY, CRIU_INHERIT_TTY_REPORT).
+ * CRIU, whose leader reports its end (CRIU_INHERIT_TTY, CRIU_INHERIT_REPORT).
  */
 Test(criu_run, a_process_on_a_terminal_gets_the_new_terminal)
 {
@@ -361,7 +361,7 @@ Test(criu_run, a_process_on_a_terminal_gets_the_new_terminal)
 	cr_assert_eq(fstat(s2, &st), 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report), 0);
 	inherit[0] = (struct criu_inherit){ .fd = s2, .key = CRIU_INHERIT_TTY };
-	inherit[1] = (struct criu_inherit){ .fd = report[0], .key = CRIU_INHERIT_TTY_REPORT };
+	inherit[1] = (struct criu_inherit){ .fd = report[0], .key = CRIU_INHERIT_REPORT };
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)init);
 	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
 	cr_assert_geq(nsfd, 0);
