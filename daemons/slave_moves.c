@@ -806,6 +806,19 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	return 0;
 }
 
+/* A wait status of a process of ours, for its ghost. */
+static void send_process_status(struct slave *s, pid_t pid, int status)
+{
+	Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	pe.pid = pid;
+	pe.status = status;
+	msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
+	msg.process_status = &pe;
+	slave_send_to_master(s, &msg);
+}
+
 static void forget(struct slave *s, struct restored *r)
 {
 	while (r->nout > 0)
@@ -842,14 +855,7 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 			if (r->ended) {
 				/* It died between its restore and now: its ghost
 				 * ends the same way (never a ghost of nothing). */
-				Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
-				Msg msg = BPROC__MSG__INIT;
-
-				pe.pid = r->pid;
-				pe.status = r->end_status;
-				msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
-				msg.process_status = &pe;
-				slave_send_to_master(s, &msg);
+				send_process_status(s, r->pid, r->end_status);
 				pr_warn("process %d ended on node %d before its move was committed (status 0x%x)",
 					r->pid, s->node, r->end_status);
 				if (!members_alive(r))
@@ -1012,37 +1018,26 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
-		Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
-		Msg msg = BPROC__MSG__INIT;
-
 		if (r->pid != nspid || r->ended)
 			continue;
 		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
 			/* Held stopped until the commit: that stop is ours. */
 			if (!r->committed)
 				return;
-			pe.pid = r->pid;
-			pe.status = status;
-			msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
-			msg.process_status = &pe;
-			slave_send_to_master(s, &msg);
+			send_process_status(s, r->pid, status);
 			return;
 		}
 		/* Everything it wrote is in the pipes: send it before its end,
 		 * so the ghost's readers get all of it first. */
 		for (int i = 0; i < r->nout; i++)
 			forward_output(r->out[i]);
-		pe.pid = r->pid;
-		pe.status = status;
-		msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
-		msg.process_status = &pe;
 		pr_info("process %d ended (status 0x%x)%s", r->pid, status,
 			r->committed ? "" : ", before its commit");
 		r->ended = true;
 		r->end_status = status;
 		if (!r->committed)
 			return; /* the master made its ghost: told at the commit */
-		slave_send_to_master(s, &msg);
+		send_process_status(s, r->pid, status);
 		/* Its children may still write into the pipes: keep reading
 		 * them until the last of the tree ends. */
 		if (!members_alive(r))
@@ -1125,8 +1120,6 @@ void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
 	for (struct restored *r = s->restored; r; r = r->next)
 		for (int i = 0; i < r->nmembers; i++) {
 			struct member *m = &r->members[i];
-			Bproc__ProcessStatus pe = BPROC__PROCESS_STATUS__INIT;
-			Msg msg = BPROC__MSG__INIT;
 
 			if (m->host_pid != host_pid || m->ended)
 				continue;
@@ -1138,11 +1131,7 @@ void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
 				status);
 			if (!r->committed)
 				return;
-			pe.pid = m->pid;
-			pe.status = status;
-			msg.body_case = BPROC__MSG__BODY_PROCESS_STATUS;
-			msg.process_status = &pe;
-			slave_send_to_master(s, &msg);
+			send_process_status(s, m->pid, status);
 			if (r->ended && !members_alive(r)) {
 				for (int k = 0; k < r->nout; k++)
 					forward_output(r->out[k]);

@@ -211,9 +211,16 @@ static void restore_with_keeper(char *const argv[], int tty_fd, int report_fd)
 
 	if (pipe(status_pipe) < 0)
 		_exit(126);
+	/* Forked twice, so the keeper's parent is of the node's namespace:
+	 * orphaned, it goes to the node's init, which reaps it.  Had its
+	 * parent been us (of the host's namespace), it would go to a reaper
+	 * there, and the node's init, when the node goes down, would wait
+	 * for that one to reap it (seen: pid 1 of the host takes seconds). */
 	keeper = fork();
 	if (keeper < 0)
 		_exit(126);
+	if (keeper == 0 && fork() != 0)
+		_exit(0);
 	if (keeper == 0) {
 		close(status_pipe[0]);
 		if (setsid() < 0 || (tty_fd >= 0 && ioctl(tty_fd, TIOCSCTTY, 0) < 0) ||
@@ -245,6 +252,10 @@ static void restore_with_keeper(char *const argv[], int tty_fd, int report_fd)
 			_exit(0);
 		keep_and_report(3);
 	}
+	/* The first one, of the node's namespace too: reaped here, not left
+	 * to a reaper of the host's. */
+	while (waitpid(keeper, NULL, 0) < 0 && errno == EINTR)
+		;
 	close(status_pipe[1]);
 	close(report_fd);
 	if (tty_fd >= 0)
