@@ -13,6 +13,7 @@
 #ifndef BPROC_H
 #define BPROC_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -160,6 +161,50 @@ int bproc_vrfork(int nnodes, const int *nodes, int *pids);
  * is a plain execve.
  */
 int bproc_execmove(int node, const char *cmd, char *const argv[], char *const envp[]);
+
+/*
+ * BProc's name for what bproc_execmove() does here: move, then exec cmd
+ * from the node's files.  (BProc's own execmove exec'd on the master and
+ * moved the new program; see docs/migration.md.)
+ */
+int bproc_rexec(int node, const char *cmd, char *const argv[], char *const envp[]);
+
+/*
+ * The _io forms: once on the node, before returning (rfork) or exec'ing,
+ * each io[i] is opened there and put on io[i].fd, as BProc's.  A file
+ * (BPROC_IO_FILE: d.file.name opened with d.file.flags and d.file.mode,
+ * at d.file.offset) or a TCP connection made from the node
+ * (BPROC_IO_SOCKET: to d.addr, an IPv4 address).  In rfork_io, a child
+ * that cannot set them up exits with 127 (its parent sees that); the
+ * exec forms return -1 with errno, on the node.  BPROC_IO_MEMFILE: ENOTSUP.
+ */
+#define BPROC_IO_MAX_LEN 256
+#define BPROC_IO_FILE 0
+#define BPROC_IO_SOCKET 1
+#define BPROC_IO_MEMFILE 2
+struct bproc_io_t {
+	int fd;
+	short type;
+	short flags;
+	union {
+		struct sockaddr addr;
+		struct {
+			int flags;
+			int mode;
+			long offset;
+			char name[BPROC_IO_MAX_LEN];
+		} file;
+		struct {
+			void *base;
+			long size;
+		} mem;
+	} d;
+};
+int bproc_rfork_io(int node, const struct bproc_io_t *io, int iolen);
+int bproc_execmove_io(int node, const struct bproc_io_t *io, int iolen, const char *cmd,
+		      char *const argv[], char *const envp[]);
+int bproc_rexec_io(int node, const struct bproc_io_t *io, int iolen, const char *cmd,
+		   char *const argv[], char *const envp[]);
 
 const char *bproc_strerror(int err);
 /* The daemon's own words about the last call of this thread that failed

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,35 @@ int main(int argc, char **argv)
 		else
 			printf("%s failed: %s\n", what, bproc_strerror(-pids[i]));
 	}
+
+	/* The _io forms: the child's stdout is a file on the node. */
+	struct bproc_io_t io = { .fd = 1, .type = BPROC_IO_FILE };
+
+	io.d.file.flags = O_WRONLY | O_CREAT | O_TRUNC;
+	io.d.file.mode = 0644;
+	snprintf(io.d.file.name, sizeof(io.d.file.name), "/tmp/move-self-rfork-io");
+	child = bproc_rfork_io(a, &io, 1);
+	if (child == 0) {
+		printf("rfork_io child node=%d\n", bproc_currnode());
+		fflush(stdout);
+		_exit(0);
+	}
+	child_status("rfork_io child", child);
+	child = fork();
+	if (child == 0) {
+		char *args[] = { "/bin/sh", "-c", "echo rexec_io on $(cat /proc/sys/kernel/hostname)",
+				 NULL };
+
+		snprintf(io.d.file.name, sizeof(io.d.file.name), "/tmp/move-self-rexec-io");
+		bproc_rexec_io(b, &io, 1, "/bin/sh", args, environ);
+		_exit(126);
+	}
+	child_status("rexec_io child", child);
+	snprintf(io.d.file.name, sizeof(io.d.file.name), "/nonexistent/move-self");
+	child = bproc_rfork_io(a, &io, 1);
+	if (child == 0)
+		_exit(0);
+	child_status("rfork_io to a file the node cannot make", child);
 
 	say("move-a", bproc_move(a));
 	say("move-b", bproc_move(b));

@@ -177,5 +177,13 @@ check_match "bproc_move(master) fails and it stays on node 1" \
 	"^move-master r=-1 err=moving back to the master is not implemented.* node=1 pid=$pid mem=ok$" "$out"
 check_match "bproc_move to a down node fails and it stays on node 1" \
 	"^move-down r=-1 err=node 2 is down node=1 pid=$pid mem=ok$" "$out"
+check_match "bproc_rfork_io: the child ends well" "^rfork_io child exit=0$" "$out"
+check_eq "its stdout was a file on node 0" "rfork_io child node=0" \
+	"$(bpcluster exec 0 cat /tmp/move-self-rfork-io 2>&1)"
+check_match "bproc_rexec_io: the program ran" "^rexec_io child exit=0$" "$out"
+check_eq "on node 1, its stdout a file there" "rexec_io on n1" \
+	"$(bpcluster exec 1 cat /tmp/move-self-rexec-io 2>&1)"
+check_match "a child whose io cannot be set up on the node exits 127" \
+	"^rfork_io to a file the node cannot make exit=127$" "$out"
 
 finish
