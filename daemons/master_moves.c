@@ -489,6 +489,10 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 		return answer(client, id, pid, wake_fd, r, "process %d cannot move: %s", pid,
 			      reason);
 	}
+	if (getrandom(mv->token, sizeof(mv->token), 0) != (ssize_t)sizeof(mv->token)) {
+		move_free(mv);
+		return answer(client, id, pid, wake_fd, -EAGAIN, "no random bytes for the move");
+	}
 	mv->id = next_move_id++;
 	mv->pid = pid;
 	mv->node = node;
@@ -545,6 +549,9 @@ static int move_prepare(struct move *mv, struct conn *slave, char *err, size_t e
 	prep.pid = pid;
 	prep.has_lazy = mv->lazy;
 	prep.lazy = mv->lazy;
+	prep.has_token = true;
+	prep.token.data = mv->token;
+	prep.token.len = sizeof(mv->token);
 	msg.body_case = BPROC__MSG__BODY_PREPARE_MOVE;
 	msg.prepare_move = &prep;
 	r = conn_send(slave, &msg);
@@ -624,6 +631,8 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		return -ENOENT;
 	}
 	r = ps_connect(n->addr, port, PS_CONNECT_MS, &ps);
+	if (r == 0)
+		r = ps_send_token(ps, mv->token, sizeof(mv->token));
 	if (r < 0) {
 		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mv->node,
 			 strerror(-r));
@@ -890,6 +899,9 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 	pm.move_id = mv->id;
 	pm.pid = mv->pid;
 	pm.source_addr = addr;
+	pm.has_token = true;
+	pm.token.data = mv->token;
+	pm.token.len = sizeof(mv->token);
 	req.body_case = BPROC__MSG__BODY_PREPARE_MOVE;
 	req.prepare_move = &pm;
 	mv->state = MOVE_PREPARING;

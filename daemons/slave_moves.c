@@ -54,6 +54,8 @@ struct prepared {
 	uint64_t move_id;
 	bool lazy;
 	struct in_addr peer;  /* the source: the only one let in */
+	uint8_t token[PS_TOKEN_LEN]; /* what it sends first, if has_token */
+	bool has_token;
 	int listen_fd;        /* -1 once connected */
 	int sock;             /* lazy: the connection, for criu lazy-pages */
 	pid_t ps_pid;         /* full copy: criu page-server, 0 if none */
@@ -70,6 +72,8 @@ struct lazy_daemon {
 };
 
 static struct prepared *prepared_moves;
+/* How long the source may take to send its token, once connected. */
+#define PS_TOKEN_MS 2000
 static struct lazy_daemon *lazy_daemons;
 
 struct restored;
@@ -230,6 +234,14 @@ static void on_ps_connection(struct loop *loop, int fd, uint32_t events, void *d
 	r = ps_accept(fd, p->peer, &sock);
 	if (r == -EPERM || r == -EAGAIN || r == -EINTR)
 		return;
+	/* The source the master chose sends the move's token first. */
+	if (r == 0 && p->has_token &&
+	    (r = ps_check_token(sock, p->token, sizeof(p->token), PS_TOKEN_MS)) < 0) {
+		pr_warn("move %llu: page stream: a connection without the move's token refused (%s)",
+			(unsigned long long)p->move_id, strerror(-r));
+		close(sock);
+		return;
+	}
 	loop_remove(loop, fd);
 	close(fd);
 	p->listen_fd = -1;
@@ -299,6 +311,14 @@ static int on_prepare_move(struct slave *s, const Bproc__PrepareMove *pm)
 	p->s = s;
 	p->move_id = pm->move_id;
 	p->lazy = pm->has_lazy && pm->lazy;
+	if (pm->has_token) {
+		if (pm->token.len != PS_TOKEN_LEN) {
+			free(p);
+			return send_prepare_result(s, pm->move_id, -EINVAL, 0, "bad move token"), 0;
+		}
+		memcpy(p->token, pm->token.data, PS_TOKEN_LEN);
+		p->has_token = true;
+	}
 	p->listen_fd = -1;
 	p->sock = -1;
 	/* Only the source may feed our images: by default the master, as

@@ -101,6 +101,49 @@ int ps_uncork(int fd)
 	return 1;
 }
 
+int ps_send_token(int fd, const uint8_t *token, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, token + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int ps_check_token(int fd, const uint8_t *token, size_t len, int timeout_ms)
+{
+	uint8_t got[64];
+	unsigned char diff = 0;
+	size_t done = 0;
+
+	if (len > sizeof(got))
+		return -EINVAL;
+	while (done < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+		n = recv(fd, got + done, len - done, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return -EACCES;
+		done += (size_t)n;
+	}
+	/* Whole, not up to the first difference: no timing to learn from. */
+	for (size_t i = 0; i < len; i++)
+		diff |= got[i] ^ token[i];
+	return diff ? -EACCES : 0;
+}
+
 int ps_start_page_server(const char *criu, const char *dir, int sock, pid_t *child)
 {
 	char *argv[] = {

@@ -22,6 +22,7 @@
 #define BPROC_PAGE_SERVER_H
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -45,6 +46,18 @@ int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, int *fd);
  * took it off (what CRIU wrote goes out at once from then on, NODELAY).
  */
 int ps_uncork(int fd);
+
+/*
+ * The page stream's first bytes are the move's token (PrepareMove.token,
+ * from the master over an authenticated link): the target lets CRIU have
+ * the connection only after it read them, so nobody but the source the
+ * master chose can feed a page server.  ps_send_token() on the source
+ * side, before CRIU gets the socket; ps_check_token() on the target side:
+ * 0, or -EACCES (wrong or short), -ETIMEDOUT after timeout_ms.
+ */
+#define PS_TOKEN_LEN 16
+int ps_send_token(int fd, const uint8_t *token, size_t len);
+int ps_check_token(int fd, const uint8_t *token, size_t len, int timeout_ms);
 
 /* Start `criu page-server` writing into dir, fed by sock.  It runs beside
  * the caller, which reaps it: exit 0 once the dump is complete. */
