@@ -96,8 +96,12 @@ int freezer_create(struct freezer *f, const char *name)
 	if (mkdir(sub, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	snprintf(f->path, sizeof(f->path), "%s/%s", sub, name);
-	if (mkdir(f->path, 0755) < 0) {
-		r = -errno;
+	/* One left by a daemon that died mid-move is empty: rmdir takes it
+	 * (and refuses, EBUSY, one that holds a process).  Names carry pids,
+	 * which come round again (pid_max is 32768 here). */
+	if (mkdir(f->path, 0755) < 0 &&
+	    (errno != EEXIST || rmdir(f->path) < 0 || mkdir(f->path, 0755) < 0)) {
+		r = errno == EBUSY ? -EEXIST : -errno;
 		f->path[0] = '\0';
 		return r;
 	}

@@ -135,3 +135,30 @@ Test(freezer, a_forking_tree_is_frozen_whole_and_released_whole)
 		cr_assert(!in_cgroup(kids[i], name), "descendant %d went back", kids[i]);
 	cr_assert(access(cgroup, F_OK) == -1 && errno == ENOENT, "the cgroup %s is gone", cgroup);
 }
+
+/* A daemon that died mid-move leaves its cgroup, empty, under a name with
+ * a pid in it; pids come round again, and the next move of that pid must
+ * not fail on it.  One that holds a process is not taken. */
+Test(freezer, a_stale_empty_cgroup_of_the_same_name_is_taken_over)
+{
+	struct freezer f, again;
+	char name[64];
+
+	if (!can_run())
+		cr_skip_test("needs root and a cgroup v2 hierarchy");
+	snprintf(name, sizeof(name), "test-stale-%d", (int)getpid());
+	cr_assert_eq(freezer_create(&f, name), 0);
+	/* Forgotten, as by a daemon killed now. */
+	cr_assert_eq(freezer_create(&again, name), 0, "an empty leftover is taken over");
+	root = fork();
+	cr_assert_geq(root, 0);
+	if (root == 0) {
+		setpgid(0, 0);
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(freezer_add(&again, root), 0);
+	cr_assert_eq(freezer_create(&f, name), -EEXIST, "one in use is not");
+	freezer_release(&again);
+	stop_root();
+}
