@@ -167,6 +167,17 @@ static void stop_cork_timer(struct move *mv)
 	mv->cork_timer = -1;
 }
 
+static struct move *move_new(void)
+{
+	struct move *mv = calloc(1, sizeof(*mv));
+
+	if (mv) {
+		mv->ps_fd = -1;
+		mv->cork_timer = -1;
+	}
+	return mv;
+}
+
 static void move_free(struct move *mv)
 {
 	stop_cork_timer(mv);
@@ -351,12 +362,9 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 		return answer(client, id, g->pid, wake_fd, -ENOTSUP,
 			      "node %d takes no processes from other nodes (its slave is too old)",
 			      target->node);
-	mv = calloc(1, sizeof(*mv));
-	if (mv)
-		mv->cork_timer = -1;
+	mv = move_new();
 	if (!mv)
 		return answer(client, id, g->pid, wake_fd, -ENOMEM, "out of memory");
-	mv->ps_fd = -1;
 	mv->id = next_move_id++;
 	mv->pid = g->pid;
 	mv->node = target->node;
@@ -461,12 +469,9 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 		return answer(client, id, pid, wake_fd, -ENOENT,
 			      "no CRIU on the master (see docs/criu.md)");
 
-	mv = calloc(1, sizeof(*mv));
-	if (mv)
-		mv->cork_timer = -1;
+	mv = move_new();
 	if (!mv)
 		return answer(client, id, pid, wake_fd, -ENOMEM, "out of memory");
-	mv->ps_fd = -1;
 	/* Refuse what cannot move while nothing is frozen yet: anything the
 	 * process or one of its descendants holds. */
 	{
@@ -630,9 +635,7 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		snprintf(err, errlen, "no CRIU on the master (see docs/criu.md)");
 		return -ENOENT;
 	}
-	r = ps_connect(n->addr, port, PS_CONNECT_MS, &ps);
-	if (r == 0)
-		r = ps_send_token(ps, mv->token, sizeof(mv->token));
+	r = ps_connect(n->addr, port, PS_CONNECT_MS, mv->token, sizeof(mv->token), &ps);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mv->node,
 			 strerror(-r));
@@ -842,7 +845,6 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 	finish_move(m, mv, 0, NULL);
 }
 
-/* The target's answer to MoveExpect: if ready, the source sends. */
 /* Node to node: the target expects the process and streams its pages in
  * on port: the source may dump. */
 static void send_move_out(struct master *m, struct move *mv, uint16_t ps_port)
@@ -871,6 +873,8 @@ static void send_move_out(struct master *m, struct move *mv, uint16_t ps_port)
 	send_to_node(m, mv->from, &req);
 }
 
+/* The target's answer to MoveExpect: if ready, it prepares the page
+ * stream (PrepareMove; master_prepare_result goes on). */
 int master_move_reply(struct master *m, int node, const Msg *msg)
 {
 	struct master_node *src, *target = master_find_node(m, node);

@@ -289,14 +289,12 @@ void master_check_heartbeats(struct master *m, long long now)
 		struct master_node *n = &m->nodes[i];
 		char reason[96];
 
-		long long allowed = m->cfg.pingtimeout_ms;
-
+		if (!n->conn || now - n->last_heard_ms <= m->cfg.pingtimeout_ms)
+			continue;
 		/* A slave restoring (or dumping) a big process is busy in
 		 * CRIU for seconds without a heartbeat; a link that breaks
 		 * is still seen at once. */
-		if (master_moves_node_busy(n->node))
-			allowed = MOVE_BUSY_MS;
-		if (!n->conn || now - n->last_heard_ms <= allowed)
+		if (now - n->last_heard_ms <= MOVE_BUSY_MS && master_moves_node_busy(n->node))
 			continue;
 		snprintf(reason, sizeof(reason), "silent for %lld ms", now - n->last_heard_ms);
 		conn_close(n->conn, reason);

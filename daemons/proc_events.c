@@ -57,12 +57,10 @@ struct pidfd_exit_info {
 
 int proc_pidfd_open(pid_t pid)
 {
+	/* A pidfd is always close-on-exec. */
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 
-	if (fd < 0)
-		return -errno;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return fd;
+	return fd < 0 ? -errno : fd;
 }
 
 /* A zombie's wait() status: field 52 of its stat.  1, or 0 if pid is

@@ -100,9 +100,9 @@ void slave_moves_child_exited(struct slave *s, pid_t pid, int status);
 bool slave_moves_is_ours(struct slave *s, pid_t host_pid);
 /* A non-root process of a moved tree ended (host pid, wait status). */
 void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status);
-/* Call fn for every child of every process moved here (after lost events). */
 /* Polling (no connector): report the members of moved trees that ended. */
 void slave_moves_poll_members(struct slave *s);
+/* Call fn for every child of every process moved here (after lost events). */
 void slave_moves_rescan_children(struct slave *s, void (*fn)(struct slave *s, pid_t host, pid_t parent));
 /* The node's pid of a host pid (the last NSpid field), 0 if gone. */
 pid_t slave_node_pid(pid_t host);

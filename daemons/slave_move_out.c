@@ -172,9 +172,8 @@ static int connect_page_stream(const Bproc__MoveOut *mo, int *fd, char *err, siz
 		snprintf(err, errlen, "bad page stream address %s:%u", mo->addr, mo->ps_port);
 		return -EINVAL;
 	}
-	r = ps_connect(addr, (uint16_t)mo->ps_port, CONNECT_TIMEOUT_MS, fd);
-	if (r == 0)
-		r = ps_send_token(*fd, mo->token.data, mo->token.len);
+	r = ps_connect(addr, (uint16_t)mo->ps_port, CONNECT_TIMEOUT_MS, mo->token.data,
+		       mo->token.len, fd);
 	if (r < 0)
 		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mo->target,
 			 strerror(-r));

@@ -40,6 +40,8 @@
 #include "slave_tty.h"
 #include "util.h"
 
+/* How long the source may take to send its token, once connected. */
+#define PS_TOKEN_MS 2000
 #define IMAGES_DIR "/run/bproc/images"
 /* The page server ends with the dump, which is over when the source asks
  * for the restore; this is only against a CRIU that hangs. */
@@ -72,8 +74,6 @@ struct lazy_daemon {
 };
 
 static struct prepared *prepared_moves;
-/* How long the source may take to send its token, once connected. */
-#define PS_TOKEN_MS 2000
 static struct lazy_daemon *lazy_daemons;
 
 struct restored;
@@ -505,11 +505,6 @@ pid_t slave_node_pid(pid_t host)
 	return 0;
 }
 
-/*
- * Find the host pids of the tree restored under root_host: every pid the
- * master listed (tree[0] is the root) must be there, with the same pid.
- * Fills r->members; -ESRCH with a message if one is missing.
- */
 static void free_members(struct restored *r)
 {
 	for (int i = 0; i < r->nmembers; i++)
@@ -520,6 +515,11 @@ static void free_members(struct restored *r)
 	r->nmembers = 0;
 }
 
+/*
+ * Find the host pids of the tree restored under root_host: every pid the
+ * master listed (tree[0] is the root) must be there, with the same pid.
+ * Fills r->members; -ESRCH with a message if one is missing.
+ */
 static int map_members(struct restored *r, pid_t root_host, const Bproc__RestoreRequest *req,
 		       char *err, size_t errlen)
 {
@@ -1207,7 +1207,7 @@ void slave_kill_stale(struct slave *s)
 		struct restored *r = s->restored;
 
 		signal_tree(r, SIGKILL);
-		n++;
+		n += 1 + r->nmembers;
 		forget(s, r);
 	}
 	n += slave_procs_kill_all(s);

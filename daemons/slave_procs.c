@@ -229,9 +229,10 @@ static int start_polling(struct slave *s)
 	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (tick_fd < 0)
 		return -errno;
-	if (timerfd_settime(tick_fd, 0, &every, NULL) < 0 ||
-	    (r = loop_add(s->loop, tick_fd, EPOLLIN, on_tick, s)) < 0) {
-		r = -errno;
+	r = timerfd_settime(tick_fd, 0, &every, NULL) < 0 ? -errno : 0;
+	if (r == 0)
+		r = loop_add(s->loop, tick_fd, EPOLLIN, on_tick, s);
+	if (r < 0) {
 		close(tick_fd);
 		tick_fd = -1;
 		return r;
@@ -251,16 +252,26 @@ bool slave_procs_polling(void)
  * namespace and passed down, if it did; else our own (a slave of a real
  * node runs in the initial namespace).
  */
-static int open_events(void)
+/* The socket our starter passed down, or -1; our children (CRIU, the
+ * node's init) have no use for it, so the variable goes. */
+static int passed_events_fd(void)
 {
 	const char *text = getenv(PROC_EVENTS_FD_ENV);
 	long fd;
 
-	if (text && parse_long(text, 3, 0x7fffffff, &fd) == 0) {
-		/* Our children (CRIU, the node's init) have no use for it. */
-		unsetenv(PROC_EVENTS_FD_ENV);
-		events_fd_number = (int)fd;
-		return proc_events_open_fd((int)fd, &events);
+	if (!text || parse_long(text, 3, 0x7fffffff, &fd) < 0)
+		return -1;
+	unsetenv(PROC_EVENTS_FD_ENV);
+	return (int)fd;
+}
+
+static int open_events(void)
+{
+	int fd = passed_events_fd();
+
+	if (fd >= 0) {
+		events_fd_number = fd;
+		return proc_events_open_fd(fd, &events);
 	}
 	return proc_events_open(&events);
 }
@@ -270,13 +281,11 @@ int slave_procs_init(struct slave *s)
 	int r;
 
 	if (!proc_events_usable()) {
-		const char *text = getenv(PROC_EVENTS_FD_ENV);
-		long fd;
+		int fd = passed_events_fd();
 
 		/* bpcluster's socket is of no use either. */
-		if (text && parse_long(text, 3, 0x7fffffff, &fd) == 0)
-			close((int)fd);
-		unsetenv(PROC_EVENTS_FD_ENV);
+		if (fd >= 0)
+			close(fd);
 		return start_polling(s);
 	}
 	r = open_events();

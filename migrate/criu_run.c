@@ -47,8 +47,8 @@ void criu_log_reason(const char *dir, const char *log, char *err, size_t errlen)
 		}
 }
 
-/* Wait for a child, killing it after the timeout. */
-/* Wait for CRIU; ps_fd (or -1): its page stream, uncorked (ps_uncork). */
+/* Wait for a child, killing it after the timeout.  ps_fd (or -1): the
+ * page stream of the CRIU it is, uncorked on the way (ps_uncork). */
 static int wait_child_streaming(pid_t pid, int *status, int ps_fd)
 {
 	long long deadline = now_ms() + CRIU_TIMEOUT_MS;

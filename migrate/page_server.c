@@ -57,12 +57,13 @@ int ps_accept(int listen_fd, struct in_addr peer, int *fd)
 	return 0;
 }
 
-int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, int *fd)
+int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, const uint8_t *token,
+	       size_t token_len, int *fd)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = addr, .sin_port = htons(port) };
 	_cleanup_close_ int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct pollfd p;
-	int err = 0, one = 1;
+	int err = 0, one = 1, r;
 	socklen_t len = sizeof(err);
 
 	if (s < 0)
@@ -83,6 +84,9 @@ int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, int *fd)
 	if (fcntl(s, F_SETFL, 0) < 0)
 		return -errno;
 	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	r = ps_send_token(s, token, token_len);
+	if (r < 0)
+		return r;
 	*fd = take_fd(&s);
 	return 0;
 }

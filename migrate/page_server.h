@@ -34,8 +34,10 @@ int ps_listen(struct in_addr addr, int *fd, uint16_t *port);
  * address), else -EPERM.  The socket is blocking, close-on-exec. */
 int ps_accept(int listen_fd, struct in_addr peer, int *fd);
 
-/* Connect to a target's page stream; blocking, at most timeout_ms. */
-int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, int *fd);
+/* Connect to a target's page stream (blocking, at most timeout_ms) and
+ * send the move's token, first of all (ps_send_token below). */
+int ps_connect(struct in_addr addr, uint16_t port, int timeout_ms, const uint8_t *token,
+	       size_t token_len, int *fd);
 
 /*
  * CRIU's dump corks the page stream (TCP_CORK) when it starts and never
@@ -52,7 +54,8 @@ int ps_uncork(int fd);
  * from the master over an authenticated link): the target lets CRIU have
  * the connection only after it read them, so nobody but the source the
  * master chose can feed a page server.  ps_send_token() on the source
- * side, before CRIU gets the socket; ps_check_token() on the target side:
+ * side (ps_connect calls it), before CRIU gets the socket; ps_check_token()
+ * on the target side:
  * 0, or -EACCES (wrong or short), -ETIMEDOUT after timeout_ms.
  */
 #define PS_TOKEN_LEN 16
