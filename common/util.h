@@ -73,6 +73,11 @@ long long now_ms(void);
 int write_full(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
 
+/* Turn Nagle's algorithm off on a TCP socket; nothing for other sockets.
+ * Our messages are whole frames: held back until the peer's delayed ACK,
+ * a small one that follows a large one waited 40 ms. */
+void tcp_nodelay(int fd);
+
 /* Parse a decimal integer in [min, max]; 0 or -EINVAL/-ERANGE. */
 int parse_long(const char *s, long min, long max, long *out);
 

@@ -45,6 +45,7 @@ int conn_new(struct loop *loop, int fd, const char *name, conn_msg_fn on_msg,
 	snprintf(conn->name, sizeof(conn->name), "%s", name);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &conn->creds, &len) == 0 && conn->creds.pid > 0)
 		conn->has_creds = true;
+	tcp_nodelay(fd);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		r = -errno;
 		goto fail;

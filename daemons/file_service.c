@@ -115,6 +115,7 @@ static void set_timeouts(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	tcp_nodelay(fd);
 }
 
 /* The one connection that shows our token, or -1. */

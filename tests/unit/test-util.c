@@ -1,0 +1,44 @@
+/*
+ * test-util.c - common/util.c: the small helpers every part uses.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+
+Test(util, tcp_nodelay_sets_it_on_tcp_sockets_only)
+{
+	int tcp = socket(AF_INET, SOCK_STREAM, 0), pair[2], on = 0;
+	socklen_t len = sizeof(on);
+
+	cr_assert_geq(tcp, 0);
+	cr_assert_eq(getsockopt(tcp, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+	cr_assert_eq(on, 0, "a new TCP socket has Nagle on");
+	tcp_nodelay(tcp);
+	cr_assert_eq(getsockopt(tcp, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+	cr_assert_neq(on, 0);
+	close(tcp);
+
+	/* A unix socket or a non-socket: nothing happens, nothing breaks. */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+	tcp_nodelay(pair[0]);
+	cr_assert_eq(write(pair[0], "x", 1), 1);
+	close(pair[0]);
+	close(pair[1]);
+	tcp_nodelay(-1);
+}
+
+Test(util, parse_long_takes_only_whole_numbers_in_range)
+{
+	long v = 0;
+
+	cr_assert_eq(parse_long("42", 0, 100, &v), 0);
+	cr_assert_eq(v, 42);
+	cr_assert_eq(parse_long("101", 0, 100, &v), -ERANGE);
+	cr_assert_eq(parse_long("4x", 0, 100, &v), -EINVAL);
+	cr_assert_eq(parse_long("", 0, 100, &v), -EINVAL);
+}
