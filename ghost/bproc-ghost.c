@@ -73,6 +73,8 @@ int main(int argc, char **argv)
 
 	/* Whatever else the original held now belongs to its copy. */
 	syscall(SYS_close_range, 3, ~0U, 0);
+	/* Ready: tell the tracer (ghost.c, wait_until_ready). */
+	syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), GHOST_READY_SIGNAL);
 	for (;;)
 		pause();
 }

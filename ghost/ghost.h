@@ -32,6 +32,10 @@
 /* The queued signal (with the exit code as value) that makes a ghost
  * _exit(); only honoured from the daemon. */
 #define GHOST_EXIT_SIGNAL (SIGRTMIN + 3)
+/* The ghost sends itself this, from itself (SI_TKILL), once it is set up:
+ * its tracer sees it and knows the ghost is ready.  It is ignored by then,
+ * so an untraced ghost loses nothing. */
+#define GHOST_READY_SIGNAL SIGCHLD
 
 /* Attach to every thread of pid (frozen) and request a trap.  On failure
  * nothing stays attached. */
