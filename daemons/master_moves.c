@@ -135,6 +135,9 @@ struct ghost_entry {
 	bool exit_deferred;  /* its end is known, output still queued */
 	int exit_status;
 	bool held;           /* lazy: CRIU still holds the original; no ghost yet */
+	/* The real process is stopped, as far as we know: a stop we ordered
+	 * that is still on its way is dropped if it went on meanwhile. */
+	bool stop_wanted;
 	struct ghost_entry *next;
 };
 
@@ -1268,12 +1271,14 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 		return;
 	}
 	if (WIFSTOPPED(ps->status)) {
+		g->stop_wanted = true;
 		ghost_order_stop(g->pid);
 		return;
 	}
 	if (WIFCONTINUED(ps->status)) {
 		/* Ours, so let through: the ghost continues and the parent is
 		 * told, as it would be of the real process. */
+		g->stop_wanted = false;
 		kill(g->pid, SIGCONT);
 		return;
 	}
@@ -1506,7 +1511,11 @@ void master_ghosts_reap(struct master *m)
 			break;
 		case GHOST_SIGNAL:
 			if (ev.ours) {
-				ghost_resume(pid, ev.sig);
+				/* A SIGCONT that came while our SIGSTOP waited
+				 * here would not undo the stop that follows. */
+				bool stale_stop = ev.sig == SIGSTOP && !g->stop_wanted;
+
+				ghost_resume(pid, stale_stop ? 0 : ev.sig);
 			} else {
 				struct move *mv = moving(pid);
 

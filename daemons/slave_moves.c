@@ -103,6 +103,7 @@ struct restored {
 	int end_status;  /* how, if before the commit: told once committed */
 	uint64_t move_id;
 	bool committed;
+	bool stop_told;  /* the master was told it stopped, not yet that it went on */
 	int nout;
 	struct out_pipe *out[CRIU_MAX_INHERIT];
 	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
@@ -520,8 +521,8 @@ static void free_members(struct restored *r)
  * master listed (tree[0] is the root) must be there, with the same pid.
  * Fills r->members; -ESRCH with a message if one is missing.
  */
-static int map_members(struct restored *r, pid_t root_host, const Bproc__RestoreRequest *req,
-		       char *err, size_t errlen)
+static int map_members(struct restored *r, pid_t init, pid_t root_host,
+		       const Bproc__RestoreRequest *req, char *err, size_t errlen)
 {
 	pid_t found[FREEZER_MAX_PIDS], inner[FREEZER_MAX_PIDS];
 	int nfound = 1;
@@ -551,6 +552,10 @@ static int map_members(struct restored *r, pid_t root_host, const Bproc__Restore
 		for (int i = 1; i < nfound && !m->host_pid; i++)
 			if (inner[i] == m->pid)
 				m->host_pid = found[i];
+		/* The children files are exact only for a tree that holds
+		 * still; look for it by its pid in the node as well. */
+		if (!m->host_pid)
+			m->host_pid = host_pid_by_scan(init, m->pid);
 		if (!m->host_pid) {
 			snprintf(err, errlen, "process %d of the tree was not restored", m->pid);
 			/* None of what came back may run. */
@@ -724,7 +729,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	}
 	if (r) {
 		r->host_pid = host;
-		ret = map_members(r, host, req, err, sizeof(err));
+		ret = map_members(r, s->init_pid, host, req, err, sizeof(err));
 		if (ret < 0) {
 			free_members(r);
 			free(r);
@@ -1035,15 +1040,44 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 	}
 }
 
+/* In a stop now (state T or t), as /proc says. */
+static bool process_is_stopped(pid_t host)
+{
+	char path[64], buf[512], *paren;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)host);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return false;
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+}
+
 void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
 		if (r->pid != nspid || r->ended)
 			continue;
 		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
-			/* Held stopped until the commit: that stop is ours. */
+			/* Held stopped until the commit: that stop is ours.  Its
+			 * report can come after the commit (a busy keeper); then
+			 * the process runs again, and the master must hear of
+			 * neither that stop nor the commit's continue, or its
+			 * ghost could stay stopped. */
 			if (!r->committed)
 				return;
+			if (WIFSTOPPED(status)) {
+				if (r->stop_told || !process_is_stopped(r->host_pid))
+					return;
+				r->stop_told = true;
+			} else {
+				if (!r->stop_told)
+					return;
+				r->stop_told = false;
+			}
 			send_process_status(s, r->pid, status);
 			return;
 		}
