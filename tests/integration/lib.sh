@@ -86,6 +86,14 @@ node_state() { bpstat -s "$1" 2>/dev/null; }
 node_is() { [ "$(node_state "$1")" = "$2" ]; }
 
 cluster_down() {
+	# A failed test shows what the daemons said, before it is gone.
+	if [ "${test_failures:-0}" -gt 0 ] && [ -d /run/bproc/cluster ]; then
+		for log in /run/bproc/cluster/master.log /run/bproc/cluster/n*/slave.log; do
+			[ -f "$log" ] || continue
+			echo "# --- last lines of $log"
+			tail -25 "$log" | sed 's/^/#   /'
+		done
+	fi
 	bpcluster down >/dev/null 2>&1 || true
 }
 
