@@ -73,6 +73,10 @@
 #define EXPECT_ID_BIT (1ull << 63)
 #define MAX_HELD_SIGNALS 64
 #define PS_CONNECT_MS 5000
+/* Below this (memory to copy, about), a move sends its pages with its
+ * other images, over our link: far under MOVE_MAX_IMAGE_BYTES, and the
+ * page stream's set-up costs more than the copy. */
+#define SMALL_MOVE_BYTES (4u << 20)
 /* A lazy dump told to stop (its stream shut) ends within this. */
 #define LAZY_STOP_MS 10000
 
@@ -113,6 +117,10 @@ struct move {
 	/* The page stream (master to node): see migrate/page_server.h. */
 	enum move_state state;
 	bool lazy;
+	/* Small enough that its pages go with the other images, over our
+	 * link: no page stream, no page server on the node (what most of a
+	 * bpsh launch costs the node). */
+	bool small;
 	pid_t criu_pid;          /* the dump (lazy: serving pages), or 0 */
 	long long dump_start_ms;
 	int cork_timer;          /* full copy: looks for CRIU's cork (ps_uncork), or -1 */
@@ -417,6 +425,27 @@ static int ask_paths(struct move *mv, struct conn *slave)
 	return conn_send(slave, &msg);
 }
 
+/* What CRIU will dump of these processes' memory, about: their resident
+ * anonymous and shared memory (file pages it does not copy). */
+static unsigned long long tree_memory_bytes(const pid_t *pids, int n)
+{
+	unsigned long long total = 0;
+
+	for (int i = 0; i < n; i++) {
+		char path[64], line[128];
+		_cleanup_fclose_ FILE *f = NULL;
+		unsigned long long kb;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pids[i]);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "RssAnon: %llu", &kb) == 1 ||
+			    sscanf(line, "RssShmem: %llu", &kb) == 1)
+				total += kb << 10;
+	}
+	return total;
+}
+
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy)
 {
@@ -482,6 +511,7 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 		int ntree = move_tree_list(pid, tree, FREEZER_MAX_PIDS);
 
 		r = movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
+		mv->small = !lazy && tree_memory_bytes(tree, ntree) < SMALL_MOVE_BYTES;
 		if (r == 0 && lazy && ntree > 1) {
 			movable_free(&mv->movable);
 			free(mv);
@@ -524,8 +554,8 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 }
 
 /* The process can move, and the target has what it needs: our image
- * directory, then PrepareMove: the target listens for the page stream.
- * Nothing is frozen yet. */
+ * directory, then PrepareMove: the target listens for the page stream
+ * (not for a small move).  Nothing is frozen yet. */
 static int move_prepare(struct move *mv, struct conn *slave, char *err, size_t errlen)
 {
 	Bproc__PrepareMove prep = BPROC__PREPARE_MOVE__INIT;
@@ -553,6 +583,8 @@ static int move_prepare(struct move *mv, struct conn *slave, char *err, size_t e
 		mv->dir[0] = '\0';
 		return r;
 	}
+	if (mv->small)
+		return 0;
 	prep.move_id = mv->id;
 	prep.pid = pid;
 	prep.has_lazy = mv->lazy;
@@ -638,7 +670,7 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		snprintf(err, errlen, "no CRIU on the master (see docs/criu.md)");
 		return -ENOENT;
 	}
-	r = ps_connect(n->addr, port, PS_CONNECT_MS, mv->token, sizeof(mv->token), &ps);
+	r = port == 0 ? 0 : ps_connect(n->addr, port, PS_CONNECT_MS, mv->token, sizeof(mv->token), &ps);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mv->node,
 			 strerror(-r));
@@ -687,7 +719,8 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		}
 		mv->ps_fd = take_fd(&ps);
 		mv->state = MOVE_DUMPING;
-		start_cork_timer(m, mv);
+		if (mv->ps_fd >= 0)
+			start_cork_timer(m, mv);
 		return 0;
 	}
 	r = criu_dump_lazy_start(criu, pid, mv->freezer.path, mv->dir, ps, &mv->criu_pid, err,
@@ -716,7 +749,9 @@ static int send_images(struct move *mv, struct master_node *n, char *err, size_t
 	mv->state = MOVE_RESTORING;
 	pr_info("move %llu: process %d (%d in its tree) dumped in %lld ms%s; the rest sent to node %d",
 		(unsigned long long)mv->id, mv->pid, mv->tree->n, now_ms() - mv->dump_start_ms,
-		mv->lazy ? " (its memory stays here, served on demand)" : " (its pages streamed)",
+		mv->lazy    ? " (its memory stays here, served on demand)" :
+		mv->small ? " (its pages with it)" :
+			    " (its pages streamed)",
 		mv->node);
 	return 0;
 }
@@ -973,6 +1008,8 @@ void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckR
 		return;
 	}
 	r = move_prepare(mv, n->conn, err, sizeof(err));
+	if (r == 0 && mv->small)
+		r = move_start(m, mv, n, 0, err, sizeof(err));
 	if (r < 0)
 		finish_move(m, mv, r, err[0] ? err : strerror(-r));
 }

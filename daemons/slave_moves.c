@@ -900,6 +900,10 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 	}
 	if (!slave_move_out_commit(s, c) && !slave_move_expect_drop(s, c->move_id))
 		pr_debug("commit of unknown move %llu", (unsigned long long)c->move_id);
+	/* A small move's images come unprepared, as ImageChunks: any that
+	 * came before the abort go too. */
+	if (!c->commit)
+		remove_images(c->move_id);
 	return 0;
 }
 

@@ -25,6 +25,8 @@ sys.exit(7)
 p=$!
 sleep 0.5
 check "bpmove a running python3 to node 1" bpmove "$p" 1
+check_match "its 20 MiB went by the page stream" "process $p .*(its pages streamed)" \
+	"$(cat /run/bproc/cluster/master.log)"
 check_match "the ghost runs bproc-ghost" "bproc-ghost" "$(readlink /proc/$p/exe)"
 check_match "ps shows the ghost as the process" "python3 -c" "$(ps -o args= -p "$p")"
 check_eq "its parent is still this shell" "$$" "$(ps -o ppid= -p "$p" | tr -d ' ')"
@@ -132,6 +134,8 @@ check_eq "the file has every line once" "$(seq 0 19)" "$(cat "$out_dir/file")"
 sleep 300 </dev/null >/dev/null 2>&1 &
 p=$!
 check "bpmove sleep to node 0" bpmove "$p" 0
+check_match "a small process's pages go with its other images" \
+	"process $p .*(its pages with it)" "$(cat /run/bproc/cluster/master.log)"
 real=$(real_of "$p")
 kill -TERM "$p"
 wait "$p"
