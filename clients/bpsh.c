@@ -455,17 +455,57 @@ static void open_on_node(int node, const char *file, int fd, int flags)
 	close(f);
 }
 
-static void start_child(struct job *j, const char *path, char **argv, const sigset_t *mask)
+/* The pipes of a job: ours in j, the child's ends in child[0..2]
+ * (/dev/null where there is none).  false on failure, said. */
+static bool make_pipes(struct job *j, int null, int child[3])
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	if (!opt.no_io && ((!opt.no_stdin && !opt.in_file && pipe2(in, O_CLOEXEC) < 0) ||
 			   pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)) {
 		fprintf(stderr, "bpsh: node %d: pipe: %s\n", j->node, strerror(errno));
-		return;
+		for (int *p = (int[]){ in[0], in[1], out[0], out[1], err[0], err[1] }, k = 0; k < 6; k++)
+			if (p[k] >= 0)
+				close(p[k]);
+		return false;
 	}
+	child[0] = in[0] >= 0 ? in[0] : null;
+	child[1] = out[1] >= 0 ? out[1] : null;
+	child[2] = err[1] >= 0 ? err[1] : null;
+	j->in_fd = in[1];
+	j->out_fd[1] = out[0];
+	j->out_fd[2] = err[0];
+	return true;
+}
+
+/* In the child: its streams on 0-2, bpsh's signal set-up undone. */
+static void child_streams(const int child[3], const sigset_t *mask)
+{
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	for (int fd = 0; fd < 3; fd++)
+		dup2(child[fd], fd);
+}
+
+/* In bpsh, once the child runs: its ends are its own. */
+static void child_started(struct job *j, const int child[3], int null)
+{
+	for (int k = 0; k < 3; k++)
+		if (child[k] != null && child[k] >= 0)
+			close(child[k]);
 	j->started = now();
+	if (opt.lines)
+		for (int s = 1; s <= 2; s++)
+			j->line[s] = xmalloc(opt.bufsize + 1);
+}
+
+static void start_child(struct job *j, const char *path, char **argv, const sigset_t *mask,
+			int null)
+{
+	int child[3];
+
+	if (!make_pipes(j, null, child))
+		return;
 	j->pid = fork();
 	if (j->pid < 0) {
 		fprintf(stderr, "bpsh: node %d: fork: %s\n", j->node, strerror(errno));
@@ -473,11 +513,7 @@ static void start_child(struct job *j, const char *path, char **argv, const sigs
 		return;
 	}
 	if (j->pid == 0) {
-		sigprocmask(SIG_SETMASK, mask, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		dup2(in[0] >= 0 ? in[0] : null, 0);
-		dup2(out[1] >= 0 ? out[1] : null, 1);
-		dup2(err[1] >= 0 ? err[1] : null, 2);
+		child_streams(child, mask);
 		/* The child moves before it execs: what it holds beyond 0-2
 		 * (other nodes' pipes, our terminal) must stay here.  Its
 		 * errors go to its stderr, which bpsh shows. */
@@ -498,17 +534,60 @@ static void start_child(struct job *j, const char *path, char **argv, const sigs
 		bproc_execmove(j->node, path, argv, environ);
 		child_fail(j->node, path);
 	}
-	if (null >= 0)
-		close(null);
-	for (int *p = (int[]){ in[0], out[1], err[1] }, k = 0; k < 3; k++)
-		if (p[k] >= 0)
-			close(p[k]);
-	j->in_fd = in[1];
-	j->out_fd[1] = out[0];
-	j->out_fd[2] = err[0];
-	if (opt.lines)
-		for (int s = 1; s <= 2; s++)
-			j->line[s] = xmalloc(opt.bufsize + 1);
+	child_started(j, child, null);
+}
+
+/*
+ * Many nodes, no files to open there: one launch (bproc_vexecmove_setup),
+ * one dump for all the nodes.  The jobs in list; false if it could not
+ * start (nothing started: the caller starts them one by one).
+ */
+struct launch {
+	struct job **list;
+	int (*child)[3];
+	const sigset_t *mask;
+};
+
+static void launch_setup(int index, void *arg)
+{
+	const struct launch *l = arg;
+
+	child_streams(l->child[index], l->mask);
+}
+
+static bool start_together(struct job **list, int n, const char *path, char **argv,
+			   const sigset_t *mask, int null)
+{
+	int (*child)[3] = calloc((size_t)n, sizeof(*child));
+	int *nodes = calloc((size_t)n, sizeof(*nodes)), *pids = calloc((size_t)n, sizeof(*pids));
+	struct launch l = { list, child, mask };
+	int made = 0, r = -1;
+
+	if (child && nodes && pids)
+		for (made = 0; made < n && make_pipes(list[made], null, child[made]); made++)
+			nodes[made] = list[made]->node;
+	if (made == n)
+		r = bproc_vexecmove_setup(n, nodes, pids, launch_setup, &l, NULL, 0, path, argv,
+					  environ);
+	for (int i = 0; i < made; i++) {
+		if (r == n) {
+			list[i]->pid = pids[i];
+			child_started(list[i], child[i], null);
+			continue;
+		}
+		for (int k = 0; k < 3; k++)
+			if (child[i][k] != null)
+				close(child[i][k]);
+		for (int *p = (int[]){ list[i]->in_fd, list[i]->out_fd[1], list[i]->out_fd[2] }, k = 0;
+		     k < 3; k++)
+			if (p[k] >= 0)
+				close(p[k]);
+		list[i]->in_fd = list[i]->out_fd[1] = list[i]->out_fd[2] = -1;
+	}
+	free(child);
+	free(nodes);
+	free(pids);
+	return r == n;
 }
 
 /* --- the loop --------------------------------------------------------- */
@@ -685,7 +764,8 @@ int main(int argc, char **argv)
 		{ "stderr", required_argument, NULL, 'E' }, { "time", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int all = 0, c, nnodes = 0, worst = 0, sfd;
+	int all = 0, c, nnodes = 0, worst = 0, sfd, null, ntogether = 0;
+	struct job **together;
 	sigset_t mask, old;
 
 	atexit(free_all);
@@ -803,6 +883,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	njobs = nnodes;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	together = calloc((size_t)nnodes, sizeof(*together));
 	for (int i = 0; i < njobs; i++) {
 		struct job *j = &jobs[i];
 		const struct bproc_node_info_t *info = cluster_node(nodes[i]);
@@ -820,10 +902,25 @@ int main(int argc, char **argv)
 			worst = 1;
 			continue;
 		}
-		start_child(j, path, argv + optind, &old);
+		if (together) {
+			together[ntogether++] = j;
+			continue;
+		}
+		start_child(j, path, argv + optind, &old, null);
 		if (!j->pid)
 			worst = 1;
 	}
+	/* One node, or files to open on each: one move per node. */
+	if (ntogether > 0 && (ntogether == 1 || opt.in_file || opt.out_file || opt.err_file ||
+			      !start_together(together, ntogether, path, argv + optind, &old, null)))
+		for (int i = 0; i < ntogether; i++)
+			start_child(together[i], path, argv + optind, &old, null);
+	for (int i = 0; i < ntogether; i++)
+		if (!together[i]->pid)
+			worst = 1;
+	free(together);
+	if (null >= 0)
+		close(null);
 	current = 0;
 	if (opt.sequential && !opt.gather) {
 		while (current < njobs && !jobs[current].pid)

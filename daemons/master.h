@@ -75,6 +75,9 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
  * (bpmove --lazy), the process runs on node at once, its memory follows. */
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy);
+/* A VMoveRequest: one program's processes to many nodes, one dump. */
+int master_vmove(struct master *m, struct conn *client, uint64_t id,
+		 const Bproc__VMoveRequest *req, uid_t uid, gid_t gid);
 /* The target listens for the page stream of a move (PrepareResult). */
 void master_prepare_result(struct master *m, int node, const Bproc__PrepareResult *res);
 /* A Reply from node's slave: 1 if it answered one of our MoveExpects. */

@@ -180,6 +180,8 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 		return reply_proc_list(conn, msg->id);
 	case BPROC__MSG__BODY_FILE_TRANSFER_REQUEST:
 		return master_file_request(m, conn, msg);
+	case BPROC__MSG__BODY_VMOVE_REQUEST:
+		return master_vmove(m, conn, msg->id, msg->vmove_request, uid, gid);
 	case BPROC__MSG__BODY_MOVE_REQUEST: {
 		const Bproc__MoveRequest *req = msg->move_request;
 		int wake_fd = req->has_wake_fd ? req->wake_fd : -1;

@@ -31,6 +31,11 @@
  *
  * A process moves with its descendants (master_tree.c): each leaves a ghost.
  *
+ * A small process (every bpsh launch) sends its pages with its other
+ * images, without the page stream.  One program launched on many nodes
+ * (VMoveRequest) is dumped once, and each copy restored from that image
+ * with its own pid ("One dump for many nodes", below).
+ *
  * Not yet here (see docs/migration.md): back to the master, a process on a
  * terminal between nodes, streaming pages while dumping.
  */
@@ -57,6 +62,7 @@
 #include "criu_run.h"
 #include "freezer.h"
 #include "ghost.h"
+#include "image_pid.h"
 #include "log.h"
 #include "master.h"
 #include "master_tty.h"
@@ -73,10 +79,12 @@
 #define EXPECT_ID_BIT (1ull << 63)
 #define MAX_HELD_SIGNALS 64
 #define PS_CONNECT_MS 5000
+/* Processes in one launch on many nodes (VMoveRequest). */
+#define BPROC_MAX_VMOVE 4096
 /* Below this (memory to copy, about), a move sends its pages with its
  * other images, over our link: far under MOVE_MAX_IMAGE_BYTES, and the
  * page stream's set-up costs more than the copy. */
-#define SMALL_MOVE_BYTES (4u << 20)
+#define SMALL_MOVE_BYTES (8u << 20)
 /* A lazy dump told to stop (its stream shut) ends within this. */
 #define LAZY_STOP_MS 10000
 
@@ -121,12 +129,30 @@ struct move {
 	 * link: no page stream, no page server on the node (what most of a
 	 * bpsh launch costs the node). */
 	bool small;
+	/* One of a launch on many nodes (VMoveRequest): see the section
+	 * "One dump for many nodes" below. */
+	struct launch_group *group;
+	bool group_images;       /* its image is in dir, made from the group's dump */
+	bool group_waiting;      /* checked and frozen, waiting for that image */
 	pid_t criu_pid;          /* the dump (lazy: serving pages), or 0 */
 	long long dump_start_ms;
 	int cork_timer;          /* full copy: looks for CRIU's cork (ps_uncork), or -1 */
 	struct loop *loop;       /* the cork timer's */
 	int ps_fd;               /* our copy of its page stream, or -1 */
 	struct move *next;
+};
+
+/* The moves of one VMoveRequest: the first to pass its checks is dumped
+ * (the template), the others get its image with their own pids. */
+struct launch_group {
+	int refs;                /* moves that point here */
+	uint64_t template_id;    /* 0: none chosen yet */
+	pid_t template_pid;
+	bool dumped;             /* the template's dump is over (ok or not) */
+	bool failed;             /* no image for the others: each dumps itself */
+	char exe[PATH_MAX];      /* what every process of it runs */
+	int npipes;
+	struct move_pipe pipes[3];  /* the template's stdio pipes: the image's keys */
 };
 
 struct ghost_entry {
@@ -153,6 +179,7 @@ static void output_drained(void *data);
 static int send_images(struct move *mv, struct master_node *n, char *err, size_t errlen);
 static void send_commit(struct master_node *n, uint64_t move_id, bool commit);
 static void finish_move(struct master *m, struct move *mv, int status, const char *why);
+static void group_dumped(struct master *m, struct move *tpl, bool ok);
 static void on_ghost_stdin(struct loop *loop, int fd, uint32_t events, void *data);
 static void on_ghost_tty(struct loop *loop, int fd, uint32_t events, void *data);
 
@@ -189,8 +216,15 @@ static struct move *move_new(void)
 	return mv;
 }
 
+static void group_unref(struct launch_group *lg)
+{
+	if (lg && --lg->refs <= 0)
+		free(lg);
+}
+
 static void move_free(struct move *mv)
 {
+	group_unref(mv->group);
 	stop_cork_timer(mv);
 	if (mv->ps_fd >= 0)
 		close(mv->ps_fd);
@@ -446,8 +480,20 @@ static unsigned long long tree_memory_bytes(const pid_t *pids, int n)
 	return total;
 }
 
+static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
+		      uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy,
+		      struct move **created);
+
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy)
+{
+	return move_begin(m, client, id, pid, node, uid, gid, wake_fd, from_node, lazy, NULL);
+}
+
+/* master_move(); the move made, if one was, in *created. */
+static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
+		      uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy,
+		      struct move **created)
 {
 	struct master_node *n = master_find_node(m, node);
 	char reason[512] = "", criu[PATH_MAX];
@@ -550,6 +596,8 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
 	}
 	mv->next = moves;
 	moves = mv;
+	if (created)
+		*created = mv;
 	return 0;
 }
 
@@ -577,7 +625,8 @@ static int move_prepare(struct move *mv, struct conn *slave, char *err, size_t e
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if ((mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) || mkdir(mv->dir, 0700) < 0) {
+	if ((mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(mv->dir, 0700) < 0 && !(errno == EEXIST && mv->group_images))) {
 		r = -errno;
 		snprintf(err, errlen, "cannot make the image directory: %s", strerror(-r));
 		mv->dir[0] = '\0';
@@ -655,15 +704,18 @@ static void start_cork_timer(struct master *m, struct move *mv)
 	}
 }
 
-/* The target listens on port: freeze, connect, dump (the pages go over
- * that connection), send the rest.  On failure err says why; the caller
- * thaws it (move_free). */
+static int move_freeze(struct move *mv, char *err, size_t errlen);
+static int move_dump(struct master *m, struct move *mv, struct master_node *n, const char *criu,
+		     int ps_in, char *err, size_t errlen);
+
+/* The target listens on port (0: a small move, no page stream): connect,
+ * freeze, dump (the pages go over that connection), send the rest.  On
+ * failure err says why; the caller thaws it (move_free). */
 static int move_start(struct master *m, struct move *mv, struct master_node *n, uint16_t port,
 		      char *err, size_t errlen)
 {
-	char criu[PATH_MAX], name[64];
+	char criu[PATH_MAX];
 	_cleanup_close_ int ps = -1;
-	pid_t pid = mv->pid;
 	int r;
 
 	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0) {
@@ -676,6 +728,19 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 			 strerror(-r));
 		return r;
 	}
+	r = move_freeze(mv, err, errlen);
+	if (r < 0)
+		return r;
+	return move_dump(m, mv, n, criu, take_fd(&ps), err, errlen);
+}
+
+/* Freeze the process and its descendants, silently (migrate/freezer.c). */
+static int move_freeze(struct move *mv, char *err, size_t errlen)
+{
+	char name[64];
+	pid_t pid = mv->pid;
+	int r;
+
 	snprintf(name, sizeof(name), "move-%d", (int)pid);
 	/* The process and all its descendants move together. */
 	r = freezer_create(&mv->freezer, name);
@@ -708,6 +773,18 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		else
 			i++;
 	}
+	return 0;
+}
+
+/* CRIU dumps the frozen process: full copy beside our loop (dump_ended()
+ * goes on), lazy until its images are out.  ps: the page stream, or -1. */
+static int move_dump(struct master *m, struct move *mv, struct master_node *n, const char *criu,
+		     int ps_in, char *err, size_t errlen)
+{
+	_cleanup_close_ int ps = ps_in;
+	pid_t pid = mv->pid;
+	int r;
+
 	mv->dump_start_ms = now_ms();
 	if (!mv->lazy) {
 		/* A big process takes seconds: the loop goes on meanwhile
@@ -747,6 +824,11 @@ static int send_images(struct move *mv, struct master_node *n, char *err, size_t
 	if (r < 0)
 		return r;
 	mv->state = MOVE_RESTORING;
+	if (mv->group && mv->group->template_id != mv->id) {
+		pr_info("move %llu: process %d, its image made from the dump of %d, sent to node %d",
+			(unsigned long long)mv->id, mv->pid, mv->group->template_pid, mv->node);
+		return 0;
+	}
 	pr_info("move %llu: process %d (%d in its tree) dumped in %lld ms%s; the rest sent to node %d",
 		(unsigned long long)mv->id, mv->pid, mv->tree->n, now_ms() - mv->dump_start_ms,
 		mv->lazy    ? " (its memory stays here, served on demand)" :
@@ -754,6 +836,179 @@ static int send_images(struct move *mv, struct master_node *n, char *err, size_t
 			    " (its pages streamed)",
 		mv->node);
 	return 0;
+}
+
+/*
+ * One dump for many nodes (VMoveRequest, bproc_vexecmove, bpsh on several
+ * nodes).  The processes are the asker's children, forked from one point,
+ * each waiting on its wake pipe to be moved, all running one program: the
+ * same image but for the pid.  Each is a move of its own (checks, freezer,
+ * ghost, commit, its own outcome through its wake pipe); the first of them
+ * to pass its checks is dumped, and the others are restored from that
+ * image, each with its own pid (migrate/image_pid.c).  Whatever keeps one
+ * from taking the shared image (a different program or streams, no image
+ * because that dump failed) makes it dump itself, as any move.
+ */
+
+/* Its image, from the group's: ready to send once it is frozen. */
+static int group_take_image(struct move *tpl, struct move *c, char *err, size_t errlen)
+{
+	if (!c->dir[0])
+		snprintf(c->dir, sizeof(c->dir), IMAGES_DIR "/move-%llu", (unsigned long long)c->id);
+	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot make the image directory: %s", strerror(errno));
+		return -errno;
+	}
+	return image_copy_for_pid(tpl->dir, tpl->pid, c->dir, c->pid, err, errlen);
+}
+
+/* Frozen, with its image: to its node, with the template's stream keys
+ * (what the image names) over its own fds. */
+static int group_send(struct move *c, struct master_node *n, char *err, size_t errlen)
+{
+	const struct launch_group *lg = c->group;
+
+	if (c->npipes != lg->npipes) {
+		snprintf(err, errlen, "process %d: its standard streams are not like the others'",
+			 c->pid);
+		return -EINVAL;
+	}
+	for (int i = 0; i < c->npipes; i++) {
+		int k = 0;
+
+		while (k < lg->npipes && lg->pipes[k].fd != c->pipes[i].fd)
+			k++;
+		if (k == lg->npipes) {
+			snprintf(err, errlen, "process %d: its fd %d is not like the others'", c->pid,
+				 c->pipes[i].fd);
+			return -EINVAL;
+		}
+		snprintf(c->pipes[i].key, sizeof(c->pipes[i].key), "%s", lg->pipes[k].key);
+	}
+	c->group_waiting = false;
+	c->dump_start_ms = now_ms();
+	return send_images(c, n, err, errlen);
+}
+
+/* Its checks passed (master_path_check_reply). */
+static int group_checked(struct master *m, struct move *mv, struct master_node *n, char *err,
+			 size_t errlen)
+{
+	struct launch_group *lg = mv->group;
+	int r = move_prepare(mv, n->conn, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (lg->failed)
+		return move_start(m, mv, n, 0, err, errlen);
+	if (lg->template_id == 0) {
+		lg->template_id = mv->id;
+		lg->template_pid = mv->pid;
+		lg->npipes = mv->npipes;
+		memcpy(lg->pipes, mv->pipes, sizeof(lg->pipes));
+		return move_start(m, mv, n, 0, err, errlen);
+	}
+	r = move_freeze(mv, err, errlen);
+	if (r < 0)
+		return r;
+	if (mv->group_images)
+		return group_send(mv, n, err, errlen);
+	mv->group_waiting = true;
+	mv->state = MOVE_DUMPING;
+	return 0;
+}
+
+/* The template's dump ended: the others take its image, or dump themselves. */
+static void group_dumped(struct master *m, struct move *tpl, bool ok)
+{
+	struct launch_group *lg = tpl->group;
+	char criu[PATH_MAX];
+
+	lg->dumped = true;
+	lg->failed = !ok;
+	for (struct move *c = moves, *next; c; c = next) {
+		struct master_node *n = master_find_node(m, c->node);
+		char err[512] = "";
+		int r = 0;
+
+		next = c->next;
+		if (c == tpl || c->group != lg)
+			continue;
+		if (ok && group_take_image(tpl, c, err, sizeof(err)) == 0) {
+			c->group_images = true;
+			if (!c->group_waiting)
+				continue;
+			r = n && n->conn ? group_send(c, n, err, sizeof(err)) : -BE_NODEDOWN;
+		} else {
+			/* No image for it: it dumps itself, now if it waits. */
+			if (ok)
+				pr_warn("move %llu: %s; process %d dumps itself",
+					(unsigned long long)c->id, err, c->pid);
+			group_unref(lg);
+			c->group = NULL;
+			if (!c->group_waiting)
+				continue;
+			c->group_waiting = false;
+			if (!n || !n->conn)
+				r = -BE_NODEDOWN;
+			else if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0)
+				r = -ENOENT;
+			else
+				r = move_dump(m, c, n, criu, -1, err, sizeof(err));
+		}
+		if (r < 0)
+			finish_move(m, c, r, err[0] ? err : strerror(-r));
+	}
+}
+
+/* What pid runs, in exe; 0 or -errno. */
+static int exe_of(pid_t pid, char *exe, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, len - 1);
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	return 0;
+}
+
+int master_vmove(struct master *m, struct conn *client, uint64_t id,
+		 const Bproc__VMoveRequest *req, uid_t uid, gid_t gid)
+{
+	struct launch_group *lg;
+	size_t n = req->n_pids;
+
+	if (!client->has_creds)
+		return conn_reply(client, id, -ENOTSUP,
+				  "a launch on many nodes starts on the master only, for now");
+	if (n == 0 || n > BPROC_MAX_VMOVE || req->n_nodes != n || req->n_wake_fds != n)
+		return conn_reply(client, id, -EINVAL,
+				  "a launch needs as many nodes and wake fds as processes (1 to %d)",
+				  BPROC_MAX_VMOVE);
+	lg = calloc(1, sizeof(*lg));
+	if (lg && exe_of(req->pids[0], lg->exe, sizeof(lg->exe)) < 0)
+		lg->failed = true;
+	for (size_t i = 0; i < n; i++) {
+		char exe[PATH_MAX];
+		pid_t kids[1];
+		struct move *mv = NULL;
+
+		move_begin(m, NULL, 0, req->pids[i], req->nodes[i], uid, gid, req->wake_fds[i],
+			   false, false, &mv);
+		/* Only a lone process of that program can take the image. */
+		if (!mv || !lg || lg->failed || !mv->small || mv->movable.tty_stdio ||
+		    freezer_children(mv->pid, kids, 1) != 0 ||
+		    exe_of(mv->pid, exe, sizeof(exe)) < 0 || strcmp(exe, lg->exe) != 0)
+			continue;
+		mv->group = lg;
+		lg->refs++;
+	}
+	if (lg && lg->refs == 0)
+		free(lg);
+	return conn_reply(client, id, 0, "%s", "");
 }
 
 /* The full-copy dump's CRIU ended: on to the restore, or the process
@@ -771,6 +1026,8 @@ static void dump_ended(struct master *m, struct move *mv, int status)
 		mv->ps_fd = -1;
 	}
 	r = criu_dump_finished(status, false, mv->dir, err, sizeof(err));
+	if (mv->group && mv->group->template_id == mv->id)
+		group_dumped(m, mv, r == 0);
 	if (r == 0 && (!n || !n->conn)) {
 		r = -BE_NODEDOWN;
 		snprintf(err, sizeof(err), "the node went down during the move");
@@ -819,6 +1076,9 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 
 	if (mv->criu_pid > 0)
 		stop_lazy_dump(mv);
+	/* A template that ends without its dump: the others dump themselves. */
+	if (mv->group && mv->group->template_id == mv->id && !mv->group->dumped)
+		group_dumped(m, mv, false);
 	/* It runs again before the asker hears the move failed: a signal it
 	 * sends at once (seen: lost) must find it running, not frozen. */
 	if (status < 0 && mv->from == BPROC_NODE_MASTER)
@@ -1007,8 +1267,9 @@ void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckR
 		finish_move(m, mv, -BE_NODEDOWN, "the node went down during the move");
 		return;
 	}
-	r = move_prepare(mv, n->conn, err, sizeof(err));
-	if (r == 0 && mv->small)
+	if (mv->group)
+		r = group_checked(m, mv, n, err, sizeof(err));
+	else if ((r = move_prepare(mv, n->conn, err, sizeof(err))) == 0 && mv->small)
 		r = move_start(m, mv, n, 0, err, sizeof(err));
 	if (r < 0)
 		finish_move(m, mv, r, err[0] ? err : strerror(-r));

@@ -206,6 +206,28 @@ int bproc_execmove_io(int node, const struct bproc_io_t *io, int iolen, const ch
 int bproc_rexec_io(int node, const struct bproc_io_t *io, int iolen, const char *cmd,
 		   char *const argv[], char *const envp[]);
 
+/*
+ * cmd on nnodes nodes with one dump: a child of the caller for each
+ * nodes[i] (its pid in pids[i]) that moves there and execs cmd, as
+ * bproc_execmove; the master dumps one of them and restores that image on
+ * every node, each with its own pid.  Returns nnodes, or -1 with errno
+ * (nothing launched).  A child that cannot be moved or cannot exec says
+ * why on its stderr and exits with 127: wait for each pid.
+ */
+int bproc_vexecmove(int nnodes, const int *nodes, int *pids, const char *cmd,
+		    char *const argv[], char *const envp[]);
+int bproc_vexecmove_io(int nnodes, const int *nodes, int *pids, const struct bproc_io_t *io,
+		       int iolen, const char *cmd, char *const argv[], char *const envp[]);
+/*
+ * Ours (bpsh's): as bproc_vexecmove_io, with setup(i, arg) run in child i
+ * first, to put its own fds on 0-2; after it, every other fd of the child
+ * is closed.  Nothing else may differ between the children.
+ */
+int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
+			  void (*setup)(int index, void *arg), void *arg,
+			  const struct bproc_io_t *io, int iolen, const char *cmd,
+			  char *const argv[], char *const envp[]);
+
 const char *bproc_strerror(int err);
 /* The daemon's own words about the last call of this thread that failed
  * ("node 3 is down"), or NULL if it said nothing. */

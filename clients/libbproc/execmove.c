@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bproc.h"
+#include "internal.h"
 
 /* Put one io entry on its fd.  0, or -1 with errno. */
 static int io_setup_one(const struct bproc_io_t *io)
@@ -77,7 +78,7 @@ static int io_setup_one(const struct bproc_io_t *io)
 	return 0;
 }
 
-static int io_setup(const struct bproc_io_t *io, int iolen)
+int libbproc_io_setup(const struct bproc_io_t *io, int iolen)
 {
 	if (iolen < 0 || (iolen > 0 && !io)) {
 		errno = EINVAL;
@@ -98,7 +99,7 @@ int bproc_rfork_io(int node, const struct bproc_io_t *io, int iolen)
 		return -1;
 	}
 	pid = bproc_rfork(node);
-	if (pid == 0 && io_setup(io, iolen) < 0)
+	if (pid == 0 && libbproc_io_setup(io, iolen) < 0)
 		_exit(127);
 	return pid;
 }
@@ -122,7 +123,7 @@ static int move_io_exec(int node, const struct bproc_io_t *io, int iolen, const 
 		if (bproc_move(node) < 0)
 			return -1;
 	}
-	if (io_setup(io, iolen) < 0)
+	if (libbproc_io_setup(io, iolen) < 0)
 		return -1;
 	return execve(cmd, argv, envp);
 }

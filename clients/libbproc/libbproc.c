@@ -24,6 +24,7 @@
 #include "bproc.h"
 #include "frame.h"
 #include "move_wake.h"
+#include "internal.h"
 
 static __thread char last_message[256];
 
@@ -541,4 +542,128 @@ int bproc_vrfork(int nnodes, const int *nodes, int *pids)
 		pids[i] = pid > 0 ? pid : -errno;
 	}
 	return nnodes;
+}
+
+/*
+ * bproc_vexecmove: one program on many nodes with one dump.  Each process
+ * is a child of the caller, forked here and waiting on its wake pipe as in
+ * bproc_rfork; one VMoveRequest moves them all: the master dumps one and
+ * restores that image on every node with each one's own pid.  On its node
+ * a process sets up io and execs cmd; a process that could not be moved
+ * (or cannot exec) says why on its stderr and exits with 127, where it is.
+ *
+ * The copies are copies of one child: nothing a child does before it
+ * waits may differ but its fds 0-2 (setup() puts them there), and after
+ * setup() every other fd is closed (the child's own wake pipe aside).
+ */
+static void vexec_child(int index, const int *nodes, int wake[2],
+			void (*setup)(int index, void *arg), void *arg,
+			const struct bproc_io_t *io, int iolen, const char *cmd,
+			char *const argv[], char *const envp[])
+{
+	struct bproc_move_wake w;
+	int lo = wake[0] < wake[1] ? wake[0] : wake[1], hi = wake[0] ^ wake[1] ^ lo;
+
+	if (setup) {
+		setup(index, arg);
+		if (lo > 3)
+			close_range(3, (unsigned int)lo - 1, 0);
+		if (hi > lo + 1)
+			close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0);
+		close_range((unsigned int)hi + 1, ~0U, 0);
+	}
+	if (wait_wake(wake[0], &w) < 0) {
+		dprintf(2, "%s: node %d: the master went away\n", program_invocation_short_name,
+			nodes[index]);
+		_exit(127);
+	}
+	close(wake[0]);
+	close(wake[1]);
+	if (w.status < 0) {
+		/* Still here, on the master: the move of this one failed. */
+		dprintf(2, "%s: node %d: cannot move there: %s\n", program_invocation_short_name,
+			nodes[index], w.message[0] ? w.message : bproc_strerror(-w.status));
+		_exit(127);
+	}
+	/* On the node now; a copy of whichever child was dumped, so ask. */
+	if (libbproc_io_setup(io, iolen) == 0)
+		execve(cmd, argv, envp);
+	dprintf(2, "%s: node %d: %s: %s\n", program_invocation_short_name, bproc_currnode(), cmd,
+		strerror(errno));
+	_exit(127);
+}
+
+int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
+			  void (*setup)(int index, void *arg), void *arg,
+			  const struct bproc_io_t *io, int iolen, const char *cmd,
+			  char *const argv[], char *const envp[])
+{
+	Bproc__VMoveRequest vm = BPROC__VMOVE_REQUEST__INIT;
+	Msg req = BPROC__MSG__INIT;
+	int *wake_fds;
+	int r;
+
+	last_message[0] = '\0';
+	if (nnodes <= 0 || !nodes || !pids || !cmd || !argv || !envp || iolen < 0 ||
+	    (iolen > 0 && !io))
+		return fail(EINVAL);
+	/* What execve would refuse, refused while we are all still here. */
+	if (access(cmd, X_OK) < 0)
+		return -1;
+	wake_fds = calloc((size_t)nnodes, sizeof(*wake_fds));
+	if (!wake_fds)
+		return fail(ENOMEM);
+	for (int i = 0; i < nnodes; i++) {
+		int wake[2];
+
+		pids[i] = -1;
+		if (pipe2(wake, O_CLOEXEC) < 0) {
+			r = errno;
+			goto undo;
+		}
+		pids[i] = fork();
+		if (pids[i] == 0)
+			vexec_child(i, nodes, wake, setup, arg, io, iolen, cmd, argv, envp);
+		r = errno;
+		/* Each child alone holds its pipe. */
+		close(wake[0]);
+		close(wake[1]);
+		if (pids[i] < 0)
+			goto undo;
+		wake_fds[i] = wake[1];
+	}
+	vm.n_pids = vm.n_nodes = vm.n_wake_fds = (size_t)nnodes;
+	vm.pids = pids;
+	vm.nodes = (int *)nodes;
+	vm.wake_fds = wake_fds;
+	req.body_case = BPROC__MSG__BODY_VMOVE_REQUEST;
+	req.vmove_request = &vm;
+	req.has_id = true;
+	req.id = 1;
+	r = -transact_status(&req);
+	if (r == 0) {
+		free(wake_fds);
+		return nnodes;
+	}
+undo:
+	for (int i = 0; i < nnodes && pids[i] > 0; i++) {
+		kill(pids[i], SIGKILL);
+		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+			;
+		pids[i] = -1;
+	}
+	free(wake_fds);
+	return fail(r);
+}
+
+int bproc_vexecmove_io(int nnodes, const int *nodes, int *pids, const struct bproc_io_t *io,
+		       int iolen, const char *cmd, char *const argv[], char *const envp[])
+{
+	return bproc_vexecmove_setup(nnodes, nodes, pids, NULL, NULL, io, iolen, cmd, argv, envp);
+}
+
+int bproc_vexecmove(int nnodes, const int *nodes, int *pids, const char *cmd,
+		    char *const argv[], char *const envp[])
+{
+	return bproc_vexecmove_setup(nnodes, nodes, pids, NULL, NULL, NULL, 0, cmd, argv, envp);
 }

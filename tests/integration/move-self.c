@@ -4,7 +4,8 @@
  *
  *   move-self NODE_A NODE_B DOWN_NODE
  *
- * On the master: bproc_rfork() a child to NODE_A (it reports where it runs
+ * On the master: bproc_vexecmove() /bin/sh to NODE_A, NODE_B and DOWN_NODE
+ * (the first two run it and exit 3, the third exits 127); bproc_rfork() a child to NODE_A (it reports where it runs
  * and exits 17), bproc_vrfork() to NODE_A and NODE_B (child i exits 20+i);
  * then bproc_move() itself to NODE_A, then to NODE_B, then tries the master
  * and DOWN_NODE, which must fail and leave it where it was.  A 16 MiB
@@ -75,6 +76,28 @@ int main(int argc, char **argv)
 	a = atoi(argv[1]);
 	b = atoi(argv[2]);
 	down = atoi(argv[3]);
+
+	/* bproc_vexecmove first, while this process is small enough for one
+	 * dump to serve every node: each copy says where it runs, and which
+	 * pid it has there. */
+	{
+		int vnodes[3] = { a, b, down }, vpids[3];
+		char *args[] = { "/bin/sh", "-c",
+				 "echo vexec on $(cat /proc/sys/kernel/hostname) pid $$; exit 3", NULL };
+
+		fflush(stdout);
+		r = bproc_vexecmove(3, vnodes, vpids, "/bin/sh", args, environ);
+		printf("vexecmove r=%d pids %d %d\n", r, r == 3 ? vpids[0] : 0,
+		       r == 3 ? vpids[1] : 0);
+		fflush(stdout);
+		for (int i = 0; r == 3 && i < 3; i++) {
+			char what[32];
+
+			snprintf(what, sizeof(what), "vexec child %d", i);
+			child_status(what, vpids[i]);
+		}
+	}
+
 	buf = malloc(SIZE);
 	if (!buf)
 		return 1;

@@ -162,6 +162,17 @@ check "node 0 kept nothing of it" test -z "$(bpcluster exec 0 ls /run/bproc/imag
 # --- libbproc: bproc_rfork, bproc_vrfork, bproc_move of the caller --------------
 "$build/tests/move-self" 0 1 2 </dev/null 2>&1 | cat >"$out_dir/self"
 out=$(cat "$out_dir/self")
+vpids=$(sed -n 's/^vexecmove r=3 pids \([0-9]*\) \([0-9]*\)$/\1 \2/p' <<<"$out")
+check_match "bproc_vexecmove starts 3 processes" "^[0-9]+ [0-9]+$" "$vpids"
+check_match "the first runs /bin/sh on node 0, with its own pid" "^vexec on n0 pid ${vpids% *}$" "$out"
+check_match "the second on node 1, with its own" "^vexec on n1 pid ${vpids#* }$" "$out"
+check_match "their exit codes reach the caller's wait()" \
+	"vexec child 0 exit=3.*vexec child 1 exit=3" "$(tr '\n' ' ' <<<"$out")"
+check_match "the one for the down node says why and exits 127" \
+	"node 2: cannot move there: node 2 is down.*vexec child 2 exit=127" "$(tr '\n' ' ' <<<"$out")"
+check_match "one dump served both nodes" \
+	"process (${vpids% *}|${vpids#* }), its image made from the dump of (${vpids% *}|${vpids#* })" \
+	"$(cat /run/bproc/cluster/master.log)"
 check_match "the program starts on the master" "^start r=0 err=- node=-1 pid=[0-9]+ mem=ok$" "$out"
 check_match "bproc_rfork: the child runs on node 0" "^rfork child node=0 " "$out"
 check_match "and the parent's wait() gets its exit code" "^rfork child exit=17$" "$out"

@@ -28,6 +28,16 @@ shape=$(sed -E 's/^([0-9]+) -{60,}$/\1 DIVIDER/; s/^([0-9]+): total .*/\1: total
 check_eq "a divider per node, N: prefixes, sorted by node" \
 	"0 DIVIDER 0: total 0: file0 1 DIVIDER 1: total 1: file1 2 DIVIDER 2: total 2: file2 3 DIVIDER 3: total 3: file3 " "$shape"
 
+# Many nodes: one dump for all of them (bproc_vexecmove), each process with
+# its own pid on its node, the same pid as its ghost's.
+before=$(grep -c "from the dump of" /run/bproc/cluster/master.log)
+out=$(bpsh -p -s 0-3 sh -c 'echo $$ $(cat /proc/sys/kernel/hostname)')
+check_eq "bpsh 0-3: a line from each node" "0 n0 1 n1 2 n2 3 n3" \
+	"$(sed -E 's/^([0-9]+): [0-9]+ (n[0-9]+)$/\1 \2/' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "four different pids" "4" "$(sed -E 's/^[0-9]+: ([0-9]+) .*/\1/' <<<"$out" | sort -u | wc -l)"
+check_eq "three of them restored from the fourth's dump" "3" \
+	"$(( $(grep -c "from the dump of" /run/bproc/cluster/master.log) - before ))"
+
 # Node lists.
 check_eq "1-3" "n1 n2 n3" "$(bpsh -s 1-3 hostname | tr '\n' ' ' | sed 's/ $//')"
 check_eq "0,2-3" "n0 n2 n3" "$(bpsh -s 0,2-3 hostname | tr '\n' ' ' | sed 's/ $//')"
