@@ -556,7 +556,7 @@ int bproc_vrfork(int nnodes, const int *nodes, int *pids)
  * waits may differ but its fds 0-2 (setup() puts them there), and after
  * setup() every other fd is closed (the child's own wake pipe aside).
  */
-static void vexec_child(int index, const int *nodes, int wake[2],
+static void vexec_child(int index, const int *nodes, int wake[2], const int ready[2],
 			void (*setup)(int index, void *arg), void *arg,
 			const struct bproc_io_t *io, int iolen, const char *cmd,
 			char *const argv[], char *const envp[])
@@ -564,6 +564,7 @@ static void vexec_child(int index, const int *nodes, int wake[2],
 	struct bproc_move_wake w;
 	int lo = wake[0] < wake[1] ? wake[0] : wake[1], hi = wake[0] ^ wake[1] ^ lo;
 
+	/* The parent waits until every child has closed ready: set up. */
 	if (setup) {
 		setup(index, arg);
 		if (lo > 3)
@@ -571,6 +572,9 @@ static void vexec_child(int index, const int *nodes, int wake[2],
 		if (hi > lo + 1)
 			close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0);
 		close_range((unsigned int)hi + 1, ~0U, 0);
+	} else {
+		close(ready[0]);
+		close(ready[1]);
 	}
 	if (wait_wake(wake[0], &w) < 0) {
 		dprintf(2, "%s: node %d: the master went away\n", program_invocation_short_name,
@@ -600,7 +604,8 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 {
 	Bproc__VMoveRequest vm = BPROC__VMOVE_REQUEST__INIT;
 	Msg req = BPROC__MSG__INIT;
-	int *wake_fds;
+	int *wake_fds, ready[2];
+	char c;
 	int r;
 
 	last_message[0] = '\0';
@@ -613,6 +618,10 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 	wake_fds = calloc((size_t)nnodes, sizeof(*wake_fds));
 	if (!wake_fds)
 		return fail(ENOMEM);
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		free(wake_fds);
+		return fail(errno);
+	}
 	for (int i = 0; i < nnodes; i++) {
 		int wake[2];
 
@@ -623,7 +632,7 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 		}
 		pids[i] = fork();
 		if (pids[i] == 0)
-			vexec_child(i, nodes, wake, setup, arg, io, iolen, cmd, argv, envp);
+			vexec_child(i, nodes, wake, ready, setup, arg, io, iolen, cmd, argv, envp);
 		r = errno;
 		/* Each child alone holds its pipe. */
 		close(wake[0]);
@@ -632,6 +641,13 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 			goto undo;
 		wake_fds[i] = wake[1];
 	}
+	/* The master looks at their fds at once: they must be set up. */
+	close(ready[1]);
+	ready[1] = -1;
+	while (read(ready[0], &c, 1) < 0 && errno == EINTR)
+		;
+	close(ready[0]);
+	ready[0] = -1;
 	vm.n_pids = vm.n_nodes = vm.n_wake_fds = (size_t)nnodes;
 	vm.pids = pids;
 	vm.nodes = (int *)nodes;
@@ -646,6 +662,10 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 		return nnodes;
 	}
 undo:
+	if (ready[0] >= 0)
+		close(ready[0]);
+	if (ready[1] >= 0)
+		close(ready[1]);
 	for (int i = 0; i < nnodes && pids[i] > 0; i++) {
 		kill(pids[i], SIGKILL);
 		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)

@@ -37,6 +37,11 @@ check_eq "bpsh 0-3: a line from each node" "0 n0 1 n1 2 n2 3 n3" \
 check_eq "four different pids" "4" "$(sed -E 's/^[0-9]+: ([0-9]+) .*/\1/' <<<"$out" | sort -u | wc -l)"
 check_eq "three of them restored from the fourth's dump" "3" \
 	"$(( $(grep -c "from the dump of" /run/bproc/cluster/master.log) - before ))"
+# bpsh's own stderr a file the nodes do not have: its children's streams
+# are their pipes before the master looks at them.
+for i in 1 2 3; do bpsh 0-3 true 2>"$M/stderr-file"; echo $?; done >"$M/codes"
+check_eq "bpsh 0-3 with its stderr in a file: exit 0, 3 times" "0 0 0" "$(tr '\n' ' ' <"$M/codes" | sed 's/ $//')"
+check_eq "and nothing said" "" "$(cat "$M/stderr-file")"
 
 # Node lists.
 check_eq "1-3" "n1 n2 n3" "$(bpsh -s 1-3 hostname | tr '\n' ' ' | sed 's/ $//')"
