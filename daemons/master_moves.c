@@ -60,6 +60,7 @@
 #include "bproc.h"
 #include "criu.h"
 #include "criu_run.h"
+#include "fault.h"
 #include "freezer.h"
 #include "ghost.h"
 #include "image_pid.h"
@@ -1026,6 +1027,10 @@ static void dump_ended(struct master *m, struct move *mv, int status)
 		mv->ps_fd = -1;
 	}
 	r = criu_dump_finished(status, false, mv->dir, err, sizeof(err));
+	if (r == 0 && fault_at("master-dump")) {
+		r = -ECANCELED;
+		snprintf(err, sizeof(err), "CRIU's dump failed (fault injected)");
+	}
 	if (mv->group && mv->group->template_id == mv->id)
 		group_dumped(m, mv, r == 0);
 	if (r == 0 && (!n || !n->conn)) {
@@ -1381,10 +1386,14 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	 * is across (lazy_dump_ended). */
 	g = calloc(1, sizeof(*g));
 	locate_ghost_program(ghost_path, sizeof(ghost_path));
-	if (mv->lazy)
-		r = g ? 0 : -ENOMEM;
+	if (!g)
+		r = -ENOMEM;
+	else if (fault_at("master-ghost"))
+		r = -EIO;
+	else if (mv->lazy)
+		r = 0;
 	else
-		r = g ? move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path) : -ENOMEM;
+		r = move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path);
 	if (r < 0) {
 		/* Let go, as they were: move_free() thaws what is still frozen. */
 		free(g);

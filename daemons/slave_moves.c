@@ -31,6 +31,7 @@
 #include "criu_run.h"
 #include "page_server.h"
 #include "proc_events.h"
+#include "fault.h"
 #include "freezer.h"
 #include "log.h"
 #include "movable.h"
@@ -304,6 +305,8 @@ static int on_prepare_move(struct slave *s, const Bproc__PrepareMove *pm)
 
 	if (!s->criu[0])
 		return send_prepare_result(s, pm->move_id, -ENOENT, 0, "this node has no CRIU"), 0;
+	if (fault_at("slave-prepare"))
+		return send_prepare_result(s, pm->move_id, -EIO, 0, "cannot prepare (fault injected)"), 0;
 	if (find_prepared(pm->move_id))
 		return send_prepare_result(s, pm->move_id, -EBUSY, 0, "move already prepared"), 0;
 	p = calloc(1, sizeof(*p));
@@ -416,7 +419,7 @@ static int on_image_chunk(struct slave *s, const Bproc__ImageChunk *c)
 		pr_err("%s: %s", path, strerror(errno));
 		return 0;
 	}
-	r = write_full(fd, c->data.data, c->data.len);
+	r = fault_at("slave-disk-full") ? -ENOSPC : write_full(fd, c->data.data, c->data.len);
 	close(fd);
 	if (r < 0)
 		pr_err("%s: %s", path, strerror(-r));
@@ -614,6 +617,12 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	pid_t nspid = 0, host = 0, lazy_pid = 0;
 	int ret;
 
+	if (fault_at("slave-die"))
+		kill(getpid(), SIGKILL);
+	if (fault_at("slave-cut") && s->master) {
+		shutdown(s->master->fd, SHUT_RDWR);
+		return 0;
+	}
 	/* One pipe of ours per distinct pipe of the process (stdout and
 	 * stderr are often the same one). */
 	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT - 2; i++) {
@@ -730,6 +739,10 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	if (r) {
 		r->host_pid = host;
 		ret = map_members(r, s->init_pid, host, req, err, sizeof(err));
+		if (ret == 0 && fault_at("slave-restore")) {
+			ret = -EIO;
+			snprintf(err, sizeof(err), "the restore failed (fault injected)");
+		}
 		if (ret < 0) {
 			free_members(r);
 			free(r);
@@ -1224,8 +1237,42 @@ void slave_restored_forget(struct slave *s, struct restored *r)
 	forget(s, r);
 }
 
+/*
+ * Image directories no move of ours uses any more: those of moves that
+ * will not come (the master link broke mid-move) or of a slave that died
+ * (at start, with outgoing too: all).  A lazy move's stays while its
+ * pages are served.
+ */
+static void remove_stale_images(bool outgoing_too)
+{
+	DIR *d = opendir(IMAGES_DIR);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		unsigned long long id;
+		char dir[PATH_MAX];
+		bool serving = false;
+
+		if (sscanf(e->d_name, "move-%llu", &id) == 1) {
+			for (struct lazy_daemon *l = lazy_daemons; l; l = l->next)
+				serving |= l->move_id == id;
+		} else if (!outgoing_too || strncmp(e->d_name, "out-", 4) != 0) {
+			continue;
+		}
+		if (serving)
+			continue;
+		snprintf(dir, sizeof(dir), IMAGES_DIR "/%s", e->d_name);
+		move_remove_dir(dir);
+	}
+	if (d)
+		closedir(d);
+}
+
 void slave_moves_master_lost(struct slave *s)
 {
+	/* What was prepared for a move will not be used. */
+	while (prepared_moves)
+		prepared_free(prepared_moves);
 	for (struct restored *r = s->restored, *next; r; r = next) {
 		next = r->next;
 		if (r->committed)
@@ -1235,6 +1282,7 @@ void slave_moves_master_lost(struct slave *s)
 			(unsigned long long)r->move_id, r->pid);
 		forget(s, r);
 	}
+	remove_stale_images(false);
 }
 
 void slave_kill_stale(struct slave *s)
@@ -1259,6 +1307,8 @@ int slave_moves_init(struct slave *s)
 	(void)s;
 	if (mkdir(IMAGES_DIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
+	/* A slave before us (killed mid-move) may have left some. */
+	remove_stale_images(true);
 	return 0;
 }
 

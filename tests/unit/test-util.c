@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "util.h"
 
 Test(util, tcp_nodelay_sets_it_on_tcp_sockets_only)
@@ -41,4 +42,17 @@ Test(util, parse_long_takes_only_whole_numbers_in_range)
 	cr_assert_eq(parse_long("101", 0, 100, &v), -ERANGE);
 	cr_assert_eq(parse_long("4x", 0, 100, &v), -EINVAL);
 	cr_assert_eq(parse_long("", 0, 100, &v), -EINVAL);
+}
+
+Test(util, fault_at_only_the_points_named)
+{
+	cr_assert_not(fault_at("master-dump"), "no BPROC_FAULT: no fault");
+	setenv("BPROC_FAULT", "slave-die,master-dump", 1);
+	cr_assert(fault_at("master-dump"));
+	cr_assert(fault_at("slave-die"));
+	cr_assert_not(fault_at("slave"), "a prefix is not a name");
+	cr_assert_not(fault_at("master-dump-x"));
+	setenv("BPROC_FAULT", "", 1);
+	cr_assert_not(fault_at("master-dump"));
+	unsetenv("BPROC_FAULT");
 }

@@ -1,0 +1,25 @@
+/*
+ * fault.h - failures on purpose, for the tests (as CRIU's CRIU_FAULT).
+ *
+ * A daemon started with BPROC_FAULT=name[,name...] in its environment
+ * fails at each point of that name, every time it gets there; without it
+ * (always, outside tests) fault_at() is false and costs a look at a flag.
+ * tests/integration/test-faults.sh injects each in turn and checks that
+ * the process being moved runs on where it was.  The points:
+ *
+ *   master-dump     the master's CRIU dump is taken for failed
+ *   master-ghost    the ghost cannot be made after the node restored
+ *   slave-prepare   the target refuses to prepare for the page stream
+ *   slave-disk-full the target cannot write the image files (ENOSPC)
+ *   slave-restore   the target's restore is taken for failed, the copy killed
+ *   slave-die       the target's slave dies (SIGKILL) as the restore starts
+ *   slave-cut       the target's slave cuts its link to the master then
+ */
+#ifndef BPROC_FAULT_H
+#define BPROC_FAULT_H
+
+#include <stdbool.h>
+
+bool fault_at(const char *name);
+
+#endif
