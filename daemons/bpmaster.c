@@ -202,12 +202,15 @@ int main(int argc, char **argv)
 		log_to_syslog();
 	}
 
+	/* After daemon(): a tracer must be the process that stays. */
+	master_ghosts_adopt_scan(&m);
 	next_tick = now_ms() + TICK_MS;
 	while (!m.stopping) {
 		long long now = now_ms();
 
 		if (now >= next_tick) {
 			master_check_heartbeats(&m, now);
+			master_ghosts_orphans_tick(now);
 			next_tick = now + TICK_MS;
 		}
 		r = loop_run_once(m.loop, (int)(next_tick - now));

@@ -63,6 +63,7 @@ static int send_hello(struct slave *s)
 	Bproc__Hello hello = BPROC__HELLO__INIT;
 	Msg msg = BPROC__MSG__INIT;
 	char host[64] = "";
+	_cleanup_free_ int32_t *running = NULL;
 
 	gethostname(host, sizeof(host) - 1);
 	hello.role = BPROC__PEER_ROLE__ROLE_SLAVE;
@@ -71,6 +72,8 @@ static int send_hello(struct slave *s)
 	if (s->welcomed) {
 		hello.has_prev_node = true;
 		hello.prev_node = s->node;
+		if (slave_moves_running(s, &running, &hello.n_running) == 0)
+			hello.running = running;
 	}
 	msg.has_id = true;
 	msg.id = ++s->next_id;
@@ -118,9 +121,12 @@ static int on_welcome(struct slave *s, const Bproc__Welcome *w)
 	/* Back after a lost link: the master took this node for down and
 	 * ended the ghosts of what runs here as killed (SIGKILL).  What
 	 * still runs is stale: were it kept, one process would be both dead
-	 * (to its parent) and running. */
-	if (s->welcomed)
+	 * (to its parent) and running.  Unless the master restarted and took
+	 * their ghosts back: those it names go on. */
+	if (s->welcomed && w->n_keep == 0)
 		slave_kill_stale(s);
+	else if (s->welcomed)
+		slave_moves_keep(s, w->keep, w->n_keep);
 	s->node = w->node;
 	s->welcomed = true;
 	s->registered = true;

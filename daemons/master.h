@@ -75,6 +75,12 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
  * (bpmove --lazy), the process runs on node at once, its memory follows. */
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy);
+/* Ghosts left by a master before us: traced again at start; each taken
+ * back when its node's slave names its process (Hello.running), the
+ * others end as killed after a while (master_ghosts_orphans_tick). */
+void master_ghosts_adopt_scan(struct master *m);
+int master_adopt_ghost(struct master *m, pid_t pid, int node);
+void master_ghosts_orphans_tick(long long now);
 /* A VMoveRequest: one program's processes to many nodes, one dump. */
 int master_vmove(struct master *m, struct conn *client, uint64_t id,
 		 const Bproc__VMoveRequest *req, uid_t uid, gid_t gid);

@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <arpa/inet.h>
@@ -1012,6 +1013,148 @@ int master_vmove(struct master *m, struct conn *client, uint64_t id,
 	return conn_reply(client, id, 0, "%s", "");
 }
 
+/*
+ * Ghosts a master before us left behind (it died, or was restarted): the
+ * ghost program runs on in each, untraced.  We trace them again at once,
+ * and take each back when its node's slave, reconnecting, says its process
+ * still runs there (Hello.running): from then on it is a ghost as any.
+ * Those no slave claims within ORPHAN_WAIT_MS end as killed, as the ghosts
+ * of a node that went down.  Meanwhile a signal sent to one is its own
+ * (delivered to the ghost, not forwarded).
+ */
+#define ORPHAN_WAIT_MS 30000
+static pid_t *orphans;
+static int norphans;
+static long long orphans_until;
+
+static int orphan_index(pid_t pid)
+{
+	for (int i = 0; i < norphans; i++)
+		if (orphans[i] == pid)
+			return i;
+	return -1;
+}
+
+void master_ghosts_adopt_scan(struct master *m)
+{
+	char ghost_path[PATH_MAX], exe[PATH_MAX];
+	size_t len;
+	struct dirent *e;
+	DIR *d;
+
+	(void)m;
+	locate_ghost_program(exe, sizeof(exe));
+	/* As /proc/PID/exe names it: no "..". */
+	if (!realpath(exe, ghost_path))
+		return;
+	len = strlen(ghost_path);
+	d = opendir("/proc");
+	while (d && (e = readdir(d))) {
+		long pid;
+		pid_t *more;
+
+		if (parse_long(e->d_name, 2, 0x7fffffff, &pid) < 0 || pid == getpid() ||
+		    exe_of((pid_t)pid, exe, sizeof(exe)) < 0)
+			continue;
+		/* The program may have been rebuilt since: "(deleted)". */
+		if (strncmp(exe, ghost_path, len) != 0 ||
+		    (exe[len] != '\0' && strcmp(exe + len, " (deleted)") != 0))
+			continue;
+		if (ptrace(PTRACE_SEIZE, (pid_t)pid, 0, PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD) < 0) {
+			pr_warn("ghost %ld of a master before us: cannot trace it: %s", pid,
+				strerror(errno));
+			continue;
+		}
+		more = realloc(orphans, (size_t)(norphans + 1) * sizeof(*orphans));
+		if (!more) {
+			ptrace(PTRACE_DETACH, (pid_t)pid, 0, 0);
+			continue;
+		}
+		orphans = more;
+		orphans[norphans++] = (pid_t)pid;
+	}
+	if (d)
+		closedir(d);
+	orphans_until = now_ms() + ORPHAN_WAIT_MS;
+	if (norphans)
+		pr_info("%d ghost%s of a master before us found; their nodes have %d s to claim them",
+			norphans, norphans == 1 ? "" : "s", ORPHAN_WAIT_MS / 1000);
+}
+
+int master_adopt_ghost(struct master *m, pid_t pid, int node)
+{
+	int i = orphan_index(pid), pidfd;
+	struct ghost_entry *g;
+
+	if (i < 0 || find_ghost(pid) || !(g = calloc(1, sizeof(*g))))
+		return -ESRCH;
+	orphans[i] = orphans[--norphans];
+	g->pid = pid;
+	g->node = node;
+	g->in_fd = -1;
+	g->tty_in = -1;
+	g->tty_out = -1;
+	g->m = m;
+	for (int k = 0; k < 3; k++)
+		output_queue_init(&g->out[k], m->loop, -1, output_drained, g);
+	/* Its output goes where the ghost's fds 1 and 2 point, and a stdin
+	 * pipe of its is read for the process, as when it moved. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (int fd = 1; pidfd >= 0 && fd <= 2; fd++)
+		g->out[fd].fd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (pidfd >= 0) {
+		char path[64], target[64];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 6 && strncmp(target, "pipe:[", 6) == 0)
+			g->in_fd = (int)syscall(SYS_pidfd_getfd, pidfd, 0, 0);
+		close(pidfd);
+	}
+	if (g->in_fd >= 0)
+		loop_add(m->loop, g->in_fd, EPOLLIN, on_ghost_stdin, g);
+	g->next = ghosts;
+	ghosts = g;
+	pr_info("ghost %d taken back: its process runs on node %d", pid, node);
+	return 0;
+}
+
+/* A stop or end of a ghost not yet taken back. */
+static void orphan_event(pid_t pid, int status)
+{
+	struct ghost_event ev;
+	int i = orphan_index(pid);
+
+	if (i < 0 || ghost_decode(pid, status, getpid(), &ev) < 0)
+		return;
+	switch (ev.kind) {
+	case GHOST_GONE:
+		orphans[i] = orphans[--norphans];
+		break;
+	case GHOST_SIGNAL:
+		ghost_resume(pid, ev.sig);
+		break;
+	case GHOST_STOPPED:
+		ghost_listen(pid);
+		break;
+	case GHOST_OTHER:
+		ghost_resume(pid, 0);
+		break;
+	}
+}
+
+void master_ghosts_orphans_tick(long long now)
+{
+	if (norphans == 0 || now < orphans_until)
+		return;
+	for (int i = 0; i < norphans; i++) {
+		pr_warn("ghost %d: no node took its process back; it ends as killed", orphans[i]);
+		kill(orphans[i], SIGKILL);
+	}
+	norphans = 0;
+}
+
 /* The full-copy dump's CRIU ended: on to the restore, or the process
  * runs on here. */
 static void dump_ended(struct master *m, struct move *mv, int status)
@@ -1808,8 +1951,10 @@ void master_ghosts_reap(struct master *m)
 			break;
 		}
 		g = find_ghost(pid);
-		if (!g)
+		if (!g) {
+			orphan_event(pid, status);
 			continue;
+		}
 		if (ghost_decode(pid, status, getpid(), &ev) < 0)
 			continue;
 		switch (ev.kind) {

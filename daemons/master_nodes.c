@@ -115,6 +115,7 @@ static int slave_hello(struct slave_link *link, struct conn *conn, const Msg *ms
 	Bproc__Welcome welcome = BPROC__WELCOME__INIT;
 	Msg reply = BPROC__MSG__INIT;
 	char addr[INET_ADDRSTRLEN];
+	_cleanup_free_ int32_t *keep = NULL;
 	struct master_node *n;
 	int node;
 
@@ -152,6 +153,14 @@ static int slave_hello(struct slave_link *link, struct conn *conn, const Msg *ms
 	welcome.libraries = m->cfg.libraries;
 	welcome.n_binaries = m->cfg.nbinaries;
 	welcome.binaries = m->cfg.binaries;
+	/* Back after a lost link: of what still runs there, what we hold
+	 * ghosts for goes on (we restarted and found them); the rest the
+	 * slave kills. */
+	keep = msg->hello->n_running ? calloc(msg->hello->n_running, sizeof(*keep)) : NULL;
+	for (size_t i = 0; keep && i < msg->hello->n_running; i++)
+		if (master_adopt_ghost(m, msg->hello->running[i], node) == 0)
+			keep[welcome.n_keep++] = msg->hello->running[i];
+	welcome.keep = keep;
 	reply.has_id = true;
 	reply.id = msg->id;
 	reply.body_case = BPROC__MSG__BODY_WELCOME;

@@ -135,6 +135,11 @@ void slave_moves_master_lost(struct slave *s);
 /* Kill (SIGKILL) and forget every process moved here and every one born
  * of them: the master ended their ghosts when it lost this node. */
 void slave_kill_stale(struct slave *s);
+/* The processes moved here (roots), for Hello after a lost link. */
+int slave_moves_running(struct slave *s, int32_t **pids, size_t *n);
+/* Welcome after a lost link: those in keep go on (their ghosts are held
+ * again), the others are killed. */
+void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep);
 
 /* slave_move_out.c */
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);

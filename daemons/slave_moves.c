@@ -1098,6 +1098,14 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 			send_process_status(s, r->pid, status);
 			return;
 		}
+		if (r->committed && !s->registered) {
+			/* No master now: its output and its end wait for one
+			 * that takes it back (slave_moves_keep). */
+			pr_info("process %d ended (status 0x%x), with no master to tell", r->pid, status);
+			r->ended = true;
+			r->end_status = status;
+			return;
+		}
 		/* Everything it wrote is in the pipes: send it before its end,
 		 * so the ghost's readers get all of it first. */
 		for (int i = 0; i < r->nout; i++)
@@ -1282,7 +1290,75 @@ void slave_moves_master_lost(struct slave *s)
 			(unsigned long long)r->move_id, r->pid);
 		forget(s, r);
 	}
+	/* The others run on; what they write waits in their pipes (they
+	 * block when those are full) for a master that takes them back. */
+	for (struct restored *r = s->restored; r; r = r->next)
+		for (int i = 0; i < r->nout; i++)
+			loop_remove(s->loop, r->out[i]->fd);
 	remove_stale_images(false);
+}
+
+int slave_moves_running(struct slave *s, int32_t **pids, size_t *n)
+{
+	size_t k = 0;
+
+	*n = 0;
+	*pids = NULL;
+	for (struct restored *r = s->restored; r; r = r->next)
+		k += 1 + (size_t)r->nmembers;
+	if (k == 0)
+		return 0;
+	*pids = calloc(k, sizeof(**pids));
+	if (!*pids)
+		return -ENOMEM;
+	/* The root, then the rest of its tree: each has its ghost. */
+	for (struct restored *r = s->restored; r; r = r->next) {
+		(*pids)[(*n)++] = r->pid;
+		for (int i = 0; i < r->nmembers; i++)
+			if (!r->members[i].ended)
+				(*pids)[(*n)++] = r->members[i].pid;
+	}
+	return 0;
+}
+
+void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep)
+{
+	int n = 0;
+
+	for (struct restored *r = s->restored, *next; r; r = next) {
+		bool kept = false;
+
+		next = r->next;
+		for (size_t i = 0; i < nkeep && !kept; i++)
+			kept = keep[i] == r->pid;
+		if (!kept) {
+			signal_tree(r, SIGKILL);
+			n += 1 + r->nmembers;
+			forget(s, r);
+			continue;
+		}
+		/* Its ghost is held again: its output flows (what waited in its
+		 * pipes first), its end is told. */
+		for (int i = r->nout - 1; i >= 0; i--) {
+			struct out_pipe *o = r->out[i];
+
+			if (!forward_output(o))
+				close_out_pipe(o);
+			else if (loop_add(s->loop, o->fd, EPOLLIN, on_output, o) < 0)
+				pr_warn("process %d: cannot watch its output", r->pid);
+		}
+		if (r->ended) {
+			send_process_status(s, r->pid, r->end_status);
+			if (!members_alive(r))
+				forget(s, r);
+		}
+	}
+	if (n)
+		pr_warn("the master ended their ghosts: %d stale process%s killed", n,
+			n == 1 ? "" : "es");
+	if (nkeep)
+		pr_info("the master took back %zu process%s running here", nkeep,
+			nkeep == 1 ? "" : "es");
 }
 
 void slave_kill_stale(struct slave *s)

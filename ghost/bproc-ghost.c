@@ -18,6 +18,7 @@
  * It is built without sanitizers: it must stay small, and it runs as the
  * user of the process it stands for.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,29 @@
 
 static pid_t daemon_pid;
 
+/* Who traces us now: the daemon that made us, or one that took us back
+ * after it (a restarted master).  Async-signal-safe. */
+static pid_t tracer(void)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "TracerPid:");
+	return p ? (pid_t)strtol(p + 10, NULL, 10) : 0;
+}
+
 static void on_exit_order(int sig, siginfo_t *si, void *context)
 {
 	(void)context;
-	if (si->si_code == SI_QUEUE && si->si_pid == daemon_pid)
+	if (si->si_code == SI_QUEUE && (si->si_pid == daemon_pid || si->si_pid == tracer()))
 		_exit(si->si_value.sival_int);
 	/* Not an order: die of it, as the real process did. */
 	signal(sig, SIG_DFL);

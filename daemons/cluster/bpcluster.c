@@ -12,6 +12,7 @@
  *   bpcluster status      what runs
  *   bpcluster exec N CMD  run CMD in node N's namespaces
  *   bpcluster kill-slave N [SIG] / start-slave N
+ *   bpcluster restart-master   (SIGKILL and start again, as after a crash)
  *
  * The daemons are the real ones, started as an administrator would start
  * them; only the links are virtual.  Everything bpcluster made is
@@ -59,7 +60,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: bpcluster up N | down | status\n"
 		"       bpcluster exec NODE COMMAND [ARGS...]\n"
-		"       bpcluster kill-slave NODE [SIGNAL] | start-slave NODE\n"
+		"       bpcluster kill-slave NODE [SIGNAL] | start-slave NODE | restart-master\n"
 		"A bproc cluster of N nodes on this machine: namespaces joined by veth\n"
 		"links to the bridge " BRIDGE ", with the real bpmaster and bpslave.\n");
 }
@@ -729,6 +730,29 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		return kill(pid, sig) < 0 ? 1 : 0;
+	}
+	if (strcmp(cmd, "restart-master") == 0 && argc == 2) {
+		/* As a crash would: SIGKILL, then a new bpmaster on the same
+		 * configuration, which takes back the ghosts it finds. */
+		char master[PATH_MAX], what[32];
+		char *margv[] = { master, "-f", "-c", CLUSTER_DIR "/config", NULL };
+		pid_t pid = read_pid(CLUSTER_DIR "/master.pid", "bpmaster");
+
+		if (!pid) {
+			fprintf(stderr, "bpcluster: no bpmaster of a local cluster runs\n");
+			return 1;
+		}
+		kill(pid, SIGKILL);
+		for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+			usleep(10000);
+		daemon_path("bpmaster", master, sizeof(master));
+		if (spawn_daemon(margv, CLUSTER_DIR "/master.log", NULL, &pid) < 0) {
+			fprintf(stderr, "bpcluster: cannot start bpmaster\n");
+			return 1;
+		}
+		snprintf(what, sizeof(what), "%d\n", (int)pid);
+		write_file(CLUSTER_DIR "/master.pid", what, 0644);
+		return 0;
 	}
 	if (strcmp(cmd, "start-slave") == 0 && argc == 3) {
 		char dir[128], path[192];
