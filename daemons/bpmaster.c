@@ -28,10 +28,12 @@
 #include "version.h"
 #include "log.h"
 #include "master.h"
+#include "master_store.h"
 #include "sockets.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG BPROC_SYSCONFDIR "/bproc/config"
+#define DEFAULT_STATEFILE "/var/lib/bproc/master.db"
 #define TICK_MS 250
 
 static void usage(FILE *f)
@@ -180,6 +182,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bpmaster: out of memory\n");
 		return 1;
 	}
+	{
+		const char *path = m.cfg.statefile ? m.cfg.statefile : DEFAULT_STATEFILE;
+
+		/* Without its store the master runs, and forgets bpctl's
+		 * changes when it restarts: said once, here. */
+		if (master_store_open(path, &m.store, err, sizeof(err)) < 0)
+			pr_warn("%s; node settings will not survive a restart", err);
+		master_nodes_load_settings(&m);
+	}
 	if (open_sockets(&m) < 0 || watch_signals(&m) < 0)
 		return 1;
 	{
@@ -222,6 +233,7 @@ int main(int argc, char **argv)
 
 	master_nodes_shutdown(&m);
 	master_procs_shutdown();
+	master_store_close(m.store);
 	loop_run_once(m.loop, 0);
 	unlink(m.socket_path);
 	close(m.tcp_fd);

@@ -244,6 +244,8 @@ static int parse_line(struct parser *p, char *line)
 		return key_list(p, key, words + 1, nwords, &p->cfg->binaries, &p->cfg->nbinaries);
 	if (strcmp(key, "secretfile") == 0)
 		return key_string(p, key, words + 1, nwords, &p->cfg->secretfile);
+	if (strcmp(key, "statefile") == 0)
+		return key_string(p, key, words + 1, nwords, &p->cfg->statefile);
 	if (strcmp(key, "criu") == 0)
 		return key_string(p, key, words + 1, nwords, &p->cfg->criu);
 	return parse_error(p, "unknown key '%s'", key);
@@ -399,6 +401,7 @@ void config_free(struct config *cfg)
 	free_list(cfg->libraries, cfg->nlibraries);
 	free_list(cfg->binaries, cfg->nbinaries);
 	free(cfg->secretfile);
+	free(cfg->statefile);
 	free(cfg->criu);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -9,6 +9,7 @@
  *   libraries PATH...       files to stage on nodes (kept for later use)
  *   binaries PATH...
  *   secretfile PATH         the cluster's shared secret
+ *   statefile PATH          the master's store across restarts (SQLite)
  *   criu PATH               the CRIU binary to run
  *   pingtimeout SECONDS     silence after which a node is marked down
  *
@@ -41,6 +42,7 @@ struct config {
 	char **binaries;
 	size_t nbinaries;
 	char *secretfile;
+	char *statefile;
 	char *criu;
 	int pingtimeout_ms;
 };

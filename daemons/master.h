@@ -42,6 +42,7 @@ struct master {
 	struct cluster_secret secret; /* what slaves must prove they hold */
 	struct loop *loop;
 	struct master_node *nodes; /* one per configured node, in cfg order */
+	struct master_store *store; /* node settings across restarts, or NULL */
 	size_t nnodes;
 	int tcp_fd;
 	int unix_fd;
@@ -54,6 +55,8 @@ int master_nodes_init(struct master *m);
 void master_accept_slave(struct master *m);
 void master_check_heartbeats(struct master *m, long long now);
 struct master_node *master_find_node(struct master *m, int node);
+/* The node settings kept from before a restart, then kept up to date. */
+void master_nodes_load_settings(struct master *m);
 /* Apply an administrator's change to one node; 0 or -errno/-BE_*. */
 int master_change_node(struct master *m, struct master_node *n, const Bproc__NodeChangeRequest *req);
 void master_nodes_shutdown(struct master *m);

@@ -21,6 +21,7 @@
 #include "bproc.h"
 #include "log.h"
 #include "master.h"
+#include "master_store.h"
 #include "node_state.h"
 #include "util.h"
 
@@ -336,6 +337,14 @@ int master_change_node(struct master *m, struct master_node *n, const Bproc__Nod
 		n->uid = req->uid;
 	if (req->has_gid)
 		n->gid = req->gid;
+	if (m->store && (req->has_mode || req->has_uid || req->has_gid)) {
+		struct node_settings ns = { n->node, n->mode, n->uid, n->gid };
+
+		/* Said, not fatal: the change holds until the next restart. */
+		if (master_store_save(m->store, &ns) < 0)
+			pr_warn("node %d: its settings are not stored; a restart forgets them",
+				n->node);
+	}
 	if (!req->has_state)
 		return 0;
 	node_set_state(n, next);
@@ -349,6 +358,23 @@ int master_change_node(struct master *m, struct master_node *n, const Bproc__Nod
 	default:
 		return 0;
 	}
+}
+
+static void apply_settings(const struct node_settings *ns, void *arg)
+{
+	struct master_node *n = master_find_node(arg, ns->node);
+
+	if (!n)
+		return;
+	n->mode = ns->mode;
+	n->uid = ns->uid;
+	n->gid = ns->gid;
+}
+
+void master_nodes_load_settings(struct master *m)
+{
+	if (m->store && master_store_load(m->store, apply_settings, m) < 0)
+		pr_warn("the stored node settings could not be read; the configuration's apply");
 }
 
 void master_nodes_shutdown(struct master *m)

@@ -355,6 +355,7 @@ static int cmd_down(int quiet)
 		unlink(CLUSTER_DIR "/master.pid");
 		unlink(CLUSTER_DIR "/config");
 		unlink(CLUSTER_DIR "/secret");
+		unlink(CLUSTER_DIR "/master.db"); /* a new cluster starts with no settings */
 		unlink(CLUSTER_DIR "/nodes");
 		umount2(CLUSTER_DIR, MNT_DETACH);
 		if (rmdir(CLUSTER_DIR) < 0 && errno != ENOENT)
@@ -402,7 +403,8 @@ static int write_config(int n)
 		 "interface " BRIDGE "\n"
 		 "bprocport 2223\n"
 		 "iprange 0 %s %s\n"
-		 "secretfile " CLUSTER_DIR "/secret\n",
+		 "secretfile " CLUSTER_DIR "/secret\n"
+		 "statefile " CLUSTER_DIR "/master.db\n",
 		 n, first, last);
 	return write_file(CLUSTER_DIR "/config", text, 0644);
 }

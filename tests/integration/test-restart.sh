@@ -32,6 +32,8 @@ last() { tail -1 "$M/out"; }
 sleep 0.3
 before=$(last)
 
+# bpctl's settings: kept in the master's store (SQLite), read back.
+check "bpctl -S 1 -m 0100 -u nobody" bpctl -S 1 -m 0100 -u nobody
 check "bpcluster restart-master" bpcluster restart-master
 check "both nodes are up again" wait_for 10 bash -c '[ "$(bpstat -s 0)" = up ] && [ "$(bpstat -s 1)" = up ]'
 master=$(cat /run/bproc/cluster/master.pid)
@@ -39,6 +41,7 @@ check_match "the new master took the ghosts back" "ghost $counter taken back.*no
 	"$(tr '\n' ' ' </run/bproc/cluster/master.log)"
 check_eq "it traces the counter's ghost" "$master" "$(awk '/^TracerPid/ { print $2 }' /proc/$counter/status)"
 check_match "the ghost is still the ghost" "bproc-ghost" "$(readlink /proc/$counter/exe)"
+check_match "node 1 keeps its mode and owner" "^1 +up +---x------ +nobody " "$(bpstat 1 | tail -1)"
 check_match "bpstat -p: the counter on node 0" "^$counter	0$" "$(bpstat -p)"
 check_match "bpstat -p: the sleep on node 1" "^$sleeper	1$" "$(bpstat -p)"
 grows() { [ "$(last)" -gt "$1" ]; }

@@ -63,6 +63,7 @@ Test(config, full_file)
 		"libraries /lib/libdl.so.2\n"
 		"binaries /bin/sh\n"
 		"secretfile /etc/bproc/secret\n"
+		"statefile /var/lib/bproc/master.db\n"
 		"criu /opt/criu/criu\n"
 		"pingtimeout 7\n";
 
@@ -80,6 +81,7 @@ Test(config, full_file)
 	cr_assert_str_eq(cfg.libraries[2], "/lib/libdl.so.2");
 	cr_assert_eq(cfg.nbinaries, 1);
 	cr_assert_str_eq(cfg.secretfile, "/etc/bproc/secret");
+	cr_assert_str_eq(cfg.statefile, "/var/lib/bproc/master.db");
 	cr_assert_str_eq(cfg.criu, "/opt/criu/criu");
 	cr_assert_eq(cfg.pingtimeout_ms, 7000);
 	config_free(&cfg);
