@@ -228,7 +228,8 @@ int proc_events_fd(const struct proc_events *pe)
 static int decode_event(const struct nlmsghdr *h, struct proc_event_info *info)
 {
 	const struct cn_msg *cn;
-	const struct proc_event *ev;
+	struct proc_event event;
+	const struct proc_event *ev = &event;
 
 	if (nlmsg_datalen(h) < (int)sizeof(*cn))
 		return 0;
@@ -238,7 +239,10 @@ static int decode_event(const struct nlmsghdr *h, struct proc_event_info *info)
 	if (cn->len < sizeof(*ev) - sizeof(ev->event_data) ||
 	    nlmsg_datalen(h) < (int)(sizeof(*cn) + cn->len))
 		return 0;
-	ev = (const struct proc_event *)cn->data;
+	/* The event sits 4 bytes past an 8-byte boundary in the message:
+	 * copied out, its 64-bit fields are read where they may be. */
+	memset(&event, 0, sizeof(event));
+	memcpy(&event, cn->data, cn->len < sizeof(event) ? cn->len : sizeof(event));
 	switch (ev->what) {
 	case PROC_EVENT_FORK:
 		/* A new thread shares its tgid with its creator. */
