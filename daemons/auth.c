@@ -17,6 +17,11 @@
 
 #define LABEL_ACCEPTOR "bproc acceptor"
 #define LABEL_CONNECTOR "bproc connector"
+/* The same, when the link is to be encrypted: a proof for one is no proof
+ * for the other. */
+#define LABEL_ACCEPTOR_ENC "bproc acceptor, encrypted"
+#define LABEL_CONNECTOR_ENC "bproc connector, encrypted"
+#define LABEL_LINK "bproc link keys"
 #define SECRET_MIN 16
 #define SECRET_MAX 4096
 
@@ -134,10 +139,44 @@ int auth_connect(struct auth *a, const struct cluster_secret *secret, struct con
 	return conn_send(conn, &msg);
 }
 
-void auth_accept(struct auth *a, const struct cluster_secret *secret)
+void auth_accept(struct auth *a, const struct cluster_secret *secret, bool encrypt)
 {
 	memset(a, 0, sizeof(*a));
 	a->secret = secret;
+	a->encrypt = encrypt;
+}
+
+void auth_link_keys(const struct cluster_secret *secret, const char *label, const uint8_t *context,
+		    size_t len, bool connector, uint8_t tx[32], uint8_t rx[32])
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t base[32], one[32], two[32];
+
+	crypto_auth_hmacsha256_init(&st, secret->bytes, secret->len);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, strlen(label) + 1);
+	crypto_auth_hmacsha256_update(&st, context, len);
+	crypto_auth_hmacsha256_final(&st, base);
+	crypto_auth_hmacsha256(one, (const uint8_t *)"connector to acceptor", 21, base);
+	crypto_auth_hmacsha256(two, (const uint8_t *)"acceptor to connector", 21, base);
+	memcpy(tx, connector ? one : two, 32);
+	memcpy(rx, connector ? two : one, 32);
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(base, sizeof(base));
+	sodium_memzero(one, sizeof(one));
+	sodium_memzero(two, sizeof(two));
+}
+
+/* The link's keys, once the handshake is done, and the link encrypted. */
+static void encrypt_link(struct auth *a, struct conn *conn)
+{
+	uint8_t nonces[2 * AUTH_NONCE_SIZE], tx[32], rx[32];
+
+	memcpy(nonces, a->connector_nonce, AUTH_NONCE_SIZE);
+	memcpy(nonces + AUTH_NONCE_SIZE, a->acceptor_nonce, AUTH_NONCE_SIZE);
+	auth_link_keys(a->secret, LABEL_LINK, nonces, sizeof(nonces), a->connector, tx, rx);
+	conn_encrypt(conn, tx, rx);
+	sodium_memzero(tx, sizeof(tx));
+	sodium_memzero(rx, sizeof(rx));
 }
 
 static int acceptor_step(struct auth *a, struct conn *conn, const Msg *msg)
@@ -151,20 +190,26 @@ static int acceptor_step(struct auth *a, struct conn *conn, const Msg *msg)
 			return -EPROTO;
 		memcpy(a->connector_nonce, msg->auth_start->nonce.data, AUTH_NONCE_SIZE);
 		randombytes_buf(a->acceptor_nonce, AUTH_NONCE_SIZE);
-		auth_proof(a->secret, LABEL_ACCEPTOR, a->connector_nonce, a->acceptor_nonce, proof);
+		auth_proof(a->secret, a->encrypt ? LABEL_ACCEPTOR_ENC : LABEL_ACCEPTOR,
+			   a->connector_nonce, a->acceptor_nonce, proof);
 		ch.nonce.data = a->acceptor_nonce;
 		ch.nonce.len = AUTH_NONCE_SIZE;
 		ch.proof.data = proof;
 		ch.proof.len = AUTH_PROOF_SIZE;
+		ch.has_encrypt = a->encrypt;
+		ch.encrypt = a->encrypt;
 		reply.body_case = BPROC__MSG__BODY_AUTH_CHALLENGE;
 		reply.auth_challenge = &ch;
 		a->started = true;
 		return conn_send(conn, &reply);
 	}
 	if (a->started && msg->body_case == BPROC__MSG__BODY_AUTH_PROOF) {
-		if (!proof_matches(a, LABEL_CONNECTOR, &msg->auth_proof->proof))
+		if (!proof_matches(a, a->encrypt ? LABEL_CONNECTOR_ENC : LABEL_CONNECTOR,
+				   &msg->auth_proof->proof))
 			return -EACCES;
 		a->done = true;
+		if (a->encrypt)
+			encrypt_link(a, conn);
 		return 0;
 	}
 	return -EPROTO;
@@ -175,21 +220,29 @@ static int connector_step(struct auth *a, struct conn *conn, const Msg *msg)
 	Bproc__AuthProof p = BPROC__AUTH_PROOF__INIT;
 	Msg reply = BPROC__MSG__INIT;
 	uint8_t proof[AUTH_PROOF_SIZE];
+	int r;
 
 	if (!a->started || msg->body_case != BPROC__MSG__BODY_AUTH_CHALLENGE)
 		return -EPROTO;
 	if (msg->auth_challenge->nonce.len != AUTH_NONCE_SIZE)
 		return -EPROTO;
 	memcpy(a->acceptor_nonce, msg->auth_challenge->nonce.data, AUTH_NONCE_SIZE);
-	if (!proof_matches(a, LABEL_ACCEPTOR, &msg->auth_challenge->proof))
+	a->encrypt = msg->auth_challenge->has_encrypt && msg->auth_challenge->encrypt;
+	if (!proof_matches(a, a->encrypt ? LABEL_ACCEPTOR_ENC : LABEL_ACCEPTOR,
+			   &msg->auth_challenge->proof))
 		return -EACCES;
-	auth_proof(a->secret, LABEL_CONNECTOR, a->connector_nonce, a->acceptor_nonce, proof);
+	auth_proof(a->secret, a->encrypt ? LABEL_CONNECTOR_ENC : LABEL_CONNECTOR, a->connector_nonce,
+		   a->acceptor_nonce, proof);
 	p.proof.data = proof;
 	p.proof.len = AUTH_PROOF_SIZE;
 	reply.body_case = BPROC__MSG__BODY_AUTH_PROOF;
 	reply.auth_proof = &p;
 	a->done = true;
-	return conn_send(conn, &reply);
+	r = conn_send(conn, &reply);
+	/* Our proof went in the clear; all after it is sealed. */
+	if (r == 0 && a->encrypt)
+		encrypt_link(a, conn);
+	return r;
 }
 
 int auth_handle(struct auth *a, struct conn *conn, const Msg *msg)

@@ -55,14 +55,26 @@ struct auth {
 	bool connector;
 	bool started;  /* connector: AuthStart sent; acceptor: AuthChallenge sent */
 	bool done;
+	/* The link is encrypted once done: the acceptor's choice (config
+	 * `encrypt`), told in AuthChallenge and covered by both proofs. */
+	bool encrypt;
 	uint8_t connector_nonce[AUTH_NONCE_SIZE];
 	uint8_t acceptor_nonce[AUTH_NONCE_SIZE];
 };
 
 /* The connector's first message. */
 int auth_connect(struct auth *a, const struct cluster_secret *secret, struct conn *conn);
-/* The acceptor waits for AuthStart. */
-void auth_accept(struct auth *a, const struct cluster_secret *secret);
+/* The acceptor waits for AuthStart; encrypt: the link is to be encrypted. */
+void auth_accept(struct auth *a, const struct cluster_secret *secret, bool encrypt);
+
+/*
+ * Keys for a link encrypted after a handshake over secret: both derived
+ * from HMAC-SHA-256(secret, label || context), one per direction (the
+ * connector sends with the first).  For the master's links the context is
+ * the two nonces; for a link between two slaves, the move's token.
+ */
+void auth_link_keys(const struct cluster_secret *secret, const char *label, const uint8_t *context,
+		    size_t len, bool connector, uint8_t tx[32], uint8_t rx[32]);
 
 /*
  * A message received before auth_done(): 0 when it was the next step of

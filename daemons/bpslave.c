@@ -58,6 +58,12 @@ int slave_send_to_master(struct slave *s, const Msg *msg)
 	return conn_send(s->master, msg);
 }
 
+static void master_link_drained(struct conn *conn, void *data)
+{
+	(void)conn;
+	slave_moves_link_drained(data);
+}
+
 static int send_hello(struct slave *s)
 {
 	Bproc__Hello hello = BPROC__HELLO__INIT;
@@ -248,6 +254,7 @@ static void on_connected(struct loop *loop, int fd, uint32_t events, void *data)
 		s->next_connect_ms = now_ms() + RECONNECT_MS;
 		return;
 	}
+	s->master->on_drained = master_link_drained;
 	if (s->connect_failures)
 		pr_info("reached the master %s again", s->master_text);
 	s->connect_failures = 0;

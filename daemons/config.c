@@ -248,6 +248,12 @@ static int parse_line(struct parser *p, char *line)
 		return key_string(p, key, words + 1, nwords, &p->cfg->statefile);
 	if (strcmp(key, "criu") == 0)
 		return key_string(p, key, words + 1, nwords, &p->cfg->criu);
+	if (strcmp(key, "encrypt") == 0) {
+		if (nwords != 1 || (strcmp(words[1], "yes") != 0 && strcmp(words[1], "no") != 0))
+			return parse_error(p, "'encrypt' takes yes or no");
+		p->cfg->encrypt = strcmp(words[1], "yes") == 0;
+		return 0;
+	}
 	return parse_error(p, "unknown key '%s'", key);
 }
 

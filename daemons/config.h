@@ -10,6 +10,7 @@
  *   binaries PATH...
  *   secretfile PATH         the cluster's shared secret
  *   statefile PATH          the master's store across restarts (SQLite)
+ *   encrypt yes|no          encrypt the links between the daemons (no)
  *   criu PATH               the CRIU binary to run
  *   pingtimeout SECONDS     silence after which a node is marked down
  *
@@ -18,6 +19,8 @@
  */
 #ifndef BPROC_CONFIG_H
 #define BPROC_CONFIG_H
+
+#include <stdbool.h>
 
 #include <netinet/in.h>
 #include <stddef.h>
@@ -45,6 +48,7 @@ struct config {
 	char *statefile;
 	char *criu;
 	int pingtimeout_ms;
+	bool encrypt;
 };
 
 /*

@@ -1,5 +1,10 @@
 /*
  * conn.c - see conn.h.
+ *
+ * An encrypted link carries records, one frame each: a 4-byte big-endian
+ * length, then the frame sealed with ChaCha20-Poly1305 (libsodium; the
+ * 16-byte tag at the end), its nonce the record's number in its direction,
+ * so a record dropped, replayed or moved fails to open and the link is cut.
  */
 #include "conn.h"
 
@@ -9,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "bproc.h"
 #include "log.h"
@@ -16,10 +22,15 @@
 
 static void conn_event(struct loop *loop, int fd, uint32_t events, void *data);
 
+#define RECORD_HEADER 4
+#define RECORD_TAG crypto_aead_chacha20poly1305_ietf_ABYTES
+
 static void conn_free(void *p)
 {
 	struct conn *conn = p;
 
+	sodium_memzero(conn->tx_key, sizeof(conn->tx_key));
+	sodium_memzero(conn->rx_key, sizeof(conn->rx_key));
 	free(conn->in);
 	free(conn->out);
 	free(conn);
@@ -98,6 +109,78 @@ static int conn_flush(struct conn *conn)
 	return loop_modify(conn->loop, conn->fd, EPOLLIN | EPOLLOUT);
 }
 
+void conn_encrypt(struct conn *conn, const uint8_t tx_key[32], const uint8_t rx_key[32])
+{
+	memcpy(conn->tx_key, tx_key, sizeof(conn->tx_key));
+	memcpy(conn->rx_key, rx_key, sizeof(conn->rx_key));
+	conn->tx_seq = conn->rx_seq = 0;
+	conn->encrypted = true;
+}
+
+static void record_nonce(uint64_t seq, uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES])
+{
+	memset(nonce, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(seq >> (8 * i));
+}
+
+/* frame (len bytes) sealed into a new record; 0 or -ENOMEM. */
+static int seal(struct conn *conn, const uint8_t *frame, size_t len, uint8_t **out, size_t *outlen)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	unsigned long long clen;
+	uint8_t *rec = malloc(RECORD_HEADER + len + RECORD_TAG);
+
+	if (!rec)
+		return -ENOMEM;
+	record_nonce(conn->tx_seq++, nonce);
+	crypto_aead_chacha20poly1305_ietf_encrypt(rec + RECORD_HEADER, &clen, frame, len, NULL, 0,
+						  NULL, nonce, conn->tx_key);
+	for (int i = 0; i < 4; i++)
+		rec[i] = (uint8_t)(clen >> (24 - 8 * i));
+	*out = rec;
+	*outlen = RECORD_HEADER + (size_t)clen;
+	return 0;
+}
+
+/* One record at buf opened and its frame parsed: -EAGAIN if it is not all
+ * there yet, -EKEYREJECTED if it is too long or does not open. */
+static int open_record(struct conn *conn, const uint8_t *buf, size_t len, Msg **msg, size_t *used)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	_cleanup_free_ uint8_t *plain = NULL;
+	unsigned long long plen;
+	size_t clen, fused;
+	int r;
+
+	if (len < RECORD_HEADER)
+		return -EAGAIN;
+	clen = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3];
+	if (clen < RECORD_TAG || clen > FRAME_HEADER_SIZE + FRAME_MAX_PAYLOAD + RECORD_TAG)
+		return -EKEYREJECTED;
+	if (len < RECORD_HEADER + clen)
+		return -EAGAIN;
+	plain = malloc(clen);
+	if (!plain)
+		return -ENOMEM;
+	record_nonce(conn->rx_seq, nonce);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plen, NULL, buf + RECORD_HEADER, clen,
+						      NULL, 0, nonce, conn->rx_key) != 0)
+		return -EKEYREJECTED;
+	conn->rx_seq++;
+	r = frame_parse(plain, (size_t)plen, msg, &fused);
+	if (r < 0)
+		return r;
+	if (!*msg || fused != plen) {
+		if (*msg)
+			msg_free(*msg);
+		*msg = NULL;
+		return -EPROTO;
+	}
+	*used = RECORD_HEADER + clen;
+	return 0;
+}
+
 int conn_send(struct conn *conn, const Msg *msg)
 {
 	_cleanup_free_ uint8_t *frame = NULL;
@@ -109,6 +192,15 @@ int conn_send(struct conn *conn, const Msg *msg)
 	r = frame_encode(msg, &frame, &len);
 	if (r < 0)
 		return r;
+	if (conn->encrypted) {
+		uint8_t *rec;
+
+		r = seal(conn, frame, len, &rec, &len);
+		if (r < 0)
+			return r;
+		free(frame);
+		frame = rec;
+	}
 	if (conn->out_len - conn->out_off + len > CONN_MAX_QUEUED) {
 		conn_close(conn, "peer does not read its messages; output queue full");
 		return -ENOBUFS;
@@ -203,8 +295,17 @@ static int conn_read(struct conn *conn)
 	while (!conn->closed) {
 		Msg *msg = NULL;
 		size_t used;
-		int r = frame_parse(conn->in + off, conn->in_len - off, &msg, &used);
+		int r;
 
+		/* Checked for each message: the link is encrypted from the
+		 * one after the handshake's last. */
+		if (conn->encrypted) {
+			r = open_record(conn, conn->in + off, conn->in_len - off, &msg, &used);
+			if (r == -EAGAIN)
+				break;
+		} else {
+			r = frame_parse(conn->in + off, conn->in_len - off, &msg, &used);
+		}
 		if (r < 0)
 			return r;
 		if (!msg)
@@ -235,6 +336,8 @@ static const char *conn_error_text(int r)
 		return "frame larger than the protocol allows";
 	case -EBADMSG:
 		return "undecodable message";
+	case -EKEYREJECTED:
+		return "a record that does not open (not encrypted with our key, altered, replayed)";
 	default:
 		return strerror(-r);
 	}
@@ -251,6 +354,11 @@ static void conn_event(struct loop *loop, int fd, uint32_t events, void *data)
 			conn_close(conn, conn_error_text(r));
 			return;
 		}
+		/* It had to wait for the peer, and has caught up. */
+		if (conn_queued(conn) == 0 && conn->on_drained)
+			conn->on_drained(conn, conn->data);
+		if (conn->closed)
+			return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		r = conn_read(conn);

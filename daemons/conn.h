@@ -38,6 +38,12 @@ struct conn {
 
 	uint8_t *in;
 	size_t in_len, in_cap;
+	/* Encrypted (conn_encrypt): each frame one record, see conn.c. */
+	/* Called when what was queued to send has all gone (after a wait). */
+	void (*on_drained)(struct conn *conn, void *data);
+	bool encrypted;
+	uint8_t tx_key[32], rx_key[32];
+	uint64_t tx_seq, rx_seq;
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 };
@@ -45,6 +51,19 @@ struct conn {
 /* Take over fd (made non-blocking) and watch it.  On error fd is closed. */
 int conn_new(struct loop *loop, int fd, const char *name, conn_msg_fn on_msg,
 	     conn_close_fn on_close, void *data, struct conn **out);
+
+/*
+ * From now on, encrypt what is sent and decrypt what comes after the
+ * message being handled (called from on_msg, at the end of a handshake):
+ * ChaCha20-Poly1305, a key per direction, the record's number as nonce.
+ */
+void conn_encrypt(struct conn *conn, const uint8_t tx_key[32], const uint8_t rx_key[32]);
+
+/* Bytes queued, not yet taken by the kernel. */
+static inline size_t conn_queued(const struct conn *conn)
+{
+	return conn->out_len - conn->out_off;
+}
 
 /* Queue one message; -ENOBUFS when the peer is too far behind. */
 int conn_send(struct conn *conn, const Msg *msg);

@@ -72,6 +72,10 @@ int master_file_request(struct master *m, struct conn *conn, const Msg *msg)
 	int r;
 
 	/* A local client is who the kernel says; a slave vouches for its own. */
+	/* bpcp's data goes over connections of its own, not yet sealed. */
+	if (m->cfg.encrypt)
+		return conn_reply(conn, msg->id, -ENOTSUP,
+				  "the links are encrypted, and bpcp's are not yet: no copy in the clear");
 	r = conn->has_creds ? file_asker_from_socket(conn->fd, &who) :
 			      file_asker_from_creds(msg->creds, &who);
 	if (r < 0)

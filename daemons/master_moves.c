@@ -81,6 +81,9 @@
 #define EXPECT_ID_BIT (1ull << 63)
 #define MAX_HELD_SIGNALS 64
 #define PS_CONNECT_MS 5000
+/* Output held for a ghost's slow readers above which its slave stops
+ * reading the process's pipes (OutputFlow); far under OUTPUT_QUEUE_MAX. */
+#define OUTPUT_PAUSE_BYTES (4u << 20)
 /* Processes in one launch on many nodes (VMoveRequest). */
 #define BPROC_MAX_VMOVE 4096
 /* Below this (memory to copy, about), a move sends its pages with its
@@ -174,6 +177,8 @@ struct ghost_entry {
 	/* The real process is stopped, as far as we know: a stop we ordered
 	 * that is still on its way is dropped if it went on meanwhile. */
 	bool stop_wanted;
+	/* We told its slave to stop reading its output (OutputFlow). */
+	bool output_paused;
 	struct ghost_entry *next;
 };
 
@@ -558,8 +563,23 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		pid_t tree[FREEZER_MAX_PIDS];
 		int ntree = move_tree_list(pid, tree, FREEZER_MAX_PIDS);
 
+		unsigned long long bytes = tree_memory_bytes(tree, ntree);
+
 		r = movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
-		mv->small = !lazy && tree_memory_bytes(tree, ntree) < SMALL_MOVE_BYTES;
+		mv->small = !lazy && bytes < SMALL_MOVE_BYTES;
+		/* Encrypted links: the pages go with the other images, sealed;
+		 * the page stream is CRIU's own connection, in the clear. */
+		if (r == 0 && m->cfg.encrypt && (lazy || bytes > MOVE_MAX_IMAGE_BYTES - (1u << 20))) {
+			movable_free(&mv->movable);
+			free(mv);
+			return answer(client, id, pid, wake_fd, -ENOTSUP,
+				      "the links are encrypted: %s",
+				      lazy ? "--lazy is not (its pages would go in the clear)"
+					   : "a process of over 47 MiB cannot move yet (its pages "
+					     "would go in the clear)");
+		}
+		if (m->cfg.encrypt)
+			mv->small = true;
 		if (r == 0 && lazy && ntree > 1) {
 			movable_free(&mv->movable);
 			free(mv);
@@ -1343,6 +1363,12 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 		finish_move(m, mv, msg->reply->status < 0 ? msg->reply->status : -BE_NODEDOWN, why);
 		return 1;
 	}
+	/* Encrypted links: every image goes over the link between the two
+	 * slaves, sealed (48 MiB at most). */
+	if (m->cfg.encrypt) {
+		send_move_out(m, mv, 0);
+		return 1;
+	}
 	/* Its pages go straight from the source's CRIU into a page server
 	 * on the target, which takes them from the source's address only. */
 	inet_ntop(AF_INET, &src->addr, addr, sizeof(addr));
@@ -1777,10 +1803,30 @@ void master_ghosts_node_down(struct master *m, int node)
 }
 
 /* An output queue of a ghost emptied: if its end was waiting, now. */
+static size_t output_held(const struct ghost_entry *g)
+{
+	return g->out[0].len + g->out[1].len + g->out[2].len;
+}
+
+static void send_output_flow(struct ghost_entry *g, bool pause)
+{
+	Bproc__OutputFlow flow = BPROC__OUTPUT_FLOW__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	flow.pid = g->pid;
+	flow.pause = pause;
+	msg.body_case = BPROC__MSG__BODY_OUTPUT_FLOW;
+	msg.output_flow = &flow;
+	send_to_node(g->m, g->node, &msg);
+	g->output_paused = pause;
+}
+
 static void output_drained(void *data)
 {
 	struct ghost_entry *g = data;
 
+	if (g->output_paused && output_held(g) == 0)
+		send_output_flow(g, false);
 	if (!g->exit_deferred || g->held || output_queue_pending(&g->out[0]) ||
 	    output_queue_pending(&g->out[1]) ||
 	    output_queue_pending(&g->out[2]))
@@ -1916,6 +1962,10 @@ void master_output(struct master *m, int node, const Bproc__Output *out)
 	if (!g || g->node != node || out->fd < 0 || out->fd > 2 || g->out[out->fd].fd < 0)
 		return;
 	r = output_queue_push(&g->out[out->fd], out->data.data, out->data.len);
+	/* Its readers are slower than the process: the slave waits for
+	 * them, and the process waits for the slave (a full pipe). */
+	if (r == 0 && !g->output_paused && output_held(g) > OUTPUT_PAUSE_BYTES)
+		send_output_flow(g, true);
 	if (r == -ENOBUFS)
 		pr_warn("process %d: nobody reads its fd %d; %zu bytes dropped", g->pid, out->fd,
 			out->data.len);

@@ -275,7 +275,7 @@ void master_accept_slave(struct master *m)
 	link->peer = sa.sin_addr;
 	inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
 	snprintf(name, sizeof(name), "slave %s", addr);
-	auth_accept(&link->auth, &m->secret);
+	auth_accept(&link->auth, &m->secret, m->cfg.encrypt);
 	link->accepted_ms = now_ms();
 	r = conn_new(m->loop, fd, name, slave_msg, slave_closed, link, &conn);
 	if (r < 0) {

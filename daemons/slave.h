@@ -36,6 +36,9 @@ struct slave {
 	struct conn *master;      /* NULL while disconnected */
 	struct cluster_secret secret;
 	struct auth auth;         /* of the link to the master; Hello once done */
+	/* The cluster's links are encrypted (the master said so in its
+	 * challenge): so are those between slaves, keyed by the move's token.
+	 * slave_peer_encrypt() does it; it reads auth.encrypt. */
 	int connect_fd;           /* a connect() in progress, or -1 */
 	long long next_connect_ms;
 	int connect_failures;
@@ -135,6 +138,12 @@ void slave_moves_master_lost(struct slave *s);
 /* Kill (SIGKILL) and forget every process moved here and every one born
  * of them: the master ended their ghosts when it lost this node. */
 void slave_kill_stale(struct slave *s);
+/* The link to the master has caught up: read the processes' output again. */
+void slave_moves_link_drained(struct slave *s);
+/* A link to another slave, for the move whose token this is: sealed from
+ * now on if the cluster's links are (connector: the side that connected). */
+void slave_peer_encrypt(struct slave *s, struct conn *peer, const uint8_t *token, size_t len,
+			bool connector);
 /* The processes moved here (roots), for Hello after a lost link. */
 int slave_moves_running(struct slave *s, int32_t **pids, size_t *n);
 /* Welcome after a lost link: those in keep go on (their ghosts are held

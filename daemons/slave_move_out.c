@@ -280,6 +280,10 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 			ret = conn_new(s->loop, fd, name, peer_msg, peer_closed, s, &o->peer);
 			if (ret == 0)
 				ret = send_hello(o->peer, mo);
+			/* The hello in the clear; the images sealed, if the
+			 * cluster's links are. */
+			if (ret == 0)
+				slave_peer_encrypt(s, o->peer, mo->token.data, mo->token.len, true);
 			if (ret == 0)
 				ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes,
 						       MOVE_NO_TTY, NULL, 0, mo->has_wake_fd ? mo->wake_fd : -1,

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ static int hello(struct slave *s, struct conn *conn, const Msg *msg)
 		e->peer = conn;
 		snprintf(conn->name, sizeof(conn->name), "move %llu from a node",
 			 (unsigned long long)e->id);
+		slave_peer_encrypt(s, conn, e->token, TOKEN_LEN, false);
 		return 0;
 	}
 	pr_warn("%s: not a move we expect; dropped", conn->name);
@@ -223,4 +225,17 @@ void slave_move_peers_shutdown(struct slave *s)
 		close(s->move_fd);
 		s->move_fd = -1;
 	}
+}
+
+void slave_peer_encrypt(struct slave *s, struct conn *peer, const uint8_t *token, size_t len,
+			bool connector)
+{
+	uint8_t tx[32], rx[32];
+
+	if (!s->auth.encrypt)
+		return;
+	auth_link_keys(&s->secret, "bproc peer keys", token, len, connector, tx, rx);
+	conn_encrypt(peer, tx, rx);
+	sodium_memzero(tx, sizeof(tx));
+	sodium_memzero(rx, sizeof(rx));
 }

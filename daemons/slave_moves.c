@@ -79,6 +79,10 @@ static struct lazy_daemon *lazy_daemons;
 
 struct restored;
 
+/* Output queued for the master above which the slave stops reading the
+ * processes' pipes until the link has caught up (slave_moves_link_drained). */
+#define LINK_BEHIND_BYTES (4u << 20)
+
 /* A stream of a moved process that goes back to the master. */
 struct out_pipe {
 	struct slave *s;
@@ -105,6 +109,8 @@ struct restored {
 	uint64_t move_id;
 	bool committed;
 	bool stop_told;  /* the master was told it stopped, not yet that it went on */
+	bool out_paused; /* the master holds enough of its output: not read now */
+	bool link_waiting; /* nor while the link to the master is behind */
 	int nout;
 	struct out_pipe *out[CRIU_MAX_INHERIT];
 	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
@@ -132,10 +138,20 @@ static bool forward_output(struct out_pipe *o)
 {
 	uint8_t buf[65536];
 
-	for (;;) {
+	/* A few reads at a time, and none while the link to the master is
+	 * behind: a process that writes without end must neither hold the
+	 * loop nor fill our memory (it waits on its full pipe instead). */
+	for (int k = 0; k < 16; k++) {
 		Bproc__Output out = BPROC__OUTPUT__INIT;
 		Msg msg = BPROC__MSG__INIT;
-		ssize_t n = read(o->fd, buf, sizeof(buf));
+		ssize_t n;
+
+		if (o->s->master && conn_queued(o->s->master) > LINK_BEHIND_BYTES) {
+			loop_remove(o->s->loop, o->fd);
+			o->r->link_waiting = true;
+			return true;
+		}
+		n = read(o->fd, buf, sizeof(buf));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -151,6 +167,7 @@ static bool forward_output(struct out_pipe *o)
 		msg.output = &out;
 		slave_send_to_master(o->s, &msg);
 	}
+	return true;
 }
 
 static void close_out_pipe(struct out_pipe *o)
@@ -929,6 +946,51 @@ static void input_drained(void *data)
 		output_queue_close(&r->in);
 }
 
+/* Stop or go on reading a process's output pipes (OutputFlow). */
+static void watch_output(struct slave *s, struct restored *r, bool on)
+{
+	for (int i = r->nout - 1; i >= 0; i--) {
+		struct out_pipe *o = r->out[i];
+
+		if (!on) {
+			loop_remove(s->loop, o->fd);
+			continue;
+		}
+		/* What waited in it first; at its end, it goes. */
+		if (!forward_output(o))
+			close_out_pipe(o);
+		else if (loop_add(s->loop, o->fd, EPOLLIN, on_output, o) < 0)
+			pr_warn("process %d: cannot watch its output", r->pid);
+	}
+}
+
+void slave_moves_link_drained(struct slave *s)
+{
+	for (struct restored *r = s->restored; r; r = r->next) {
+		if (!r->link_waiting)
+			continue;
+		r->link_waiting = false;
+		if (!r->out_paused)
+			watch_output(s, r, true);
+	}
+}
+
+static int on_output_flow(struct slave *s, const Bproc__OutputFlow *f)
+{
+	for (struct restored *r = s->restored; r; r = r->next) {
+		bool ours = r->pid == f->pid;
+
+		for (int i = 0; i < r->nmembers && !ours; i++)
+			ours = r->members[i].pid == f->pid;
+		if (!ours || r->out_paused == f->pause)
+			continue;
+		r->out_paused = f->pause;
+		watch_output(s, r, !f->pause);
+		return 0;
+	}
+	return 0;
+}
+
 static int on_input(struct slave *s, const Bproc__Input *in)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
@@ -1048,6 +1110,8 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 		return on_signal_process(s, msg->signal_process);
 	case BPROC__MSG__BODY_INPUT:
 		return on_input(s, msg->input);
+	case BPROC__MSG__BODY_OUTPUT_FLOW:
+		return on_output_flow(s, msg->output_flow);
 	case BPROC__MSG__BODY_MOVE_EXPECT:
 		return slave_move_expect(s, msg);
 	case BPROC__MSG__BODY_MOVE_OUT:
@@ -1339,14 +1403,8 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep)
 		}
 		/* Its ghost is held again: its output flows (what waited in its
 		 * pipes first), its end is told. */
-		for (int i = r->nout - 1; i >= 0; i--) {
-			struct out_pipe *o = r->out[i];
-
-			if (!forward_output(o))
-				close_out_pipe(o);
-			else if (loop_add(s->loop, o->fd, EPOLLIN, on_output, o) < 0)
-				pr_warn("process %d: cannot watch its output", r->pid);
-		}
+		r->out_paused = false;
+		watch_output(s, r, true);
 		if (r->ended) {
 			send_process_status(s, r->pid, r->end_status);
 			if (!members_alive(r))

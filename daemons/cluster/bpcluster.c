@@ -58,7 +58,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: bpcluster up N | down | status\n"
+		"Usage: bpcluster up N [--encrypt] | down | status\n"
 		"       bpcluster exec NODE COMMAND [ARGS...]\n"
 		"       bpcluster kill-slave NODE [SIGNAL] | start-slave NODE | restart-master\n"
 		"A bproc cluster of N nodes on this machine: namespaces joined by veth\n"
@@ -391,7 +391,7 @@ static int make_secret(void)
 	return write_file(CLUSTER_DIR "/secret", text, 0600);
 }
 
-static int write_config(int n)
+static int write_config(int n, bool encrypt)
 {
 	char text[1024], first[INET_ADDRSTRLEN], last[INET_ADDRSTRLEN];
 	struct in_addr a = node_addr(0), b = node_addr(n - 1);
@@ -404,8 +404,9 @@ static int write_config(int n)
 		 "bprocport 2223\n"
 		 "iprange 0 %s %s\n"
 		 "secretfile " CLUSTER_DIR "/secret\n"
-		 "statefile " CLUSTER_DIR "/master.db\n",
-		 n, first, last);
+		 "statefile " CLUSTER_DIR "/master.db\n"
+		 "encrypt %s\n",
+		 n, first, last, encrypt ? "yes" : "no");
 	return write_file(CLUSTER_DIR "/config", text, 0644);
 }
 
@@ -430,7 +431,7 @@ static int fail_up(const char *what, int err)
 	return 1;
 }
 
-static int cmd_up(int n)
+static int cmd_up(int n, bool encrypt)
 {
 	char master[PATH_MAX], dir[128], link[32], what[160];
 	char *margv[] = { master, "-f", "-c", CLUSTER_DIR "/config", NULL };
@@ -474,7 +475,7 @@ static int cmd_up(int n)
 	r = make_secret();
 	if (r < 0)
 		return fail_up("the cluster secret", r);
-	r = write_config(n);
+	r = write_config(n, encrypt);
 	if (r < 0)
 		return fail_up("the configuration", r);
 
@@ -698,11 +699,14 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "up") == 0) {
 		long n;
 
-		if (argc != 3 || parse_long(argv[2], 1, MAX_NODES, &n) < 0) {
-			fprintf(stderr, "bpcluster: up takes a number of nodes, 1 to %d\n", MAX_NODES);
+		bool encrypt = argc == 4 && strcmp(argv[3], "--encrypt") == 0;
+
+		if ((argc != 3 && !encrypt) || parse_long(argv[2], 1, MAX_NODES, &n) < 0) {
+			fprintf(stderr, "bpcluster: up takes a number of nodes, 1 to %d, and maybe --encrypt\n",
+				MAX_NODES);
 			return 1;
 		}
-		return cmd_up((int)n);
+		return cmd_up((int)n, encrypt);
 	}
 	if (strcmp(cmd, "down") == 0 && argc == 2)
 		return cmd_down(0);

@@ -100,7 +100,7 @@ cluster_down() {
 cluster_up() {
 	trap 'cluster_down' EXIT
 	bpcluster down >/dev/null 2>&1 || true
-	if ! bpcluster up "$1"; then
+	if ! bpcluster up "$@"; then
 		not_ok "bpcluster up $1"
 		[ -f /run/bproc/cluster/master.log ] && tail -20 /run/bproc/cluster/master.log
 		exit 1

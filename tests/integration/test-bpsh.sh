@@ -43,6 +43,14 @@ for i in 1 2 3; do bpsh 0-3 true 2>"$M/stderr-file"; echo $?; done >"$M/codes"
 check_eq "bpsh 0-3 with its stderr in a file: exit 0, 3 times" "0 0 0" "$(tr '\n' ' ' <"$M/codes" | sed 's/ $//')"
 check_eq "and nothing said" "" "$(cat "$M/stderr-file")"
 
+# A reader slower than the process: nothing dropped, nothing piles up
+# without end (the slave stops reading the process's pipe while the master
+# holds 4 MiB for the reader, and while its own link is behind).
+check_eq "200 MiB to a reader that starts 2 s late, every byte" "209715200" \
+	"$(bpsh 0 head -c 209715200 /dev/zero | (sleep 2; wc -c))"
+check_eq "no output dropped, no link cut" "0" \
+	"$(grep -c 'dropped\|output queue full' /run/bproc/cluster/master.log /run/bproc/cluster/n0/slave.log | awk -F: '{ s += $2 } END { print s }')"
+
 # Node lists.
 check_eq "1-3" "n1 n2 n3" "$(bpsh -s 1-3 hostname | tr '\n' ' ' | sed 's/ $//')"
 check_eq "0,2-3" "n0 n2 n3" "$(bpsh -s 0,2-3 hostname | tr '\n' ' ' | sed 's/ $//')"

@@ -65,7 +65,7 @@ static void handshake(const char *a, const char *b, struct side *connector, stru
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	cr_assert_eq(conn_new(loop, sv[0], "connector", on_msg, on_close, connector, &connector->conn), 0);
 	cr_assert_eq(conn_new(loop, sv[1], "acceptor", on_msg, on_close, acceptor, &acceptor->conn), 0);
-	auth_accept(&acceptor->auth, &sb);
+	auth_accept(&acceptor->auth, &sb, false);
 	cr_assert_eq(auth_connect(&connector->auth, &sa, connector->conn), 0);
 	for (int i = 0; i < 50 && !(connector->closed && acceptor->closed); i++) {
 		if (auth_done(&connector->auth) && auth_done(&acceptor->auth))
@@ -122,7 +122,7 @@ Test(auth, a_connector_without_the_secret_is_refused)
 	cr_expect_neq(memcmp(p2, p3, 32), 0);
 
 	/* An acceptor that has not sent its challenge takes no proof. */
-	auth_accept(&acceptor, &real);
+	auth_accept(&acceptor, &real, false);
 	acceptor.started = true; /* as if challenged with ns */
 	memcpy(acceptor.connector_nonce, nc, sizeof(nc));
 	memcpy(acceptor.acceptor_nonce, ns, sizeof(ns));
@@ -152,7 +152,7 @@ Test(auth, nothing_else_before_the_handshake)
 	struct auth acceptor;
 
 	snprintf(fake.name, sizeof(fake.name), "impostor");
-	auth_accept(&acceptor, &real);
+	auth_accept(&acceptor, &real, false);
 	hello.role = BPROC__PEER_ROLE__ROLE_SLAVE;
 	msg.body_case = BPROC__MSG__BODY_HELLO;
 	msg.hello = &hello;
@@ -207,4 +207,128 @@ Test(auth, secret_files)
 	cr_expect_eq(auth_secret_load(path, -1, &s, err, sizeof(err)), -ENOENT);
 	cr_expect(strstr(err, path) != NULL, "the message names the file: %s", err);
 	rmdir(dir);
+}
+
+/* --- encrypted links ------------------------------------------------------ */
+
+struct talker {
+	struct side side;
+	int heard;           /* Heartbeats received after the handshake */
+	uint64_t last_seq;
+};
+
+static int talker_msg(struct conn *conn, Msg *msg, void *data)
+{
+	struct talker *t = data;
+
+	if (!auth_done(&t->side.auth)) {
+		t->side.result = auth_handle(&t->side.auth, conn, msg);
+		return t->side.result;
+	}
+	if (msg->body_case != BPROC__MSG__BODY_HEARTBEAT)
+		return -EPROTO;
+	t->heard++;
+	t->last_seq = msg->heartbeat->seq;
+	return 0;
+}
+
+static void talker_close(struct conn *conn, void *data)
+{
+	struct talker *t = data;
+
+	(void)conn;
+	t->side.closed = true;
+}
+
+static int send_heartbeat(struct conn *conn, uint64_t seq)
+{
+	Bproc__Heartbeat hb = BPROC__HEARTBEAT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	hb.seq = seq;
+	msg.body_case = BPROC__MSG__BODY_HEARTBEAT;
+	msg.heartbeat = &hb;
+	return conn_send(conn, &msg);
+}
+
+static void run(struct loop *loop, int rounds)
+{
+	for (int i = 0; i < rounds; i++)
+		loop_run_once(loop, 5);
+}
+
+Test(auth, an_encrypted_link_carries_messages_both_ways_and_cuts_at_a_forged_record)
+{
+	struct cluster_secret secret = secret_of("a cluster secret of some length");
+	struct talker c = { 0 }, a = { 0 };
+	struct loop *loop;
+	int sv[2], raw;
+
+	cr_assert_eq(loop_new(&loop), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	raw = dup(sv[0]); /* to forge a record below the connector's conn */
+	cr_assert_eq(conn_new(loop, sv[0], "connector", talker_msg, talker_close, &c, &c.side.conn), 0);
+	cr_assert_eq(conn_new(loop, sv[1], "acceptor", talker_msg, talker_close, &a, &a.side.conn), 0);
+	auth_accept(&a.side.auth, &secret, true);
+	cr_assert_eq(auth_connect(&c.side.auth, &secret, c.side.conn), 0);
+	/* The connector speaks as soon as its proof is out, as a slave does. */
+	for (int i = 0; i < 50 && !auth_done(&c.side.auth); i++)
+		loop_run_once(loop, 5);
+	cr_assert(auth_done(&c.side.auth) && c.side.auth.encrypt, "the connector learnt: encrypted");
+	cr_assert_eq(send_heartbeat(c.side.conn, 1), 0);
+	cr_assert_eq(send_heartbeat(c.side.conn, 2), 0);
+	run(loop, 10);
+	cr_assert(auth_done(&a.side.auth));
+	cr_assert(a.side.conn->encrypted && c.side.conn->encrypted);
+	cr_expect_eq(a.heard, 2, "both sealed records opened, in order");
+	cr_expect_eq(a.last_seq, 2u);
+	cr_assert_eq(send_heartbeat(a.side.conn, 7), 0);
+	run(loop, 5);
+	cr_expect_eq(c.heard, 1);
+	cr_expect_eq(c.last_seq, 7u);
+
+	/* A record that is not sealed with the key: the link is cut. */
+	{
+		uint8_t forged[4 + 40] = { 0, 0, 0, 40 };
+
+		memset(forged + 4, 0x5a, 40);
+		cr_assert_eq(write(raw, forged, sizeof(forged)), (ssize_t)sizeof(forged));
+	}
+	run(loop, 5);
+	cr_expect(a.side.closed, "a forged record closes the link");
+	cr_expect_eq(a.heard, 2);
+	close(raw);
+	if (!c.side.closed)
+		conn_close(c.side.conn, NULL);
+	loop_run_once(loop, 0);
+	loop_free(loop);
+	free(secret.bytes);
+}
+
+Test(auth, the_choice_to_encrypt_cannot_be_taken_out_of_the_challenge)
+{
+	struct cluster_secret secret = secret_of("a cluster secret of some length");
+	uint8_t nc[AUTH_NONCE_SIZE] = { 1 }, ns[AUTH_NONCE_SIZE] = { 2 }, plain[32], sealed[32];
+
+	/* The acceptor's proof for an encrypted link is no proof for a link
+	 * in the clear: who strips the flag from AuthChallenge is found out. */
+	auth_proof(&secret, "bproc acceptor", nc, ns, plain);
+	auth_proof(&secret, "bproc acceptor, encrypted", nc, ns, sealed);
+	cr_expect_neq(memcmp(plain, sealed, 32), 0);
+	free(secret.bytes);
+}
+
+Test(auth, link_keys_differ_by_direction_and_context_and_pair_up)
+{
+	struct cluster_secret secret = secret_of("a cluster secret of some length");
+	uint8_t t1[32], r1[32], t2[32], r2[32], t3[32], r3[32];
+
+	auth_link_keys(&secret, "bproc link keys", (const uint8_t *)"nonces", 6, true, t1, r1);
+	auth_link_keys(&secret, "bproc link keys", (const uint8_t *)"nonces", 6, false, t2, r2);
+	auth_link_keys(&secret, "bproc link keys", (const uint8_t *)"others", 6, true, t3, r3);
+	cr_expect_eq(memcmp(t1, r2, 32), 0, "what one sends with, the other opens with");
+	cr_expect_eq(memcmp(r1, t2, 32), 0);
+	cr_expect_neq(memcmp(t1, r1, 32), 0, "a key per direction");
+	cr_expect_neq(memcmp(t1, t3, 32), 0, "another handshake, other keys");
+	free(secret.bytes);
 }
