@@ -200,7 +200,8 @@ static int parse_nodes(const char *spec, int **list, int *n)
 		}
 	}
 	free(copy);
-	qsort(*list, (size_t)*n, sizeof(**list), cmp_int);
+	if (*n > 1) /* an empty list has no array, which qsort() refuses */
+		qsort(*list, (size_t)*n, sizeof(**list), cmp_int);
 	return 0;
 }
 
@@ -848,7 +849,8 @@ int main(int argc, char **argv)
 			if (all == 'a' ? st == BPROC_NODE_UP : st != BPROC_NODE_DOWN)
 				add_node(&nodes, &nnodes, cluster.node[i].node);
 		}
-		qsort(nodes, (size_t)nnodes, sizeof(*nodes), cmp_int);
+		if (nnodes > 1)
+			qsort(nodes, (size_t)nnodes, sizeof(*nodes), cmp_int);
 	} else if (parse_nodes(argv[optind++], &nodes, &nnodes) < 0) {
 		return 1;
 	}

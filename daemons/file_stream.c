@@ -373,7 +373,7 @@ static int send_dir(struct sender *sd, int fd, const char *rel, const char *show
 	}
 	if (r == 0 && errno)
 		r = send_error(sd, "%s%s: %s", sd->o->prefix, shown, strerror(errno));
-	qsort(names, n, sizeof(*names), name_cmp);
+	qsort_safe(names, n, sizeof(*names), name_cmp); /* an empty directory: names is NULL */
 	for (size_t i = 0; i < n && r == 0; i++) {
 		char crel[PATH_MAX], cshown[PATH_MAX];
 

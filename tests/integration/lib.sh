@@ -86,6 +86,16 @@ node_state() { bpstat -s "$1" 2>/dev/null; }
 node_is() { [ "$(node_state "$1")" = "$2" ]; }
 
 cluster_down() {
+	# Sanitizer reports the daemons printed into their logs count too.
+	if [ -n "${BPROC_SAN_DIR:-}" ] && [ -d /run/bproc/cluster ]; then
+		for log in /run/bproc/cluster/master.log /run/bproc/cluster/n*/slave.log; do
+			[ -f "$log" ] || continue
+			if grep -qE 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer' "$log"; then
+				grep -E -A3 'runtime error:|Sanitizer' "$log" | head -40 \
+					>"$BPROC_SAN_DIR/daemon-log.$(basename "$0" .sh).$$.$RANDOM"
+			fi
+		done
+	fi
 	# A failed test shows what the daemons said, before it is gone.
 	if [ "${test_failures:-0}" -gt 0 ] && [ -d /run/bproc/cluster ]; then
 		for log in /run/bproc/cluster/master.log /run/bproc/cluster/n*/slave.log; do
