@@ -98,7 +98,7 @@ for fault in master-dump master-ghost slave-prepare slave-disk-full slave-restor
 	cluster_up 1 >/dev/null
 	try_moves "$fault"
 	unset BPROC_FAULT
-	bpcluster down >/dev/null
+	cluster_down
 done
 
 # Without faults, both still move, and come back in one piece.
@@ -111,4 +111,69 @@ for p in small big; do
 	wait_for 5 more_lines "$M/$p" "$n"
 	check_eq "the $p one is whole on node 0" "alive True n0" "$(tail -1 "$M/$p")"
 done
+cluster_down
+
+# --- node to node: the target fails -------------------------------------------
+# Node 1's slave alone is started with the fault; the process runs on node 0.
+cluster_up 2 >/dev/null
+python3 -u -c "$prog" $((256 << 10)) </dev/null >"$M/mid" 2>&1 &
+mid=$!
+disown "$mid"
+sleep 0.5
+check "a process moves to node 0" bpmove "$mid" 0
+# How many processes have pid $1 in their own namespace: the ghost and
+# one real process, never two.
+holders() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | wc -l; }
+slave1_with() {
+	bpcluster kill-slave 1 >/dev/null 2>&1
+	wait_for 10 node_is 1 down
+	BPROC_FAULT=$1 bpcluster start-slave 1 >/dev/null
+	wait_for 10 node_is 1 up
+}
+for fault in slave-disk-full slave-restore slave-die slave-cut; do
+	slave1_with "$fault"
+	for ((i = 1; i <= 2; i++)); do
+		wait_for 10 node_is 1 up || slave1_with "$fault"
+		msg=$(bpmove "$mid" 1 2>&1)
+		st=$?
+		if [ "$st" -ne 0 ] && [ -n "$msg" ]; then
+			ok "node 0 -> 1, $fault, round $i: the move fails (${msg:0:80})"
+		else
+			not_ok "node 0 -> 1, $fault, round $i: the move fails (exit $st: $msg)"
+		fi
+		n=$(wc -l <"$M/mid")
+		kill -USR1 "$mid"
+		if wait_for 5 more_lines "$M/mid" "$n" && [ "$(tail -1 "$M/mid")" = "alive True n0" ] &&
+			[ "$(holders "$mid")" = 2 ] && bpstat -p | grep -q "^$mid	0$"; then
+			ok "node 0 -> 1, $fault, round $i: it runs on on node 0, whole, once"
+		else
+			not_ok "node 0 -> 1, $fault, round $i: it runs on on node 0, whole, once"
+			tail -1 "$M/mid" | sed 's/^/#   /'
+		fi
+	done
+done
+slave1_with ""
+check "without the fault it moves on to node 1" bpmove "$mid" 1
+check_match "bpstat -p: on node 1" "^$mid	1$" "$(bpstat -p)"
+
+# --- a launch on many nodes: one node fails, or the one dump -------------------
+slave1_with slave-restore
+out=$(bpsh 0-1 echo launched 2>&1)
+st=$?
+check_match "bpsh 0-1 with node 1 failing: node 0 runs it" "launched" "$out"
+check_match "node 1 says why" "node 1: .*fault injected" "$out"
+check_eq "bpsh's status says it failed" "127" "$st"
+slave1_with ""
+BPROC_FAULT=master-dump bpcluster restart-master
+wait_for 10 bash -c '[ "$(bpstat -s 0)" = up ] && [ "$(bpstat -s 1)" = up ]'
+out=$(bpsh 0-1 echo launched 2>&1)
+st=$?
+check_match "with every dump failing, each node says why" \
+	"node 0: .*dump failed.*node 1: .*dump failed|node 1: .*dump failed.*node 0: .*dump failed" \
+	"$(tr '\n' ' ' <<<"$out")"
+check_eq "and bpsh fails" "127" "$st"
+check_eq "nothing of it is left running anywhere" "0" "$(bpstat -p | awk 'NR > 1' | grep -vc "^$mid	")"
+bpcluster restart-master
+wait_for 10 bash -c '[ "$(bpstat -s 0)" = up ] && [ "$(bpstat -s 1)" = up ]'
+check_eq "then it launches again" "launched launched" "$(bpsh 0-1 echo launched | tr '\n' ' ' | sed 's/ $//')"
 finish
