@@ -262,6 +262,24 @@ static struct ghost_entry *find_ghost(pid_t pid)
 }
 
 /* Fields of /proc/PID/status we need: owner and parent. */
+/* A ghost's entry, not yet in the table: nothing to forward yet. */
+static struct ghost_entry *ghost_entry_new(struct master *m, pid_t pid, int node)
+{
+	struct ghost_entry *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->pid = pid;
+	g->node = node;
+	g->in_fd = -1;
+	g->tty_in = -1;
+	g->tty_out = -1;
+	g->m = m;
+	for (int k = 0; k < 3; k++)
+		output_queue_init(&g->out[k], m->loop, -1, output_drained, g);
+	return g;
+}
+
 static int process_owner(pid_t pid, uid_t *uid, pid_t *ppid)
 {
 	char path[64], line[256];
@@ -1106,17 +1124,9 @@ int master_adopt_ghost(struct master *m, pid_t pid, int node)
 	int i = orphan_index(pid), pidfd;
 	struct ghost_entry *g;
 
-	if (i < 0 || find_ghost(pid) || !(g = calloc(1, sizeof(*g))))
+	if (i < 0 || find_ghost(pid) || !(g = ghost_entry_new(m, pid, node)))
 		return -ESRCH;
 	orphans[i] = orphans[--norphans];
-	g->pid = pid;
-	g->node = node;
-	g->in_fd = -1;
-	g->tty_in = -1;
-	g->tty_out = -1;
-	g->m = m;
-	for (int k = 0; k < 3; k++)
-		output_queue_init(&g->out[k], m->loop, -1, output_drained, g);
 	/* Its output goes where the ghost's fds 1 and 2 point, and a stdin
 	 * pipe of its is read for the process, as when it moved. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -1553,7 +1563,7 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	/* The copies wait, stopped.  Now each original becomes its ghost;
 	 * for a lazy move not yet: CRIU holds the original until every page
 	 * is across (lazy_dump_ended). */
-	g = calloc(1, sizeof(*g));
+	g = ghost_entry_new(m, mv->pid, node);
 	locate_ghost_program(ghost_path, sizeof(ghost_path));
 	if (!g)
 		r = -ENOMEM;
@@ -1571,20 +1581,13 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		return;
 	}
 	early = mv->tree->ghost[0].early;
-	g->pid = mv->pid;
-	g->node = node;
 	g->held = mv->lazy;
-	for (int i = 0; i < 3; i++)
-		output_queue_init(&g->out[i], m->loop, -1, output_drained, g);
+	g->tty_out = mv->tty_out;
 	{
 		/* Our own copies of the ghost's output fds: what the process
 		 * writes on the node goes where these point. */
 		int pidfd = (int)syscall(SYS_pidfd_open, g->pid, 0);
 
-		g->in_fd = -1;
-		g->tty_in = -1;
-		g->tty_out = mv->tty_out;
-		g->m = m;
 		if (pidfd >= 0 && mv->tty_out >= 0)
 			g->out[mv->tty_out].fd =
 				(int)syscall(SYS_pidfd_getfd, pidfd, mv->tty_out, 0);
@@ -1614,16 +1617,8 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	for (int i = 1; i < mv->tree->n; i++) {
 		struct ghost_entry *c;
 
-		if (!mv->tree->ghost[i].made || !(c = calloc(1, sizeof(*c))))
+		if (!mv->tree->ghost[i].made || !(c = ghost_entry_new(m, mv->tree->pid[i], node)))
 			continue;
-		c->pid = mv->tree->pid[i];
-		c->node = node;
-		c->in_fd = -1;
-		c->tty_in = -1;
-		c->tty_out = -1;
-		c->m = m;
-		for (int k = 0; k < 3; k++)
-			output_queue_init(&c->out[k], m->loop, -1, output_drained, c);
 		member_output_fds(c, mv);
 		c->next = ghosts;
 		ghosts = c;
