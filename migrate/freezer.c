@@ -309,6 +309,9 @@ void freezer_release(struct freezer *f)
 	if (back)
 		move_out_the_rest(f, back);
 	freezer_thaw(f);
-	rmdir(f->path);
+	/* A process killed in here leaves it only once it is fully gone:
+	 * wait a little for that, or the empty cgroup stays behind. */
+	for (int i = 0; rmdir(f->path) < 0 && errno == EBUSY && i < 50; i++)
+		usleep(4000);
 	f->path[0] = '\0';
 }
