@@ -108,7 +108,8 @@ cluster_down() {
 }
 
 cluster_up() {
-	trap 'cluster_down' EXIT
+	# A test's own EXIT trap (which takes the cluster down too) stays.
+	[ -n "$(trap -p EXIT)" ] || trap 'cluster_down' EXIT
 	bpcluster down >/dev/null 2>&1 || true
 	if ! bpcluster up "$@"; then
 		not_ok "bpcluster up $1"
