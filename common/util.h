@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -72,6 +73,10 @@ long long now_ms(void);
  * -EPIPE on end of file before len bytes. */
 int write_full(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
+
+/* The state letter of pid as /proc/PID/stat gives it ('R', 'S', 'T',
+ * 'Z'...), 0 if there is no such process. */
+char proc_state(pid_t pid);
 
 /* Turn Nagle's algorithm off on a TCP socket; nothing for other sockets.
  * Our messages are whole frames: held back until the peer's delayed ACK,

@@ -314,22 +314,12 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 /* Wait (briefly) until a killed process is gone from the freezer. */
 static void wait_gone(pid_t host_pid)
 {
-	char path[64], buf[512];
 	long long deadline = now_ms() + 2000;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)host_pid);
 	while (now_ms() < deadline) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-		char *p;
+		char state = proc_state(host_pid);
 
-		if (fd >= 0)
-			close(fd);
-		if (n <= 0)
-			return;
-		buf[n] = '\0';
-		p = strrchr(buf, ')');
-		if (p && (p[2] == 'Z' || p[2] == 'X'))
+		if (state == 0 || state == 'Z' || state == 'X')
 			return;
 		usleep(1000);
 	}

@@ -888,6 +888,17 @@ static void forget(struct slave *s, struct restored *r)
 		}
 }
 
+/* A copy that must not run: killed with its tree, and forgotten; how
+ * many processes that was. */
+static int kill_copy(struct slave *s, struct restored *r)
+{
+	int n = 1 + r->nmembers;
+
+	signal_tree(r, SIGKILL);
+	forget(s, r);
+	return n;
+}
+
 static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 {
 	struct prepared *p = find_prepared(c->move_id);
@@ -922,9 +933,8 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 			move_wake(r->host_pid, r->wake_fd, 0, NULL);
 			pr_info("process %d runs on node %d", r->pid, s->node);
 		} else {
-			signal_tree(r, SIGKILL);
 			pr_info("move %llu aborted: copy of %d killed", (unsigned long long)c->move_id, r->pid);
-			forget(s, r);
+			kill_copy(s, r);
 		}
 		return 0;
 	}
@@ -1121,22 +1131,6 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 	}
 }
 
-/* In a stop now (state T or t), as /proc says. */
-static bool process_is_stopped(pid_t host)
-{
-	char path[64], buf[512], *paren;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)host);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
-		return false;
-	buf[n] = '\0';
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
-}
-
 void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
@@ -1151,7 +1145,9 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 			if (!r->committed)
 				return;
 			if (WIFSTOPPED(status)) {
-				if (r->stop_told || !process_is_stopped(r->host_pid))
+				char state = proc_state(r->host_pid);
+
+				if (r->stop_told || (state != 'T' && state != 't'))
 					return;
 				r->stop_told = true;
 			} else {
@@ -1349,10 +1345,9 @@ void slave_moves_master_lost(struct slave *s)
 		next = r->next;
 		if (r->committed)
 			continue;
-		signal_tree(r, SIGKILL);
 		pr_info("move %llu aborted with the master link: copy of %d killed",
 			(unsigned long long)r->move_id, r->pid);
-		forget(s, r);
+		kill_copy(s, r);
 	}
 	/* The others run on; what they write waits in their pipes (they
 	 * block when those are full) for a master that takes them back. */
@@ -1396,9 +1391,7 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep)
 		for (size_t i = 0; i < nkeep && !kept; i++)
 			kept = keep[i] == r->pid;
 		if (!kept) {
-			signal_tree(r, SIGKILL);
-			n += 1 + r->nmembers;
-			forget(s, r);
+			n += kill_copy(s, r);
 			continue;
 		}
 		/* Its ghost is held again: its output flows (what waited in its
@@ -1423,13 +1416,8 @@ void slave_kill_stale(struct slave *s)
 {
 	int n = 0;
 
-	while (s->restored) {
-		struct restored *r = s->restored;
-
-		signal_tree(r, SIGKILL);
-		n += 1 + r->nmembers;
-		forget(s, r);
-	}
+	while (s->restored)
+		n += kill_copy(s, s->restored);
 	n += slave_procs_kill_all(s);
 	if (n)
 		pr_warn("the master took node %d for down and ended their ghosts: %d stale process%s killed",

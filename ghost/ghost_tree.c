@@ -13,25 +13,13 @@
 
 #include "ghost.h"
 #include "log.h"
+#include "util.h"
 
 bool ghost_is_zombie(pid_t pid)
 {
-	char path[64], buf[512], *paren;
-	ssize_t n;
-	int fd;
+	char state = proc_state(pid);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	/* "PID (COMM) STATE ...": the name may hold anything, even ')' */
-	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+	return state == 'Z' || state == 'X';
 }
 
 int ghost_make_tree(struct ghost_member *members, int n, const char *ghost_path,

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fault.h"
@@ -55,4 +57,26 @@ Test(util, fault_at_only_the_points_named)
 	setenv("BPROC_FAULT", "", 1);
 	cr_assert_not(fault_at("master-dump"));
 	unsetenv("BPROC_FAULT");
+}
+
+Test(util, proc_state_reads_the_state_letter)
+{
+	pid_t child = fork();
+
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	cr_expect_eq(proc_state(getpid()), 'R', "we run");
+	cr_assert_eq(kill(child, SIGSTOP), 0);
+	for (int i = 0; i < 200 && proc_state(child) != 'T'; i++)
+		usleep(5000);
+	cr_expect_eq(proc_state(child), 'T');
+	cr_assert_eq(kill(child, SIGKILL), 0);
+	for (int i = 0; i < 200 && proc_state(child) != 'Z'; i++)
+		usleep(5000);
+	cr_expect_eq(proc_state(child), 'Z', "dead, not reaped");
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	cr_expect_eq(proc_state(child), 0, "gone");
 }
