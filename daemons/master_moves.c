@@ -1133,12 +1133,9 @@ int master_adopt_ghost(struct master *m, pid_t pid, int node)
 	for (int fd = 1; pidfd >= 0 && fd <= 2; fd++)
 		g->out[fd].fd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 	if (pidfd >= 0) {
-		char path[64], target[64];
-		ssize_t n;
+		struct move_pipe stdin_pipe[1];
 
-		snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n > 6 && strncmp(target, "pipe:[", 6) == 0)
+		if (move_find_pipes(pid, 1u << 0, stdin_pipe) == 1)
 			g->in_fd = (int)syscall(SYS_pidfd_getfd, pidfd, 0, 0);
 		close(pidfd);
 	}

@@ -562,7 +562,8 @@ static void vexec_child(int index, const int *nodes, int wake[2], const int read
 			char *const argv[], char *const envp[])
 {
 	struct bproc_move_wake w;
-	int lo = wake[0] < wake[1] ? wake[0] : wake[1], hi = wake[0] ^ wake[1] ^ lo;
+	int lo = wake[0] < wake[1] ? wake[0] : wake[1];
+	int hi = wake[0] < wake[1] ? wake[1] : wake[0];
 
 	/* The parent waits until every child has closed ready: set up. */
 	if (setup) {
