@@ -14,6 +14,9 @@
  *   slave-restore   the target's restore is taken for failed, the copy killed
  *   slave-die       the target's slave dies (SIGKILL) as the restore starts
  *   slave-cut       the target's slave cuts its link to the master then
+ *   master-die-frozen   the master dies (SIGKILL) once the process is frozen
+ *   master-die-restored the master dies once the node restored the copy
+ *   master-die-lazy     the master dies right after a --lazy move's commit
  */
 #ifndef BPROC_FAULT_H
 #define BPROC_FAULT_H

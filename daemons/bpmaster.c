@@ -215,6 +215,7 @@ int main(int argc, char **argv)
 
 	/* After daemon(): a tracer must be the process that stays. */
 	master_ghosts_adopt_scan(&m);
+	master_recover_start();
 	next_tick = now_ms() + TICK_MS;
 	while (!m.stopping) {
 		long long now = now_ms();
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
 		if (now >= next_tick) {
 			master_check_heartbeats(&m, now);
 			master_ghosts_orphans_tick(now);
+			master_recover_tick();
 			next_tick = now + TICK_MS;
 		}
 		r = loop_run_once(m.loop, (int)(next_tick - now));

@@ -8,6 +8,7 @@
  *   master_tree.c     the process tree of a move
  *   master_procs.c    processes born on the nodes
  *   master_files.c    bpcp: file transfers, served here or passed to a slave
+ *   master_recover.c  what a master that died mid-move left, put right
  */
 #ifndef BPROC_MASTER_H
 #define BPROC_MASTER_H
@@ -69,6 +70,12 @@ void master_accept_client(struct master *m);
  * -ENOTSUP for a message that is not a request (the caller decides).
  */
 int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, uid_t uid, gid_t gid);
+
+/* master_recover.c: at start, thaw (or kill, see there) the processes a
+ * master before us left frozen for a move; the tick retries those a CRIU
+ * of that master still works on. */
+void master_recover_start(void);
+void master_recover_tick(void);
 
 /* master_moves.c */
 /* Move pid to node for the asker (client, request id; client NULL: the

@@ -771,6 +771,8 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 	r = move_freeze(mv, err, errlen);
 	if (r < 0)
 		return r;
+	if (fault_at("master-die-frozen"))
+		kill(getpid(), SIGKILL);
 	return move_dump(m, mv, n, criu, take_fd(&ps), err, errlen);
 }
 
@@ -1557,6 +1559,8 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		return;
 	}
 
+	if (fault_at("master-die-restored"))
+		kill(getpid(), SIGKILL);
 	/* The copies wait, stopped.  Now each original becomes its ghost;
 	 * for a lazy move not yet: CRIU holds the original until every page
 	 * is across (lazy_dump_ended). */
@@ -1567,7 +1571,9 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	else if (fault_at("master-ghost"))
 		r = -EIO;
 	else if (mv->lazy)
-		r = 0;
+		/* Said before the copy may run: a master after us that finds
+		 * the original frozen must not thaw it (master_recover.c). */
+		r = freezer_mark_committed(&mv->freezer);
 	else
 		r = move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path);
 	if (r < 0) {
@@ -1639,6 +1645,8 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		mv->state = MOVE_SERVING;
 		pr_info("move %llu: process %d runs on node %d; its pages follow on demand",
 			(unsigned long long)mv->id, mv->pid, node);
+		if (fault_at("master-die-lazy"))
+			kill(getpid(), SIGKILL);
 		return;
 	}
 	pr_info("move %llu: process %d now runs on node %d", (unsigned long long)mv->id, mv->pid, node);

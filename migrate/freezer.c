@@ -11,12 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "freezer.h"
 #include "util.h"
 
 #define BPROC_SUBTREE "bproc"
+/*
+ * Written on each cgroup of ours, for a daemon that finds it after the one
+ * that made it died mid-move (freezer_adopt): where each process came from,
+ * and whether its copy was let run elsewhere.  trusted.*: root only.
+ */
+#define XATTR_ORIGIN "trusted.bproc.origin."
+#define XATTR_COMMITTED "trusted.bproc.committed"
 
 int freezer_cgroup2_root(char *buf, size_t len)
 {
@@ -139,6 +147,10 @@ int freezer_add(struct freezer *f, pid_t pid)
 	f->pids[f->npids] = pid;
 	f->origin[f->npids] = origin;
 	f->npids++;
+	/* Best effort: without it, a daemon after us would send the
+	 * process to the cgroup root, not back where it was. */
+	snprintf(text, sizeof(text), XATTR_ORIGIN "%d", (int)pid);
+	setxattr(f->path, text, origin, strlen(origin), 0);
 	return 0;
 }
 
@@ -302,8 +314,15 @@ void freezer_release(struct freezer *f)
 		return;
 	/* Out while still frozen, each thawed as it leaves: thawed inside,
 	 * a process could fork a child into our cgroup, and stay stuck in it. */
-	if (f->npids > 0)
+	if (f->npids > 0) {
 		back = strdup(f->origin[0]);
+	} else {
+		/* Nothing of ours said where it came from (freezer_adopt). */
+		char root[PATH_MAX];
+
+		if (freezer_cgroup2_root(root, sizeof(root)) == 0)
+			back = strdup(root);
+	}
 	while (f->npids > 0)
 		freezer_remove(f, f->pids[0]);
 	if (back)
@@ -314,4 +333,75 @@ void freezer_release(struct freezer *f)
 	for (int i = 0; rmdir(f->path) < 0 && errno == EBUSY && i < 50; i++)
 		usleep(4000);
 	f->path[0] = '\0';
+}
+
+int freezer_mark_committed(struct freezer *f)
+{
+	if (!f->path[0])
+		return -EINVAL;
+	return setxattr(f->path, XATTR_COMMITTED, "1", 1, 0) < 0 ? -errno : 0;
+}
+
+int freezer_leftovers(const char *prefix, char (*paths)[PATH_MAX], int max)
+{
+	/* Room for a name (255) after sub, within PATH_MAX. */
+	char root[PATH_MAX - 512], sub[PATH_MAX - 320];
+	struct dirent *e;
+	DIR *d;
+	int n = 0, r;
+
+	r = freezer_cgroup2_root(root, sizeof(root));
+	if (r < 0)
+		return r;
+	snprintf(sub, sizeof(sub), "%s/" BPROC_SUBTREE, root);
+	d = opendir(sub);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(paths[n++], PATH_MAX, "%s/%s", sub, e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+int freezer_adopt(struct freezer *f, const char *path, bool *committed)
+{
+	char root[PATH_MAX - 128], file[PATH_MAX + 32], name[64], origin[PATH_MAX];
+	_cleanup_fclose_ FILE *procs = NULL;
+	int pid, r;
+
+	memset(f, 0, sizeof(*f));
+	r = freezer_cgroup2_root(root, sizeof(root));
+	if (r < 0)
+		return r;
+	if (strncmp(path, root, strlen(root)) != 0 || strlen(path) >= sizeof(f->path))
+		return -EINVAL;
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	*committed = getxattr(path, XATTR_COMMITTED, name, sizeof(name)) > 0;
+	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
+	procs = fopen(file, "re");
+	if (!procs)
+		return -errno;
+	while (fscanf(procs, "%d", &pid) == 1 && f->npids < FREEZER_MAX_PIDS) {
+		ssize_t len;
+
+		snprintf(name, sizeof(name), XATTR_ORIGIN "%d", pid);
+		len = getxattr(path, name, origin, sizeof(origin) - 1);
+		/* Only a cgroup of this hierarchy, and never ours again. */
+		if (len <= 0)
+			continue;
+		origin[len] = '\0';
+		if (strncmp(origin, root, strlen(root)) != 0 || strstr(origin, "/..") ||
+		    strcmp(origin, path) == 0)
+			continue;
+		f->origin[f->npids] = strdup(origin);
+		if (!f->origin[f->npids])
+			return -ENOMEM;
+		f->pids[f->npids++] = pid;
+	}
+	/* The rest (born inside, or no origin said) go with the first one,
+	 * or to the root of the hierarchy (freezer_release). */
+	return 0;
 }

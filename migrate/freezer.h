@@ -18,6 +18,7 @@
 #define BPROC_FREEZER_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define FREEZER_MAX_PIDS 256
@@ -55,5 +56,19 @@ int freezer_remove(struct freezer *f, pid_t pid);
 /* Thaw, move every process back, remove the cgroup.  Safe on a freezer
  * that was never created. */
 void freezer_release(struct freezer *f);
+
+/*
+ * What a daemon that died mid-move left behind.  The cgroup says where
+ * each process came from (written by freezer_add) and whether the move
+ * was committed (its copy was let run elsewhere: freezer_mark_committed,
+ * before the commit is sent).
+ */
+int freezer_mark_committed(struct freezer *f);
+/* The cgroups of the bproc subtree whose names begin with prefix: at most
+ * max paths into paths; how many, or -errno. */
+int freezer_leftovers(const char *prefix, char (*paths)[PATH_MAX], int max);
+/* Take over such a cgroup: f as if freezer_add() had put its processes
+ * in, so that freezer_release() sends them back; *committed as marked. */
+int freezer_adopt(struct freezer *f, const char *path, bool *committed);
 
 #endif

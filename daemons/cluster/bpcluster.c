@@ -739,16 +739,18 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "restart-master") == 0 && argc == 2) {
 		/* As a crash would: SIGKILL, then a new bpmaster on the same
-		 * configuration, which takes back the ghosts it finds. */
+		 * configuration, which takes back the ghosts it finds.  One
+		 * that crashed already is only started again. */
 		char master[PATH_MAX], what[32];
 		char *margv[] = { master, "-f", "-c", CLUSTER_DIR "/config", NULL };
 		pid_t pid = read_pid(CLUSTER_DIR "/master.pid", "bpmaster");
 
-		if (!pid) {
-			fprintf(stderr, "bpcluster: no bpmaster of a local cluster runs\n");
+		if (!pid && access(CLUSTER_DIR "/config", F_OK) < 0) {
+			fprintf(stderr, "bpcluster: no local cluster is up\n");
 			return 1;
 		}
-		kill(pid, SIGKILL);
+		if (pid)
+			kill(pid, SIGKILL);
 		for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
 			usleep(10000);
 		daemon_path("bpmaster", master, sizeof(master));

@@ -176,4 +176,55 @@ check_eq "nothing of it is left running anywhere" "0" "$(bpstat -p | awk 'NR > 1
 bpcluster restart-master
 wait_for 10 bash -c '[ "$(bpstat -s 0)" = up ] && [ "$(bpstat -s 1)" = up ]'
 check_eq "then it launches again" "launched launched" "$(bpsh 0-1 echo launched | tr '\n' ' ' | sed 's/ $//')"
+cluster_down
+
+# --- the master dies mid-move ---------------------------------------------------
+# It is killed (SIGKILL, as a crash) once the process is frozen, or once the
+# node restored the copy, and started again without the fault: the new
+# master finds the process frozen for a move that will never end, thaws it
+# and sends it back to its cgroup; it runs on here, unchanged.
+cluster_up 1 >/dev/null
+cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)/bproc
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/crash" 2>&1 &
+crash=$!
+disown "$crash"
+sleep 0.5
+for fault in master-die-frozen master-die-restored; do
+	BPROC_FAULT=$fault bpcluster restart-master
+	wait_for 10 node_is 0 up
+	msg=$(bpmove "$crash" 0 2>&1)
+	st=$?
+	check_match "$fault: the move fails with the master (exit $st)" "." "$st${msg:+ $msg}"
+	[ "$st" -ne 0 ] || not_ok "$fault: bpmove said it moved"
+	bpcluster restart-master
+	wait_for 10 node_is 0 up
+	if wait_for 10 runs_here "$crash" "$M/crash"; then
+		ok "$fault: the new master thawed it; it runs on here, unchanged"
+	else
+		not_ok "$fault: the new master thawed it; it runs on here, unchanged"
+		grep -i 'frozen\|thawed\|CRIU' /run/bproc/cluster/master.log | tail -3 | sed 's/^/#   /'
+	fi
+	check "$fault: its cgroup is gone" test ! -e "$cg/move-$crash"
+	check "$fault: node 0 keeps nothing of it" wait_for 10 node_clean "$crash"
+	check_match "$fault: the master says so" "frozen for a move when a master before us died" \
+		"$(cat /run/bproc/cluster/master.log)"
+done
+check "after that it moves" bpmove "$crash" 0
+check_match "bpstat -p: on node 0" "^$crash	0$" "$(bpstat -p)"
+
+# After the commit of a --lazy move the copy ran on the node ahead of the
+# original: the new master kills the original (its parent sees SIGKILL, as
+# for a node that went down), and the slave the copy (no ghost claims it).
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/lazy" 2>&1 &
+lazy=$!
+sleep 0.5
+BPROC_FAULT=master-die-lazy bpcluster restart-master
+wait_for 10 node_is 0 up
+bpmove --lazy "$lazy" 0 >/dev/null 2>&1
+bpcluster restart-master
+wait_for 10 node_is 0 up
+{ wait "$lazy"; } 2>/dev/null
+check_eq "master-die-lazy: the original ends as killed" "137" "$?"
+check "master-die-lazy: no copy is left on node 0" wait_for 10 node_clean "$lazy"
+check "master-die-lazy: nor its cgroup" test ! -e "$cg/move-$lazy"
 finish

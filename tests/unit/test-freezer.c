@@ -166,3 +166,95 @@ Test(freezer, a_stale_empty_cgroup_of_the_same_name_is_taken_over)
 	freezer_release(&again);
 	stop_root();
 }
+
+/* The cgroup's state, as cgroup.events says it ("frozen 0/1"). */
+static int frozen_state(const char *path)
+{
+	char file[PATH_MAX + 32], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(file, sizeof(file), "%s/cgroup.events", path);
+	f = fopen(file, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strstr(buf, "frozen ");
+	return p ? p[7] - '0' : -1;
+}
+
+/* A daemon killed mid-move forgets its freezer; the next one finds the
+ * cgroup (freezer_leftovers), takes it over with what it says of each
+ * process (freezer_adopt: where it came from, committed or not), and
+ * releasing it thaws the process back into its own cgroup. */
+Test(freezer, a_cgroup_left_frozen_is_found_adopted_and_released)
+{
+	struct freezer f, found;
+	char name[64], prefix[48], cgroup[PATH_MAX], (*paths)[PATH_MAX];
+	bool committed = true;
+	int n, hits = 0;
+
+	if (!can_run())
+		cr_skip_test("needs root and a cgroup v2 hierarchy");
+	root = fork();
+	cr_assert_geq(root, 0);
+	if (root == 0) {
+		setpgid(0, 0);
+		pause();
+		_exit(0);
+	}
+	setpgid(root, root);
+	snprintf(prefix, sizeof(prefix), "test-left-%d-", (int)getpid());
+	snprintf(name, sizeof(name), "%sa", prefix);
+	cr_assert_eq(freezer_create(&f, name), 0);
+	cr_assert_eq(freezer_add_tree(&f, root), 0);
+	cr_assert_eq(frozen_state(f.path), 1);
+	snprintf(cgroup, sizeof(cgroup), "%s", f.path);
+	/* Forgotten, as by a daemon killed now (its memory only). */
+	free(f.origin[0]);
+
+	paths = calloc(16, PATH_MAX);
+	cr_assert_not_null(paths);
+	n = freezer_leftovers(prefix, paths, 16);
+	cr_assert_geq(n, 1);
+	for (int i = 0; i < n; i++)
+		hits += strcmp(paths[i], cgroup) == 0;
+	cr_assert_eq(hits, 1, "the leftover %s is found", cgroup);
+	cr_assert_eq(freezer_leftovers("no-such-prefix-", paths, 16), 0);
+	free(paths);
+
+	cr_assert_eq(freezer_adopt(&found, cgroup, &committed), 0);
+	cr_assert(!committed, "not marked committed");
+	cr_assert_eq(found.npids, 1);
+	cr_assert_eq(found.pids[0], root);
+	cr_assert_not(strstr(found.origin[0], name), "it goes back where it came from");
+	cr_assert_eq(freezer_mark_committed(&found), 0);
+	freezer_release(&found);
+	cr_assert_not(in_cgroup(root, name), "released, it is back in its own cgroup");
+	cr_assert(access(cgroup, F_OK) == -1 && errno == ENOENT, "the cgroup is gone");
+	cr_assert_eq(freezer_adopt(&found, "/etc", &committed), -EINVAL,
+		     "only a cgroup of the hierarchy");
+	stop_root();
+}
+
+/* The mark survives the daemon: a second daemon reads it. */
+Test(freezer, a_committed_mark_is_read_back)
+{
+	struct freezer f, found;
+	char name[64], cgroup[PATH_MAX];
+	bool committed = false;
+
+	if (!can_run())
+		cr_skip_test("needs root and a cgroup v2 hierarchy");
+	snprintf(name, sizeof(name), "test-mark-%d", (int)getpid());
+	cr_assert_eq(freezer_create(&f, name), 0);
+	cr_assert_eq(freezer_mark_committed(&f), 0);
+	snprintf(cgroup, sizeof(cgroup), "%s", f.path);
+	cr_assert_eq(freezer_adopt(&found, cgroup, &committed), 0);
+	cr_assert(committed);
+	cr_assert_eq(found.npids, 0, "an empty cgroup holds nobody");
+	freezer_release(&found);
+	cr_assert(access(cgroup, F_OK) == -1 && errno == ENOENT);
+}
