@@ -1521,6 +1521,7 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 {
 	struct master_node *n = master_find_node(m, node);
 	struct ghost_early_signals early = { 0 };
+	const char *why = "cannot make the ghost on the master; the process stays here";
 	char ghost_path[PATH_MAX];
 	struct ghost_entry *g;
 	struct move *mv;
@@ -1566,21 +1567,22 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	 * is across (lazy_dump_ended). */
 	g = ghost_entry_new(m, mv->pid, node);
 	locate_ghost_program(ghost_path, sizeof(ghost_path));
+	r = 0;
 	if (!g)
 		r = -ENOMEM;
 	else if (fault_at("master-ghost"))
 		r = -EIO;
-	else if (mv->lazy)
+	else if (mv->lazy && (r = freezer_mark_committed(&mv->freezer)) < 0)
 		/* Said before the copy may run: a master after us that finds
 		 * the original frozen must not thaw it (master_recover.c). */
-		r = freezer_mark_committed(&mv->freezer);
-	else
+		why = "cannot mark its cgroup committed (extended attributes); the process stays here";
+	else if (!mv->lazy)
 		r = move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path);
 	if (r < 0) {
 		/* Let go, as they were: move_free() thaws what is still frozen. */
 		free(g);
 		send_commit(n, mv->id, false);
-		finish_move(m, mv, r, "cannot make the ghost on the master; the process stays here");
+		finish_move(m, mv, r, why);
 		return;
 	}
 	early = mv->tree->ghost[0].early;
