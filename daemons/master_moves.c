@@ -119,6 +119,9 @@ struct move {
 	int from;             /* BPROC_NODE_MASTER, or the node it leaves */
 	uint8_t token[16];
 	bool source_done, restored;
+	/* What the source sent: its tree, the node's pids (MoveOutResult). */
+	int32_t *out_tree;
+	size_t n_out_tree;
 	/* Signals sent to the ghost meanwhile, for wherever it ends up. */
 	int nheld;
 	int held[MAX_HELD_SIGNALS];
@@ -241,6 +244,7 @@ static void move_free(struct move *mv)
 		move_remove_dir(mv->dir);
 	free_argv(mv->argv);
 	move_tree_free(mv->tree);
+	free(mv->out_tree);
 	free(mv);
 }
 
@@ -1313,6 +1317,16 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 	send_commit(master_find_node(m, mv->from), mv->id, true);
 	send_commit(master_find_node(m, mv->node), mv->id, true);
 	g->node = mv->node;
+	/* Its tree went with it: the ghosts of its descendants, and those
+	 * born on the source node, which have none. */
+	for (size_t i = 1; i < mv->n_out_tree; i++) {
+		struct ghost_entry *c = find_ghost(mv->out_tree[i]);
+
+		if (c && c->node == mv->from)
+			c->node = mv->node;
+		else
+			master_proc_moved(m, mv->from, mv->node, mv->out_tree[i]);
+	}
 	pr_info("move %llu: process %d now runs on node %d (was on node %d)",
 		(unsigned long long)mv->id, mv->pid, mv->node, mv->from);
 	finish_move(m, mv, 0, NULL);
@@ -1407,6 +1421,13 @@ void master_move_out_result(struct master *m, int node, const Bproc__MoveOutResu
 		return;
 	}
 	mv->source_done = true;
+	if (res->n_tree > 0 && res->tree[0] == mv->pid) {
+		mv->out_tree = calloc(res->n_tree, sizeof(*mv->out_tree));
+		if (mv->out_tree) {
+			memcpy(mv->out_tree, res->tree, res->n_tree * sizeof(*mv->out_tree));
+			mv->n_out_tree = res->n_tree;
+		}
+	}
 	if (mv->restored)
 		commit_between_nodes(m, mv);
 }
@@ -1727,9 +1748,13 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 {
 	struct ghost_entry *g = find_ghost(ps->pid);
 
-	(void)m;
-	if (!g || g->node != node)
+	if (!g || g->node != node) {
+		/* A process born on a node that moved in a tree to another:
+		 * it has no ghost, and its end takes it off the list. */
+		if (!WIFSTOPPED(ps->status) && !WIFCONTINUED(ps->status))
+			master_proc_ended(m, node, ps->pid);
 		return;
+	}
 	if (g->held) {
 		/* No ghost yet to show it; its end waits for the ghost. */
 		if (!WIFSTOPPED(ps->status) && !WIFCONTINUED(ps->status)) {

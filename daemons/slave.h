@@ -117,6 +117,9 @@ int slave_procs_init(struct slave *s);
 bool slave_procs_polling(void);
 /* SIGKILL every process born on the node we follow, forget them; how many. */
 int slave_procs_kill_all(struct slave *s);
+/* Stop following host (a host pid) without telling the master it ended:
+ * it moved to another node with its tree. */
+void slave_procs_drop(pid_t host);
 /* How many processes born on the node we follow. */
 unsigned int slave_procs_count(void);
 /* After a (re)connection: tell the master all we follow. */
@@ -133,6 +136,9 @@ void slave_restored_flush(struct restored *r);
 /* It left: forget it without telling the master it ended. */
 void slave_restored_forget(struct slave *s, struct restored *r);
 void slave_moves_remove_images(uint64_t move_id);
+/* Answer a PathCheckRequest: to the master (to NULL), or on a link from
+ * the source node of a move. */
+int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckRequest *req);
 /* The master link broke: copies not yet committed are killed. */
 void slave_moves_master_lost(struct slave *s);
 /* Kill (SIGKILL) and forget every process moved here and every one born

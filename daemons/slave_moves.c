@@ -1076,7 +1076,7 @@ static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 }
 
 /* Before a move: what this node has at the paths the process uses. */
-static int on_path_check(struct slave *s, const Bproc__PathCheckRequest *req)
+int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckRequest *req)
 {
 	Bproc__PathCheckReply rep = BPROC__PATH_CHECK_REPLY__INIT;
 	Msg msg = BPROC__MSG__INIT;
@@ -1099,6 +1099,8 @@ static int on_path_check(struct slave *s, const Bproc__PathCheckRequest *req)
 	rep.seen = ptrs;
 	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REPLY;
 	msg.path_check_reply = &rep;
+	if (to)
+		return conn_send(to, &msg);
 	slave_send_to_master(s, &msg);
 	return 0;
 }
@@ -1107,7 +1109,7 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 {
 	switch (msg->body_case) {
 	case BPROC__MSG__BODY_PATH_CHECK_REQUEST:
-		return on_path_check(s, msg->path_check_request);
+		return slave_path_check(s, NULL, msg->path_check_request);
 	case BPROC__MSG__BODY_PREPARE_MOVE:
 		return on_prepare_move(s, msg->prepare_move);
 	case BPROC__MSG__BODY_IMAGE_CHUNK:

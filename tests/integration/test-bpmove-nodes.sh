@@ -81,9 +81,109 @@ wait "$p"
 check_eq "SIGTERM after node to node: wait() says killed by it (143)" "143" "$?"
 check_eq "bpstat -p forgets it" "" "$(node_of "$p")"
 
-# --- a node-to-node move that fails at the target: the process stays -------
+# --- a tree from node to node ------------------------------------------------
+# root -> A -> G, root -> B, each with 512 KiB of its own that it checks at
+# the end; moved master -> 0 -> 1 whole.  G ends with 3, A with 4 (after
+# reaping G), B waits until killed; the root reaps A and B and ends with 7.
+ppid_of() { ps -o ppid= -p "$1" | tr -d ' '; }
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n | tr '\n' ' '; }
+nchildren_is() { [ "$(children_of "$1" | wc -w)" = "$2" ]; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+mkdir "$out_dir/tree"
+python3 -c '
+import hashlib, os, sys, time
+out = sys.argv[1]
+def run(name, code, forks=(), wait_go=True):
+    data = bytearray(os.urandom(1 << 19))
+    before = hashlib.sha256(data).hexdigest()
+    kids = [f() for f in forks]
+    while wait_go and not os.path.exists(out + "/go"):
+        time.sleep(0.05)
+    while not wait_go:
+        time.sleep(1)
+    statuses = [os.waitpid(k, 0)[1] for k in kids]
+    with open("%s/%s" % (out, name), "w") as f:
+        f.write("%s %d %d %s %s" % (hashlib.sha256(data).hexdigest() == before, os.getpid(),
+                                    os.getppid(), statuses,
+                                    open("/proc/sys/kernel/hostname").read().strip()))
+    os._exit(code)
+def child(name, code, forks=(), wait_go=True):
+    pid = os.fork()
+    if pid == 0:
+        run(name, code, forks, wait_go)
+    return pid
+grandchild = lambda: child("G", 3)
+run("root", 7, [lambda: child("A", 4, [grandchild]), lambda: child("B", 0, (), False)])
+' "$out_dir/tree" </dev/null >/dev/null 2>&1 &
+root=$!
+wait_for 5 nchildren_is "$root" 2
+read -r A B <<<"$(children_of "$root")"
+wait_for 5 nchildren_is "$A" 1
+G=$(children_of "$A" | tr -d ' ')
+check "a python3 with 2 children and a grandchild moves to node 0" bpmove "$root" 0
+t0=$(date +%s%N)
+check "and from node 0 to node 1, the whole tree" bpmove "$root" 1
+echo "# tree node 0 -> node 1: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+for p in "$root" "$A" "$B" "$G"; do
+	check_eq "bpstat -p lists $p on node 1" "1" "$(node_of "$p")"
+	check_eq "one copy of $p runs" "1" "$(copies "$p")"
+done
+check_eq "on node 1, A's real parent is the root's copy" "$(real_of "$root")" "$(ppid_of "$(real_of "$A")")"
+check_eq "and G's is A's copy" "$(real_of "$A")" "$(ppid_of "$(real_of "$G")")"
+check_eq "B's real parent is the root's copy" "$(real_of "$root")" "$(ppid_of "$(real_of "$B")")"
+check_eq "the ghosts keep the tree's shape" "$root $root $A" "$(ppid_of "$A") $(ppid_of "$B") $(ppid_of "$G")"
+kill -TERM "$B"
+check "SIGTERM to B's ghost ends the real B on node 1, and its ghost" wait_for 5 gone "$B"
+touch "$out_dir/tree/go"
+wait "$root"
+check_eq "the root's parent's wait() gets exit code 7 from node 1" "7" "$?"
+check_eq "the root reaped A (exit 4) and B (SIGTERM), its memory intact, on n1" \
+	"True $root [1024, 15] n1" "$(cut -d' ' -f1,2,4- "$out_dir/tree/root")"
+check_eq "A: its pid and parent, reaped G (exit 3), memory intact, on n1" \
+	"True $A $root [768] n1" "$(cat "$out_dir/tree/A")"
+check_eq "G: its pid and parent, memory intact, on n1" "True $G $A [] n1" "$(cat "$out_dir/tree/G")"
+for p in "$A" "$G"; do
+	check "the ghost of $p ends too, no zombie left" wait_for 5 gone "$p"
+done
+check_eq "bpstat -p forgets them" "" "$(bpstat -p | awk -v a="$root" -v b="$A" -v c="$B" -v d="$G" '$1 == a || $1 == b || $1 == c || $1 == d')"
+
+# --- a node-to-node move refused before anything is frozen --------------------
+# On node 0 it opens a TCP connection (to itself): refused on node 0, with
+# the resource named, while it runs on.
+python3 -u -c '
+import os, signal, socket, time
+held = []
+def hold(s, f):
+    l = socket.socket()
+    l.bind(("127.0.0.1", 0))
+    l.listen(1)
+    c = socket.create_connection(l.getsockname())
+    a = l.accept()[0]
+    l.close()
+    held.extend([c, a])
+signal.signal(signal.SIGUSR1, hold)
+for i in range(150):
+    print(i, len(held), flush=True)
+    time.sleep(0.02)
+' </dev/null 2>&1 | cat >"$out_dir/tcp" &
+sleep 0.3
+p=$(pgrep -f 'socket.create_connection' | head -1)
+bpmove "$p" 0
+kill -USR1 "$p"
+wait_for 5 grep -q " 2$" "$out_dir/tcp"
+out=$(bpmove "$p" 1 2>&1)
+check_match "a process holding a TCP connection on node 0 is refused there, naming it" \
+	"node 0: process $p cannot move: fd [0-9]+ is a TCP connection 127.0.0.1:[0-9]+ -> 127.0.0.1:[0-9]+" "$out"
+check_eq "the process is still on node 0" "0" "$(node_of "$p")"
+check_eq "one copy of it runs" "1" "$(copies "$p")"
+n=$(lines "$out_dir/tcp")
+check "and it runs on there" grows "$out_dir/tcp" "$n"
+wait
+check_eq "every line once and in order" "$(seq 0 149)" "$(cut -d' ' -f1 "$out_dir/tcp")"
+
+# --- a node-to-node move refused by the target: the process stays -----------
 # On node 0 it opens a file in node 0's own /tmp, which node 1 does not
-# have: the restore on node 1 fails, and it must run on, on node 0.
+# have: node 1 says so before anything is frozen, and it runs on, on node 0.
 python3 -u -c '
 import os, signal, sys, time
 held = []
@@ -101,7 +201,8 @@ bpmove "$p" 0
 kill -USR1 "$p"
 wait_for 5 grep -q " 1$" "$out_dir/fails"
 out=$(bpmove "$p" 1 2>&1)
-check_match "a move whose restore fails on node 1 says why" "node 1: .*criu" "$out"
+check_match "a move to a node without a file it has open says which, before freezing" \
+	"node 0: process $p cannot move: fd [0-9]+, /tmp/bproc-held-$p, is not on node 1" "$out"
 check_eq "the process is still on node 0" "0" "$(node_of "$p")"
 check_eq "one copy of it runs" "1" "$(copies "$p")"
 n=$(lines "$out_dir/fails")
