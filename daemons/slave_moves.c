@@ -761,6 +761,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 			snprintf(err, sizeof(err), "the restore failed (fault injected)");
 		}
 		if (ret < 0) {
+			/* What came back of its tree must not stay, stopped. */
+			signal_tree(r, SIGKILL);
 			free_members(r);
 			free(r);
 			r = NULL;
