@@ -147,6 +147,47 @@ for p in "$A" "$G"; do
 done
 check_eq "bpstat -p forgets them" "" "$(bpstat -p | awk -v a="$root" -v b="$A" -v c="$B" -v d="$G" '$1 == a || $1 == b || $1 == c || $1 == d')"
 
+# --- a child born on node 0 goes with its parent to node 1 --------------------
+mkdir "$out_dir/born"
+python3 -c '
+import os, sys, time
+out = sys.argv[1]
+def wait_file(name):
+    while not os.path.exists(out + "/" + name):
+        time.sleep(0.05)
+wait_file("fork")
+kid = os.fork()
+if kid == 0:
+    wait_file("end")
+    with open(out + "/kid", "w") as f:
+        f.write("%d %d %s" % (os.getpid(), os.getppid(),
+                              open("/proc/sys/kernel/hostname").read().strip()))
+    os._exit(5)
+st = os.waitpid(kid, 0)[1]
+with open(out + "/parent", "w") as f:
+    f.write("%d %d" % (kid, st))
+' "$out_dir/born" </dev/null >/dev/null 2>&1 &
+p=$!
+sleep 0.3
+born_on() { bpstat -p | awk -v p="$p" -v n="$1" '$2 == n && $1 != p { print $1 }'; }
+born_is() { [ "$(born_on "$1")" = "$2" ]; }
+check "a process that forks later moves to node 0" bpmove "$p" 0
+touch "$out_dir/born/fork"
+has_born() { [ -n "$(born_on "$1")" ]; }
+wait_for 5 has_born 0
+kid=$(born_on 0)
+check_match "its child, born on node 0, shows there" "^[0-9]+$" "$kid"
+check "the parent moves from node 0 to node 1 with it" bpmove "$p" 1
+check_eq "bpstat -p: the parent on node 1" "1" "$(node_of "$p")"
+check_eq "and its child born on node 0, now on node 1" "$kid" "$(born_on 1)"
+check_eq "nothing of them on node 0" "" "$(born_on 0)"
+touch "$out_dir/born/end"
+wait "$p"
+check_eq "the parent ends well on node 1" "0" "$?"
+check_eq "the child ran on n1 with its pid and parent" "$kid $p n1" "$(cat "$out_dir/born/kid")"
+check_eq "and its parent reaped its exit code 5" "$kid 1280" "$(cat "$out_dir/born/parent")"
+check "bpstat -p forgets the child" wait_for 5 born_is 1 ""
+
 # --- a node-to-node move refused before anything is frozen --------------------
 # On node 0 it opens a TCP connection (to itself): refused on node 0, with
 # the resource named, while it runs on.
