@@ -133,6 +133,9 @@ struct restored *slave_restored_find(struct slave *s, pid_t nspid);
 pid_t slave_restored_host_pid(const struct restored *r);
 /* Send the master what it wrote so far. */
 void slave_restored_flush(struct restored *r);
+/* Is key ("pipe:[INODE]") a pipe of ours to its stdin, stdout or stderr
+ * (forwarded through us), rather than one within its tree? */
+bool slave_restored_forwards(const struct restored *r, const char *key);
 /* It left: forget it without telling the master it ended. */
 void slave_restored_forget(struct slave *s, struct restored *r);
 void slave_moves_remove_images(uint64_t move_id);

@@ -365,7 +365,13 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 		snprintf(err, errlen, "the link to node %d closed", o->target);
 	}
 	if (ret == 0) {
-		npipes = move_find_pipes(o->host_pid, 07, pipes);
+		/* Only the pipes we forward are replaced on the target; one
+		 * whose other end is in the tree (bash's `> >(cat)`) moves
+		 * whole with it. */
+		npipes = 0;
+		for (int i = 0, n = move_find_pipes(o->host_pid, 07, pipes); i < n; i++)
+			if (slave_restored_forwards(r, pipes[i].key))
+				pipes[npipes++] = pipes[i];
 		ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes, MOVE_NO_TTY,
 				       nodepids, o->freezer.npids, o->wake_fd, false, err, errlen);
 		if (ret < 0 && !err[0])

@@ -1303,6 +1303,22 @@ void slave_restored_flush(struct restored *r)
 		forward_output(r->out[i]);
 }
 
+bool slave_restored_forwards(const struct restored *r, const char *key)
+{
+	for (int i = -1; i < r->nout; i++) {
+		int fd = i < 0 ? r->in.fd : r->out[i]->fd;
+		char mine[64];
+		struct stat st;
+
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+			continue;
+		snprintf(mine, sizeof(mine), "pipe:[%lu]", (unsigned long)st.st_ino);
+		if (strcmp(mine, key) == 0)
+			return true;
+	}
+	return false;
+}
+
 void slave_restored_forget(struct slave *s, struct restored *r)
 {
 	slave_restored_flush(r);

@@ -188,6 +188,19 @@ check_eq "the child ran on n1 with its pid and parent" "$kid $p n1" "$(cat "$out
 check_eq "and its parent reaped its exit code 5" "$kid 1280" "$(cat "$out_dir/born/parent")"
 check "bpstat -p forgets the child" wait_for 5 born_is 1 ""
 
+# --- a pipe within the tree stays within it from node to node ------------------
+# bash's stdout is a pipe to its own child cat: it moves whole, never
+# forwarded through a slave.
+bash -c 'exec > >(exec cat >"$1"); for i in $(seq 1 60); do echo "$i"; sleep 0.05; done' \
+	bash "$out_dir/inner" </dev/null 2>/dev/null &
+p=$!
+wait_for 5 test -s "$out_dir/inner"
+check "a bash whose stdout is a pipe to its child cat moves to node 0" bpmove "$p" 0
+check "and on to node 1" bpmove "$p" 1
+wait "$p"
+check "the cat ends" wait_for 5 bash -c "[ \$(wc -l <'$out_dir/inner') -ge 60 ]"
+check_eq "every line reached cat's file once, in order" "$(seq 1 60)" "$(cat "$out_dir/inner")"
+
 # --- a node-to-node move refused before anything is frozen --------------------
 # On node 0 it opens a TCP connection (to itself): refused on node 0, with
 # the resource named, while it runs on.
