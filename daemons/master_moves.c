@@ -122,9 +122,11 @@ struct move {
 	/* What the source sent: its tree, the node's pids (MoveOutResult). */
 	int32_t *out_tree;
 	size_t n_out_tree;
-	/* Signals sent to the ghost meanwhile, for wherever it ends up. */
+	/* Signals sent to the ghost meanwhile (or to a ghost of its tree:
+	 * held_pid), for wherever it ends up. */
 	int nheld;
 	int held[MAX_HELD_SIGNALS];
+	pid_t held_pid[MAX_HELD_SIGNALS];
 	/* What the target must have; until it answered, nothing is frozen. */
 	struct movable movable;
 	bool checking;
@@ -1276,8 +1278,12 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 		 * meanwhile go to wherever the process runs now. */
 		if (g->in_fd >= 0)
 			loop_add(m->loop, g->in_fd, EPOLLIN, on_ghost_stdin, g);
-		for (int i = 0; i < mv->nheld; i++)
-			forward_signal(m, g, mv->held[i]);
+		for (int i = 0; i < mv->nheld; i++) {
+			struct ghost_entry *h = find_ghost(mv->held_pid[i]);
+
+			if (h)
+				forward_signal(m, h, mv->held[i]);
+		}
 	}
 	move_unlink(mv);
 	move_free(mv);
@@ -1296,6 +1302,30 @@ static struct move *moving(pid_t pid)
 	for (struct move *mv = moves; mv; mv = mv->next)
 		if (mv->pid == pid)
 			return mv;
+	return NULL;
+}
+
+/* The node-to-node move that takes pid's process along: its own, or one
+ * of an ancestor on the same node (a ghost's parent is the ghost of its
+ * real parent). */
+static struct move *leaving_with(pid_t pid)
+{
+	struct ghost_entry *g = find_ghost(pid);
+
+	/* Only ghosts can be moving: the walk ends at the first process
+	 * that is not one. */
+	for (int depth = 0; g && pid > 1 && find_ghost(pid) && depth < FREEZER_MAX_PIDS;
+	     depth++) {
+		struct move *mv = moving(pid);
+		uid_t uid;
+		pid_t ppid;
+
+		if (mv)
+			return mv->from == g->node ? mv : NULL;
+		if (process_owner(pid, &uid, &ppid) < 0)
+			return NULL;
+		pid = ppid;
+	}
 	return NULL;
 }
 
@@ -2036,14 +2066,16 @@ void master_ghosts_reap(struct master *m)
 
 				ghost_resume(pid, stale_stop ? 0 : ev.sig);
 			} else {
-				struct move *mv = moving(pid);
+				struct move *mv = leaving_with(pid);
 
-				/* Between two nodes, the process is frozen on the
-				 * source and its image on the way: the signal is for
-				 * wherever it runs once the move is over. */
-				if (mv && mv->from != BPROC_NODE_MASTER && mv->nheld < MAX_HELD_SIGNALS)
+				/* Between two nodes, the process (and its tree) is
+				 * frozen on the source and its image on the way: the
+				 * signal is for wherever it runs once the move is
+				 * over. */
+				if (mv && mv->nheld < MAX_HELD_SIGNALS) {
+					mv->held_pid[mv->nheld] = pid;
 					mv->held[mv->nheld++] = ev.sig;
-				else {
+				} else {
 					if (ev.sig == SIGWINCH)
 						send_tty_size(g);
 					forward_signal(m, g, ev.sig);

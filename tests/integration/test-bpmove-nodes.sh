@@ -147,6 +147,40 @@ for p in "$A" "$G"; do
 done
 check_eq "bpstat -p forgets them" "" "$(bpstat -p | awk -v a="$root" -v b="$A" -v c="$B" -v d="$G" '$1 == a || $1 == b || $1 == c || $1 == d')"
 
+# --- a signal to a child's ghost while its tree moves between nodes ------------
+# The child holds 150 MiB, so the move takes a while; the signal sent
+# meanwhile is held by the master and reaches the child once, wherever it
+# runs then.
+python3 -c '
+import os, signal, sys, time
+out = sys.argv[1]
+if os.fork() == 0:
+    data = bytearray(os.urandom(150 << 20))
+    def note(s, f):
+        with open(out, "a") as f:
+            f.write(open("/proc/sys/kernel/hostname").read().strip() + "\n")
+    signal.signal(signal.SIGUSR1, note)
+    open(out + ".ready", "w").close()
+    while True:
+        time.sleep(1)
+os.wait()
+' "$out_dir/usr1" </dev/null >/dev/null 2>&1 &
+root=$!
+wait_for 30 test -e "$out_dir/usr1.ready"
+C=$(children_of "$root" | tr -d ' ')
+check "a tree with a 150 MiB child moves to node 0" bpmove "$root" 0
+bpmove "$root" 1 &
+mover=$!
+sleep 0.15
+kill -USR1 "$C"
+wait "$mover"
+check_eq "it moved on to node 1" "1 1" "$(node_of "$root") $(node_of "$C")"
+check "the child's handler ran" wait_for 5 test -s "$out_dir/usr1"
+sleep 0.5
+check_eq "once" "1" "$(cat "$out_dir/usr1" 2>/dev/null | wc -l)"
+kill -KILL "$C" "$root"
+wait "$root" 2>/dev/null
+
 # --- a child born on node 0 goes with its parent to node 1 --------------------
 mkdir "$out_dir/born"
 python3 -c '
