@@ -419,7 +419,8 @@ static void send_to_node(struct master *m, int node, Msg *msg)
  * node at the commit.
  */
 static int move_between_nodes(struct master *m, struct conn *client, uint64_t id,
-			      struct ghost_entry *g, struct master_node *target, int wake_fd)
+			      struct ghost_entry *g, struct master_node *target, int wake_fd,
+			      bool lazy)
 {
 	struct master_node *src = master_find_node(m, g->node);
 	Bproc__MoveExpect ex = BPROC__MOVE_EXPECT__INIT;
@@ -448,6 +449,7 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 	mv->client = client;
 	mv->client_id = id;
 	mv->wake_fd = wake_fd;
+	mv->lazy = lazy;
 	if (getrandom(mv->token, sizeof(mv->token), 0) != (ssize_t)sizeof(mv->token)) {
 		free(mv);
 		return answer(client, id, g->pid, wake_fd, -EAGAIN, "no random bytes for the move");
@@ -466,8 +468,8 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
 	msg.move_expect = &ex;
 	conn_send(target->conn, &msg);
-	pr_info("move %llu: process %d from node %d to node %d", (unsigned long long)mv->id,
-		mv->pid, mv->from, mv->node);
+	pr_info("move %llu: process %d from node %d to node %d%s", (unsigned long long)mv->id,
+		mv->pid, mv->from, mv->node, lazy ? ", its memory after it (lazy)" : "");
 	return 0;
 }
 
@@ -566,12 +568,11 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		if (p->pid == pid)
 			return answer(client, id, pid, wake_fd, -EBUSY, "process %d is already moving",
 				      pid);
-	if (g && lazy)
+	if (g && lazy && m->cfg.encrypt)
 		return answer(client, id, pid, wake_fd, -ENOTSUP,
-			      "--lazy moves only from the master for now; process %d runs on node %d",
-			      pid, g->node);
+			      "the links are encrypted: --lazy is not (its pages would go in the clear)");
 	if (g)
-		return move_between_nodes(m, client, id, g, n, wake_fd);
+		return move_between_nodes(m, client, id, g, n, wake_fd, lazy);
 	if (pid == getpid() || ppid == 0)
 		return answer(client, id, pid, wake_fd, -EINVAL, "process %d cannot move", pid);
 	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0)
@@ -1381,6 +1382,8 @@ static void send_move_out(struct master *m, struct move *mv, uint16_t ps_port)
 	out.token.len = sizeof(mv->token);
 	out.has_ps_port = true;
 	out.ps_port = ps_port;
+	out.has_lazy = mv->lazy;
+	out.lazy = mv->lazy;
 	if (mv->wake_fd >= 0) {
 		out.has_wake_fd = true;
 		out.wake_fd = mv->wake_fd;
@@ -1425,6 +1428,8 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 	inet_ntop(AF_INET, &src->addr, addr, sizeof(addr));
 	pm.move_id = mv->id;
 	pm.pid = mv->pid;
+	pm.has_lazy = mv->lazy;
+	pm.lazy = mv->lazy;
 	pm.source_addr = addr;
 	pm.has_token = true;
 	pm.token.data = mv->token;

@@ -163,6 +163,9 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep);
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);
 /* MoveCommit for a move out of here; false if it is not one. */
 bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c);
+/* A child of ours ended: a lazy dump's CRIU?  Then the original goes (or,
+ * before the commit, the move fails); false if it was not one. */
+bool slave_move_out_child_exited(struct slave *s, pid_t pid, int status);
 /* Abort every move out of here: the originals thaw. */
 void slave_move_out_shutdown(struct slave *s);
 

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bproc.h"
@@ -42,6 +43,8 @@
 
 #define OUT_DIR "/run/bproc/images"
 #define CONNECT_TIMEOUT_MS 3000
+/* A lazy dump told to stop (its stream shut) ends within this. */
+#define LAZY_STOP_MS 10000
 
 struct move_out {
 	uint64_t id;
@@ -55,6 +58,12 @@ struct move_out {
 	uint8_t token[16];
 	size_t token_len;
 	int wake_fd;
+	/* Post-copy: our CRIU serves the pages on ps_fd and holds the frozen
+	 * original until they are all across (it ends then). */
+	bool lazy;
+	bool committed;
+	pid_t criu_pid;
+	int ps_fd;
 	/* The tree as examined (host pids, parents first) and what the
 	 * target must have for it. */
 	int ntree;
@@ -182,8 +191,39 @@ static int list_tree(pid_t root, pid_t *out, int max)
 	return n;
 }
 
+/* A lazy dump that must stop: its stream shut, it lets go of the tree. */
+static void stop_lazy_dump(struct move_out *o)
+{
+	long long deadline = now_ms() + LAZY_STOP_MS;
+	int status;
+
+	if (o->ps_fd >= 0)
+		shutdown(o->ps_fd, SHUT_RDWR);
+	if (o->criu_pid <= 0)
+		return;
+	while (waitpid(o->criu_pid, &status, WNOHANG) == 0) {
+		if (now_ms() > deadline) {
+			pr_warn("move %llu: CRIU %d does not end; killing it", (unsigned long long)o->id,
+				o->criu_pid);
+			kill(o->criu_pid, SIGKILL);
+			waitpid(o->criu_pid, &status, 0);
+			break;
+		}
+		usleep(5000);
+	}
+	o->criu_pid = 0;
+}
+
+static void kill_originals(struct move_out *o);
+
 static void move_out_free(struct move_out *o)
 {
+	stop_lazy_dump(o);
+	/* Committed, its copy runs on the target: never thawed here. */
+	if (o->committed)
+		kill_originals(o);
+	if (o->ps_fd >= 0)
+		close(o->ps_fd);
 	if (o->peer) {
 		struct conn *peer = o->peer;
 
@@ -355,11 +395,24 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 	} else {
 		ret = connect_page_stream(o, &ps, err, errlen);
 	}
+	if (ret == 0 && o->lazy && ps < 0) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "a lazy move without a page stream");
+	}
 	/* The pages go into the target's page server as CRIU reads them;
-	 * only the small images are left for the link. */
-	if (ret == 0)
+	 * only the small images are left for the link.  Lazy: CRIU keeps the
+	 * memory and serves it on the stream once the target restores. */
+	if (ret == 0 && o->lazy) {
+		ret = criu_dump_lazy_start_in(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
+					      &o->criu_pid, err, errlen);
+		if (ret == 0) {
+			o->ps_fd = ps;
+			ps = -1;
+		}
+	} else if (ret == 0) {
 		ret = criu_dump_tree_stream(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
 					    err, errlen);
+	}
 	if (ret == 0 && !o->peer) {
 		ret = -ECONNRESET;
 		snprintf(err, errlen, "the link to node %d closed", o->target);
@@ -373,7 +426,7 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 			if (slave_restored_forwards(r, pipes[i].key))
 				pipes[npipes++] = pipes[i];
 		ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes, MOVE_NO_TTY,
-				       nodepids, o->freezer.npids, o->wake_fd, false, err, errlen);
+				       nodepids, o->freezer.npids, o->wake_fd, o->lazy, err, errlen);
 		if (ret < 0 && !err[0])
 			snprintf(err, errlen, "link to node %d: %s", o->target, strerror(-ret));
 	}
@@ -457,12 +510,19 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 	memcpy(o->token, mo->token.data, mo->token.len);
 	o->token_len = mo->token.len;
 	o->wake_fd = mo->has_wake_fd ? mo->wake_fd : -1;
+	o->lazy = mo->has_lazy && mo->lazy;
+	o->ps_fd = -1;
 	o->next = s->moving_out;
 	s->moving_out = o;
 
 	/* Nothing is frozen until the tree passed its checks here and the
 	 * target said it has the files. */
 	ret = examine(s, o, err, sizeof(err));
+	if (ret == 0 && o->lazy && o->ntree > 1) {
+		ret = -ENOTSUP;
+		snprintf(err, sizeof(err), "process %d has children; --lazy moves a single process for now",
+			 o->pid);
+	}
 	if (ret == 0) {
 		fd = connect_to(o->addr, mo->port);
 		if (fd < 0) {
@@ -506,6 +566,15 @@ static void wait_gone(pid_t host_pid)
 	}
 }
 
+/* The originals of a committed move: never to run again. */
+static void kill_originals(struct move_out *o)
+{
+	for (int i = 0; i < o->freezer.npids; i++)
+		kill(o->freezer.pids[i], SIGKILL);
+	for (int i = 0; i < o->freezer.npids; i++)
+		wait_gone(o->freezer.pids[i]);
+}
+
 bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 {
 	struct move_out *o;
@@ -514,7 +583,6 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 		if ((*p)->id != c->move_id)
 			continue;
 		o = *p;
-		*p = o->next;
 		if (c->commit) {
 			struct restored *r = slave_restored_find(s, o->pid);
 
@@ -525,13 +593,20 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 				slave_restored_forget(s, r);
 			for (int i = 0; i < o->freezer.npids; i++)
 				slave_procs_drop(o->freezer.pids[i]);
-			for (int i = 0; i < o->freezer.npids; i++)
-				kill(o->freezer.pids[i], SIGKILL);
-			for (int i = 0; i < o->freezer.npids; i++)
-				wait_gone(o->freezer.pids[i]);
+			if (o->lazy && o->criu_pid > 0) {
+				/* Its CRIU still serves the memory: the original
+				 * goes when it is done (slave_move_out_child_exited). */
+				o->committed = true;
+				pr_info("move %llu: process %d runs on node %d; its pages follow on demand",
+					(unsigned long long)o->id, o->pid, o->target);
+				return true;
+			}
+			*p = o->next;
+			kill_originals(o);
 			pr_info("move %llu: process %d (%d in its tree) left for another node",
 				(unsigned long long)o->id, o->pid, o->freezer.npids);
 		} else {
+			*p = o->next;
 			pr_info("move %llu aborted: process %d runs on here", (unsigned long long)o->id,
 				o->pid);
 		}
@@ -541,12 +616,52 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 	return false;
 }
 
+bool slave_move_out_child_exited(struct slave *s, pid_t pid, int status)
+{
+	struct move_out *o;
+
+	for (o = s->moving_out; o && (o->criu_pid <= 0 || o->criu_pid != pid); o = o->next)
+		;
+	if (!o)
+		return false;
+	o->criu_pid = 0;
+	if (!o->committed) {
+		char err[160];
+
+		/* Before the commit the copy cannot get its pages: the move
+		 * fails, and the original runs on here. */
+		snprintf(err, sizeof(err), "the lazy dump ended before the process ran on node %d (status 0x%x)",
+			 o->target, status);
+		pr_warn("move %llu: %s", (unsigned long long)o->id, err);
+		out_failed(s, o, -EPIPE, err);
+		return true;
+	}
+	unlink_out(s, o);
+	/* Every page is across (or the stream broke, and the copy is killed
+	 * on the target): the original goes either way. */
+	kill_originals(o);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		pr_info("move %llu: every page of process %d is on node %d; its original is gone",
+			(unsigned long long)o->id, o->pid, o->target);
+	else
+		pr_err("move %llu: the page stream of process %d broke (CRIU status 0x%x); its original is killed",
+		       (unsigned long long)o->id, o->pid, status);
+	move_out_free(o);
+	return true;
+}
+
 void slave_move_out_shutdown(struct slave *s)
 {
-	while (s->moving_out) {
-		struct move_out *o = s->moving_out;
+	for (struct move_out **p = &s->moving_out; *p;) {
+		struct move_out *o = *p;
 
-		s->moving_out = o->next;
+		/* A committed lazy move serves its pages on, master or not:
+		 * its copy on the target needs them. */
+		if (o->committed && !s->stopping) {
+			p = &o->next;
+			continue;
+		}
+		*p = o->next;
 		move_out_free(o);
 	}
 }

@@ -348,6 +348,36 @@ check_eq "it exits normally" "0" "$?"
 check_eq "its 200 MiB are intact, and it ran on n1" "True n1" "$(tail -1 "$out_dir/big")"
 check "node 0 kept nothing of it" test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)"
 
+# --- node to node post-copy: bpmove --lazy ----------------------------------------
+# Restored on node 1 at once, its memory pulled from node 0's CRIU on demand;
+# node 0 keeps the frozen original until every page is across, then kills it.
+python3 -c '
+import hashlib, os, signal
+data = bytearray(os.urandom(200 << 20))
+before = hashlib.sha256(data).hexdigest()
+signal.signal(signal.SIGUSR1, lambda s, f: None)
+print("ready", flush=True)
+signal.pause()
+print(before == hashlib.sha256(data).hexdigest(), open("/proc/sys/kernel/hostname").read().strip(), flush=True)
+' </dev/null >"$out_dir/lazy" 2>&1 &
+lz=$!
+wait_for 30 grep -q ready "$out_dir/lazy"
+check "a 200 MiB python3 moves to node 0" bpmove "$lz" 0
+t0=$(date +%s%N)
+check "bpmove --lazy moves it on to node 1" bpmove --lazy "$lz" 1
+echo "# --lazy node 0 -> node 1 of 200 MiB: $(( ($(date +%s%N) - t0) / 1000000 )) ms to bpmove's return"
+check_eq "bpstat -p: on node 1" "1" "$(node_of "$lz")"
+copies_is() { [ "$(copies "$1")" = "$2" ]; }
+check "once every page is across, node 0's original is gone: one copy" wait_for 30 copies_is "$lz" 1
+check_match "node 0 served its pages after the commit, then let the original go" \
+	"move [0-9]+: process $lz runs on node 1; its pages follow on demand.*move [0-9]+: every page of process $lz is on node 1" \
+	"$(tr '\n' ' ' </run/bproc/cluster/n0/slave.log)"
+kill -USR1 "$lz"
+wait "$lz"
+check_eq "it exits normally" "0" "$?"
+check_eq "its 200 MiB are intact, and it ran on n1" "True n1" "$(tail -1 "$out_dir/lazy")"
+check "node 0 kept nothing of it" test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)"
+
 # --- libbproc: bproc_rfork, bproc_vrfork, bproc_move of the caller --------------
 "$build/tests/move-self" 0 1 2 </dev/null 2>&1 | cat >"$out_dir/self"
 out=$(cat "$out_dir/self")
