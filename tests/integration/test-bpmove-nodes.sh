@@ -382,6 +382,33 @@ check_eq "it exits normally" "0" "$?"
 check_eq "its 200 MiB are intact, and it ran on n1" "True n1" "$(tail -1 "$out_dir/lazy")"
 check "node 0 kept nothing of it" test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)"
 
+# A lazy move whose page stream breaks after the commit: the copy lacks
+# memory and the original is behind it, so the process is lost on both nodes
+# and its parent sees SIGKILL.
+python3 -c '
+import os, signal
+data = bytearray(os.urandom(300 << 20))
+print("ready", flush=True)
+signal.pause()
+' </dev/null >"$out_dir/lazybroken" 2>&1 &
+lz=$!
+wait_for 30 grep -q ready "$out_dir/lazybroken"
+bpmove "$lz" 0
+if bpmove --lazy "$lz" 1; then
+	ok "bpmove --lazy of a 300 MiB python3 from node 0 to node 1"
+	kill -9 $(pgrep -f "criu lazy-pages") 2>/dev/null
+else
+	not_ok "bpmove --lazy of a 300 MiB python3 from node 0 to node 1"
+	kill -9 "$lz"
+fi
+wait "$lz" 2>/dev/null
+check_eq "when its page stream breaks, its parent sees SIGKILL" "137" "$?"
+if wait_for 10 copies_is "$lz" 0; then ok "no copy of it is left on either node"; else
+	not_ok "no copy of it is left on either node"
+	for r in $(real_of "$lz"); do grep -E "^(State|NSpid|PPid)" "/proc/$r/status" | tr '\n' ' ' | sed 's/^/#   /'; echo; done
+fi
+check_eq "bpstat -p forgets it" "" "$(node_of "$lz")"
+
 # --- libbproc: bproc_rfork, bproc_vrfork, bproc_move of the caller --------------
 "$build/tests/move-self" 0 1 2 </dev/null 2>&1 | cat >"$out_dir/self"
 out=$(cat "$out_dir/self")
