@@ -117,6 +117,10 @@ bool master_moves_node_busy(int node);
 /* master_procs.c: processes born on the nodes (not moved there). */
 void master_proc_forked(struct master *m, int node, const Bproc__ProcessForked *f);
 void master_proc_gone(struct master *m, int node, const Bproc__ProcessGone *g);
+/* pid of node ended (it came to node in a moved tree: ProcessStatus). */
+void master_proc_ended(struct master *m, int node, pid_t pid);
+/* pid of node from went to node to, in the tree of a process moved there. */
+void master_proc_moved(struct master *m, int from, int to, pid_t pid);
 void master_procs_node_down(struct master *m, int node);
 size_t master_procs_count(void);
 /* Fill up to max entries (and pointers to them), leaving out pids that

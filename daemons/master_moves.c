@@ -119,9 +119,14 @@ struct move {
 	int from;             /* BPROC_NODE_MASTER, or the node it leaves */
 	uint8_t token[16];
 	bool source_done, restored;
-	/* Signals sent to the ghost meanwhile, for wherever it ends up. */
+	/* What the source sent: its tree, the node's pids (MoveOutResult). */
+	int32_t *out_tree;
+	size_t n_out_tree;
+	/* Signals sent to the ghost meanwhile (or to a ghost of its tree:
+	 * held_pid), for wherever it ends up. */
 	int nheld;
 	int held[MAX_HELD_SIGNALS];
+	pid_t held_pid[MAX_HELD_SIGNALS];
 	/* What the target must have; until it answered, nothing is frozen. */
 	struct movable movable;
 	bool checking;
@@ -241,6 +246,7 @@ static void move_free(struct move *mv)
 		move_remove_dir(mv->dir);
 	free_argv(mv->argv);
 	move_tree_free(mv->tree);
+	free(mv->out_tree);
 	free(mv);
 }
 
@@ -413,7 +419,8 @@ static void send_to_node(struct master *m, int node, Msg *msg)
  * node at the commit.
  */
 static int move_between_nodes(struct master *m, struct conn *client, uint64_t id,
-			      struct ghost_entry *g, struct master_node *target, int wake_fd)
+			      struct ghost_entry *g, struct master_node *target, int wake_fd,
+			      bool lazy)
 {
 	struct master_node *src = master_find_node(m, g->node);
 	Bproc__MoveExpect ex = BPROC__MOVE_EXPECT__INIT;
@@ -442,6 +449,7 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 	mv->client = client;
 	mv->client_id = id;
 	mv->wake_fd = wake_fd;
+	mv->lazy = lazy;
 	if (getrandom(mv->token, sizeof(mv->token), 0) != (ssize_t)sizeof(mv->token)) {
 		free(mv);
 		return answer(client, id, g->pid, wake_fd, -EAGAIN, "no random bytes for the move");
@@ -460,8 +468,8 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
 	msg.move_expect = &ex;
 	conn_send(target->conn, &msg);
-	pr_info("move %llu: process %d from node %d to node %d", (unsigned long long)mv->id,
-		mv->pid, mv->from, mv->node);
+	pr_info("move %llu: process %d from node %d to node %d%s", (unsigned long long)mv->id,
+		mv->pid, mv->from, mv->node, lazy ? ", its memory after it (lazy)" : "");
 	return 0;
 }
 
@@ -560,12 +568,11 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		if (p->pid == pid)
 			return answer(client, id, pid, wake_fd, -EBUSY, "process %d is already moving",
 				      pid);
-	if (g && lazy)
+	if (g && lazy && m->cfg.encrypt)
 		return answer(client, id, pid, wake_fd, -ENOTSUP,
-			      "--lazy moves only from the master for now; process %d runs on node %d",
-			      pid, g->node);
+			      "the links are encrypted: --lazy is not (its pages would go in the clear)");
 	if (g)
-		return move_between_nodes(m, client, id, g, n, wake_fd);
+		return move_between_nodes(m, client, id, g, n, wake_fd, lazy);
 	if (pid == getpid() || ppid == 0)
 		return answer(client, id, pid, wake_fd, -EINVAL, "process %d cannot move", pid);
 	if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0)
@@ -1274,8 +1281,12 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 		 * meanwhile go to wherever the process runs now. */
 		if (g->in_fd >= 0)
 			loop_add(m->loop, g->in_fd, EPOLLIN, on_ghost_stdin, g);
-		for (int i = 0; i < mv->nheld; i++)
-			forward_signal(m, g, mv->held[i]);
+		for (int i = 0; i < mv->nheld; i++) {
+			struct ghost_entry *h = find_ghost(mv->held_pid[i]);
+
+			if (h)
+				forward_signal(m, h, mv->held[i]);
+		}
 	}
 	move_unlink(mv);
 	move_free(mv);
@@ -1297,6 +1308,30 @@ static struct move *moving(pid_t pid)
 	return NULL;
 }
 
+/* The node-to-node move that takes pid's process along: its own, or one
+ * of an ancestor on the same node (a ghost's parent is the ghost of its
+ * real parent). */
+static struct move *leaving_with(pid_t pid)
+{
+	struct ghost_entry *g = find_ghost(pid);
+
+	/* Only ghosts can be moving: the walk ends at the first process
+	 * that is not one. */
+	for (int depth = 0; g && pid > 1 && find_ghost(pid) && depth < FREEZER_MAX_PIDS;
+	     depth++) {
+		struct move *mv = moving(pid);
+		uid_t uid;
+		pid_t ppid;
+
+		if (mv)
+			return mv->from == g->node ? mv : NULL;
+		if (process_owner(pid, &uid, &ppid) < 0)
+			return NULL;
+		pid = ppid;
+	}
+	return NULL;
+}
+
 /* Node to node: both slaves are ready; the ghost takes its new node. */
 static void commit_between_nodes(struct master *m, struct move *mv)
 {
@@ -1315,6 +1350,16 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 	send_commit(master_find_node(m, mv->from), mv->id, true);
 	send_commit(master_find_node(m, mv->node), mv->id, true);
 	g->node = mv->node;
+	/* Its tree went with it: the ghosts of its descendants, and those
+	 * born on the source node, which have none. */
+	for (size_t i = 1; i < mv->n_out_tree; i++) {
+		struct ghost_entry *c = find_ghost(mv->out_tree[i]);
+
+		if (c && c->node == mv->from)
+			c->node = mv->node;
+		else
+			master_proc_moved(m, mv->from, mv->node, mv->out_tree[i]);
+	}
 	pr_info("move %llu: process %d now runs on node %d (was on node %d)",
 		(unsigned long long)mv->id, mv->pid, mv->node, mv->from);
 	finish_move(m, mv, 0, NULL);
@@ -1339,6 +1384,8 @@ static void send_move_out(struct master *m, struct move *mv, uint16_t ps_port)
 	out.token.len = sizeof(mv->token);
 	out.has_ps_port = true;
 	out.ps_port = ps_port;
+	out.has_lazy = mv->lazy;
+	out.lazy = mv->lazy;
 	if (mv->wake_fd >= 0) {
 		out.has_wake_fd = true;
 		out.wake_fd = mv->wake_fd;
@@ -1383,6 +1430,8 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 	inet_ntop(AF_INET, &src->addr, addr, sizeof(addr));
 	pm.move_id = mv->id;
 	pm.pid = mv->pid;
+	pm.has_lazy = mv->lazy;
+	pm.lazy = mv->lazy;
 	pm.source_addr = addr;
 	pm.has_token = true;
 	pm.token.data = mv->token;
@@ -1409,6 +1458,13 @@ void master_move_out_result(struct master *m, int node, const Bproc__MoveOutResu
 		return;
 	}
 	mv->source_done = true;
+	if (res->n_tree > 0 && res->tree[0] == mv->pid) {
+		mv->out_tree = calloc(res->n_tree, sizeof(*mv->out_tree));
+		if (mv->out_tree) {
+			memcpy(mv->out_tree, res->tree, res->n_tree * sizeof(*mv->out_tree));
+			mv->n_out_tree = res->n_tree;
+		}
+	}
 	if (mv->restored)
 		commit_between_nodes(m, mv);
 }
@@ -1737,9 +1793,13 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 {
 	struct ghost_entry *g = find_ghost(ps->pid);
 
-	(void)m;
-	if (!g || g->node != node)
+	if (!g || g->node != node) {
+		/* A process born on a node that moved in a tree to another:
+		 * it has no ghost, and its end takes it off the list. */
+		if (!WIFSTOPPED(ps->status) && !WIFCONTINUED(ps->status))
+			master_proc_ended(m, node, ps->pid);
 		return;
+	}
 	if (g->held) {
 		/* No ghost yet to show it; its end waits for the ghost. */
 		if (!WIFSTOPPED(ps->status) && !WIFCONTINUED(ps->status)) {
@@ -2021,14 +2081,16 @@ void master_ghosts_reap(struct master *m)
 
 				ghost_resume(pid, stale_stop ? 0 : ev.sig);
 			} else {
-				struct move *mv = moving(pid);
+				struct move *mv = leaving_with(pid);
 
-				/* Between two nodes, the process is frozen on the
-				 * source and its image on the way: the signal is for
-				 * wherever it runs once the move is over. */
-				if (mv && mv->from != BPROC_NODE_MASTER && mv->nheld < MAX_HELD_SIGNALS)
+				/* Between two nodes, the process (and its tree) is
+				 * frozen on the source and its image on the way: the
+				 * signal is for wherever it runs once the move is
+				 * over. */
+				if (mv && mv->nheld < MAX_HELD_SIGNALS) {
+					mv->held_pid[mv->nheld] = pid;
 					mv->held[mv->nheld++] = ev.sig;
-				else {
+				} else {
 					if (ev.sig == SIGWINCH)
 						send_tty_size(g);
 					forward_signal(m, g, ev.sig);

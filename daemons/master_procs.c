@@ -66,6 +66,23 @@ void master_proc_gone(struct master *m, int node, const Bproc__ProcessGone *g)
 	free(p);
 }
 
+void master_proc_ended(struct master *m, int node, pid_t pid)
+{
+	Bproc__ProcessGone g = BPROC__PROCESS_GONE__INIT;
+
+	g.pid = pid;
+	master_proc_gone(m, node, &g);
+}
+
+void master_proc_moved(struct master *m, int from, int to, pid_t pid)
+{
+	struct node_proc **at = find(from, pid);
+
+	(void)m;
+	if (*at)
+		(*at)->node = to;
+}
+
 void master_procs_node_down(struct master *m, int node)
 {
 	(void)m;

@@ -117,6 +117,9 @@ int slave_procs_init(struct slave *s);
 bool slave_procs_polling(void);
 /* SIGKILL every process born on the node we follow, forget them; how many. */
 int slave_procs_kill_all(struct slave *s);
+/* Stop following host (a host pid) without telling the master it ended:
+ * it moved to another node with its tree. */
+void slave_procs_drop(pid_t host);
 /* How many processes born on the node we follow. */
 unsigned int slave_procs_count(void);
 /* After a (re)connection: tell the master all we follow. */
@@ -130,9 +133,15 @@ struct restored *slave_restored_find(struct slave *s, pid_t nspid);
 pid_t slave_restored_host_pid(const struct restored *r);
 /* Send the master what it wrote so far. */
 void slave_restored_flush(struct restored *r);
+/* Is key ("pipe:[INODE]") a pipe of ours to its stdin, stdout or stderr
+ * (forwarded through us), rather than one within its tree? */
+bool slave_restored_forwards(const struct restored *r, const char *key);
 /* It left: forget it without telling the master it ended. */
 void slave_restored_forget(struct slave *s, struct restored *r);
 void slave_moves_remove_images(uint64_t move_id);
+/* Answer a PathCheckRequest: to the master (to NULL), or on a link from
+ * the source node of a move. */
+int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckRequest *req);
 /* The master link broke: copies not yet committed are killed. */
 void slave_moves_master_lost(struct slave *s);
 /* Kill (SIGKILL) and forget every process moved here and every one born
@@ -154,6 +163,9 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep);
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);
 /* MoveCommit for a move out of here; false if it is not one. */
 bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c);
+/* A child of ours ended: a lazy dump's CRIU?  Then the original goes (or,
+ * before the commit, the move fails); false if it was not one. */
+bool slave_move_out_child_exited(struct slave *s, pid_t pid, int status);
 /* Abort every move out of here: the originals thaw. */
 void slave_move_out_shutdown(struct slave *s);
 

@@ -1,15 +1,20 @@
 /*
- * slave_move_out.c - a process of this node leaves for another node,
- * straight from slave to slave: the image never passes through the master.
+ * slave_move_out.c - a process of this node, with its tree, leaves for
+ * another node, straight from slave to slave: the image never passes
+ * through the master.
  *
  * The master says MoveOut (where to, with a token the target expects).
- * Here: freeze the process (cgroup v2 freezer, by its host pid), send the
- * master everything it wrote so far, dump it with CRIU inside the node's
- * pid namespace, connect to the target's move port, say MoveHello and send
- * the image and the RestoreRequest; then MoveOutResult to the master.  The
- * original stays frozen until the master's MoveCommit: commit kills it and
- * forgets it (its end is not an end: the process lives on elsewhere),
- * abort thaws it and it runs on as if nothing happened.
+ * Here, before anything is frozen: examine the process and its
+ * descendants (migrate/movable.c, on this node's /proc), connect to the
+ * target's move port, say MoveHello and ask it about the files they use
+ * (PathCheckRequest); a refusal goes to the master and they run on.  Then
+ * freeze the tree (cgroup v2 freezer, by host pids), send the master
+ * everything it wrote so far, dump it with CRIU inside the node's pid
+ * namespace, send the image and the RestoreRequest on that connection;
+ * then MoveOutResult to the master, with the tree.  The originals stay
+ * frozen until the master's MoveCommit: commit kills them and forgets
+ * them (their ends are not ends: they live on elsewhere), abort thaws them
+ * and they run on as if nothing happened.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,12 +28,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bproc.h"
 #include "criu_run.h"
 #include "freezer.h"
 #include "log.h"
+#include "movable.h"
 #include "move_source.h"
 #include "page_server.h"
 #include "slave.h"
@@ -36,18 +43,41 @@
 
 #define OUT_DIR "/run/bproc/images"
 #define CONNECT_TIMEOUT_MS 3000
+/* A lazy dump told to stop (its stream shut) ends within this. */
+#define LAZY_STOP_MS 10000
 
 struct move_out {
 	uint64_t id;
 	pid_t pid;       /* in the node */
 	pid_t host_pid;
+	bool checking;   /* waiting for the target's PathCheckReply */
+	/* What MoveOut said, for after that answer. */
+	int target;
+	char addr[INET_ADDRSTRLEN];
+	uint32_t ps_port; /* 0: no page stream */
+	uint8_t token[16];
+	size_t token_len;
+	int wake_fd;
+	/* Post-copy: our CRIU serves the pages on ps_fd and holds the frozen
+	 * original until they are all across (it ends then). */
+	bool lazy;
+	bool committed;
+	pid_t criu_pid;
+	int ps_fd;
+	/* The tree as examined (host pids, parents first) and what the
+	 * target must have for it. */
+	int ntree;
+	pid_t tree[FREEZER_MAX_PIDS];
+	struct movable movable;
 	struct freezer freezer;
 	struct conn *peer; /* to the target slave */
 	struct move_out *next;
 };
 
-static void __attribute__((format(printf, 4, 5)))
-report(struct slave *s, uint64_t id, int status, const char *fmt, ...)
+/* MoveOutResult; tree: the node's pids of what was sent, or NULL. */
+static void __attribute__((format(printf, 6, 7)))
+report(struct slave *s, uint64_t id, int status, const int32_t *tree, size_t ntree,
+       const char *fmt, ...)
 {
 	Bproc__MoveOutResult res = BPROC__MOVE_OUT_RESULT__INIT;
 	Msg msg = BPROC__MSG__INIT;
@@ -63,15 +93,35 @@ report(struct slave *s, uint64_t id, int status, const char *fmt, ...)
 	}
 	res.move_id = id;
 	res.status = status;
+	res.tree = (int32_t *)tree;
+	res.n_tree = tree ? ntree : 0;
 	msg.body_case = BPROC__MSG__BODY_MOVE_OUT_RESULT;
 	msg.move_out_result = &res;
 	slave_send_to_master(s, &msg);
 }
 
-/* The target only ever closes the link; nothing to read from it. */
+static void paths_checked(struct slave *s, struct move_out *o, const Bproc__PathCheckReply *rep);
+static void out_failed(struct slave *s, struct move_out *o, int status, const char *err);
+
+static struct move_out *find_by_peer(struct slave *s, struct conn *conn)
+{
+	for (struct move_out *o = s->moving_out; o; o = o->next)
+		if (o->peer == conn)
+			return o;
+	return NULL;
+}
+
+/* The target answers about the files, then only ever closes the link. */
 static int peer_msg(struct conn *conn, Msg *msg, void *data)
 {
-	(void)data;
+	struct slave *s = data;
+	struct move_out *o = find_by_peer(s, conn);
+
+	if (o && o->checking && msg->body_case == BPROC__MSG__BODY_PATH_CHECK_REPLY &&
+	    msg->path_check_reply->move_id == o->id) {
+		paths_checked(s, o, msg->path_check_reply);
+		return 0;
+	}
 	pr_warn("%s: unexpected %s", conn->name, msg_body_name(msg));
 	return 0;
 }
@@ -79,10 +129,17 @@ static int peer_msg(struct conn *conn, Msg *msg, void *data)
 static void peer_closed(struct conn *conn, void *data)
 {
 	struct slave *s = data;
+	struct move_out *o = find_by_peer(s, conn);
 
-	for (struct move_out *o = s->moving_out; o; o = o->next)
-		if (o->peer == conn)
-			o->peer = NULL;
+	if (!o)
+		return;
+	o->peer = NULL;
+	if (o->checking) {
+		char err[128];
+
+		snprintf(err, sizeof(err), "node %d closed the link before it answered", o->target);
+		out_failed(s, o, -ECONNRESET, err);
+	}
 }
 
 static int connect_to(const char *addr, uint32_t port)
@@ -119,23 +176,54 @@ static int connect_to(const char *addr, uint32_t port)
 	return fd;
 }
 
-static bool has_children(pid_t host_pid)
+/* root and its descendants as they are now, parents first (host pids). */
+static int list_tree(pid_t root, pid_t *out, int max)
 {
-	char path[96], buf[16];
-	int fd;
-	ssize_t n;
+	int n = 1;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)host_pid, (int)host_pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	return n > 0;
+	out[0] = root;
+	for (int i = 0; i < n && n < max; i++) {
+		int k = freezer_children(out[i], out + n, max - n);
+
+		if (k > 0)
+			n += k;
+	}
+	return n;
 }
+
+/* A lazy dump that must stop: its stream shut, it lets go of the tree. */
+static void stop_lazy_dump(struct move_out *o)
+{
+	long long deadline = now_ms() + LAZY_STOP_MS;
+	int status;
+
+	if (o->ps_fd >= 0)
+		shutdown(o->ps_fd, SHUT_RDWR);
+	if (o->criu_pid <= 0)
+		return;
+	while (waitpid(o->criu_pid, &status, WNOHANG) == 0) {
+		if (now_ms() > deadline) {
+			pr_warn("move %llu: CRIU %d does not end; killing it", (unsigned long long)o->id,
+				o->criu_pid);
+			kill(o->criu_pid, SIGKILL);
+			waitpid(o->criu_pid, &status, 0);
+			break;
+		}
+		usleep(5000);
+	}
+	o->criu_pid = 0;
+}
+
+static void kill_originals(struct move_out *o);
 
 static void move_out_free(struct move_out *o)
 {
+	stop_lazy_dump(o);
+	/* Committed, its copy runs on the target: never thawed here. */
+	if (o->committed)
+		kill_originals(o);
+	if (o->ps_fd >= 0)
+		close(o->ps_fd);
 	if (o->peer) {
 		struct conn *peer = o->peer;
 
@@ -143,16 +231,27 @@ static void move_out_free(struct move_out *o)
 		conn_close(peer, NULL);
 	}
 	freezer_release(&o->freezer); /* thaws what is still there */
+	movable_free(&o->movable);
 	free(o);
 }
 
-static int send_hello(struct conn *peer, const Bproc__MoveOut *mo)
+static void unlink_out(struct slave *s, struct move_out *o)
+{
+	for (struct move_out **p = &s->moving_out; *p; p = &(*p)->next)
+		if (*p == o) {
+			*p = o->next;
+			return;
+		}
+}
+
+static int send_hello(struct conn *peer, const struct move_out *o)
 {
 	Bproc__MoveHello hello = BPROC__MOVE_HELLO__INIT;
 	Msg msg = BPROC__MSG__INIT;
 
-	hello.move_id = mo->move_id;
-	hello.token = mo->token;
+	hello.move_id = o->id;
+	hello.token.data = (uint8_t *)o->token;
+	hello.token.len = o->token_len;
 	msg.body_case = BPROC__MSG__BODY_MOVE_HELLO;
 	msg.move_hello = &hello;
 	return conn_send(peer, &msg);
@@ -160,87 +259,122 @@ static int send_hello(struct conn *peer, const Bproc__MoveOut *mo)
 
 /* The target's page server, if the master gave its port (else -1 in *fd:
  * a master that does not stream sends the pages over the link). */
-static int connect_page_stream(const Bproc__MoveOut *mo, int *fd, char *err, size_t errlen)
+static int connect_page_stream(const struct move_out *o, int *fd, char *err, size_t errlen)
 {
 	struct in_addr addr;
 	int r;
 
 	*fd = -1;
-	if (!mo->has_ps_port || mo->ps_port == 0)
+	if (o->ps_port == 0)
 		return 0;
-	if (mo->ps_port > 65535 || inet_pton(AF_INET, mo->addr, &addr) != 1) {
-		snprintf(err, errlen, "bad page stream address %s:%u", mo->addr, mo->ps_port);
+	if (o->ps_port > 65535 || inet_pton(AF_INET, o->addr, &addr) != 1) {
+		snprintf(err, errlen, "bad page stream address %s:%u", o->addr, o->ps_port);
 		return -EINVAL;
 	}
-	r = ps_connect(addr, (uint16_t)mo->ps_port, CONNECT_TIMEOUT_MS, mo->token.data,
-		       mo->token.len, fd);
+	r = ps_connect(addr, (uint16_t)o->ps_port, CONNECT_TIMEOUT_MS, o->token, o->token_len, fd);
 	if (r < 0)
-		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mo->target,
+		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", o->target,
 			 strerror(-r));
 	return r;
 }
 
-int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
+/* Ask the target what it has at the paths the tree uses. */
+static int ask_paths(struct move_out *o)
 {
-	struct restored *r = slave_restored_find(s, mo->pid);
-	char dir[128], nspath[64], name[64], err[512] = "";
-	struct move_pipe pipes[3];
+	Bproc__PathCheckRequest req = BPROC__PATH_CHECK_REQUEST__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	_cleanup_free_ char **paths = calloc(o->movable.nfiles + 1, sizeof(*paths));
+
+	if (!paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->movable.nfiles; i++)
+		paths[i] = o->movable.files[i].path;
+	req.move_id = o->id;
+	req.n_paths = o->movable.nfiles;
+	req.paths = paths;
+	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REQUEST;
+	msg.path_check_request = &req;
+	return conn_send(o->peer, &msg);
+}
+
+/*
+ * Examine pid's tree where it runs, before anything is frozen; fills
+ * o->tree and o->movable.  0, or -errno with the refusal in err.
+ */
+static int examine(struct slave *s, struct move_out *o, char *err, size_t errlen)
+{
+	pid_t names[FREEZER_MAX_PIDS];
+	struct movable_where where = { .ns_ref = s->init_pid, .mnt_ref = o->host_pid,
+				       .names = names };
+	char reason[512] = "";
+	int r;
+
+	o->ntree = list_tree(o->host_pid, o->tree, FREEZER_MAX_PIDS);
+	if (o->ntree >= FREEZER_MAX_PIDS) {
+		snprintf(err, errlen, "process %d has more than %d processes in its tree", o->pid,
+			 FREEZER_MAX_PIDS - 1);
+		return -E2BIG;
+	}
+	for (int i = 0; i < o->ntree; i++)
+		names[i] = i == 0 ? o->pid : slave_node_pid(o->tree[i]);
+	r = movable_scan_tree_in(o->tree, o->ntree, &where, &o->movable, reason, sizeof(reason));
+	if (r < 0)
+		snprintf(err, errlen, "process %d cannot move: %s", o->pid, reason);
+	return r;
+}
+
+/* A move out ends here, sent or not: the master is told. */
+static void out_failed(struct slave *s, struct move_out *o, int status, const char *err)
+{
+	uint64_t id = o->id;
+
+	unlink_out(s, o);
+	/* The master first: the target takes a closed link before any
+	 * image for the source's refusal, which we say now. */
+	report(s, id, status, NULL, 0, "node %d: %s", s->node, err);
+	move_out_free(o); /* thawed, if it was frozen: it runs on here */
+}
+
+/* The target has what the tree needs: freeze, dump, send. */
+static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errlen)
+{
+	char dir[128], nspath[64], name[64];
 	_cleanup_close_ int nsfd = -1;
 	_cleanup_close_ int mntfd = -1;
 	_cleanup_close_ int ps = -1;
-	struct move_out *o;
-	int npipes, fd, ret;
+	struct restored *r = slave_restored_find(s, o->pid);
+	struct move_pipe pipes[3];
+	pid_t nodepids[FREEZER_MAX_PIDS];
+	int npipes, ret;
 
-	if (!r) {
-		report(s, mo->move_id, -ESRCH,
-		       "node %d: process %d does not run here as a moved process of its own "
-		       "(a child that moved with its parent cannot move alone yet)", s->node, mo->pid);
-		return 0;
-	}
-	if (has_children(slave_restored_host_pid(r))) {
-		report(s, mo->move_id, -ENOTSUP,
-		       "node %d: process %d has children; moving a process tree from node to node "
-		       "is not implemented yet", s->node, mo->pid);
-		return 0;
-	}
-	for (o = s->moving_out; o; o = o->next)
-		if (o->pid == mo->pid) {
-			report(s, mo->move_id, -EBUSY, "node %d: process %d is already leaving",
-			       s->node, mo->pid);
-			return 0;
-		}
-	if (!s->criu[0]) {
-		report(s, mo->move_id, -ENOENT, "node %d has no CRIU", s->node);
-		return 0;
+	if (!r || slave_restored_host_pid(r) != o->host_pid) {
+		snprintf(err, errlen, "process %d ended", o->pid);
+		return -ESRCH;
 	}
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)s->init_pid);
 	nsfd = s->init_pid > 0 ? open(nspath, O_RDONLY | O_CLOEXEC) : -1;
 	if (nsfd < 0) {
-		report(s, mo->move_id, -BE_NODEDOWN, "node %d has no pid namespace", s->node);
-		return 0;
+		snprintf(err, errlen, "the node has no pid namespace");
+		return -BE_NODEDOWN;
 	}
-	o = calloc(1, sizeof(*o));
-	if (!o) {
-		report(s, mo->move_id, -ENOMEM, "node %d: out of memory", s->node);
-		return 0;
-	}
-	o->id = mo->move_id;
-	o->pid = mo->pid;
-	o->host_pid = slave_restored_host_pid(r);
-
-	/* The freezer works from here on the host pid; it names the cgroup
-	 * after the node, since every node shares the machine's hierarchy. */
+	/* The freezer works from here on host pids; it names the cgroup
+	 * after the node, since every node shares the machine's hierarchy.
+	 * The whole tree: a child forked since it was examined is taken too
+	 * (CRIU refuses what it cannot dump, and the tree thaws). */
 	snprintf(name, sizeof(name), "node%d-move-%llu", s->node, (unsigned long long)o->id);
 	ret = freezer_create(&o->freezer, name);
 	if (ret == 0)
-		ret = freezer_add(&o->freezer, o->host_pid);
-	if (ret == 0)
-		ret = freezer_freeze(&o->freezer);
+		ret = freezer_add_tree(&o->freezer, o->host_pid);
 	if (ret < 0) {
-		move_out_free(o);
-		report(s, mo->move_id, ret, "node %d: cannot freeze process %d: %s", s->node,
-		       mo->pid, strerror(-ret));
-		return 0;
+		snprintf(err, errlen, "cannot freeze process %d: %s", o->pid, strerror(-ret));
+		return ret;
+	}
+	for (int i = 0; i < o->freezer.npids; i++) {
+		nodepids[i] = i == 0 ? o->pid : slave_node_pid(o->freezer.pids[i]);
+		if (nodepids[i] <= 0) {
+			snprintf(err, errlen, "process %d of the tree ended", (int)o->freezer.pids[i]);
+			return -ESRCH;
+		}
 	}
 	/* Frozen, it writes no more: what it wrote goes to the master now,
 	 * ahead of our result, so its readers get it before anything the
@@ -250,64 +384,171 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 	snprintf(dir, sizeof(dir), OUT_DIR "/out-%llu", (unsigned long long)o->id);
 	if ((mkdir(OUT_DIR, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0) {
 		ret = -errno;
-		move_out_free(o);
-		report(s, mo->move_id, ret, "node %d: %s: %s", s->node, dir, strerror(-ret));
-		return 0;
+		snprintf(err, errlen, "%s: %s", dir, strerror(-ret));
+		return ret;
 	}
 	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/mnt", (int)o->host_pid);
 	mntfd = open(nspath, O_RDONLY | O_CLOEXEC);
 	if (mntfd < 0) {
 		ret = -errno;
-		snprintf(err, sizeof(err), "%s: %s", nspath, strerror(-ret));
+		snprintf(err, errlen, "%s: %s", nspath, strerror(-ret));
 	} else {
-		ret = connect_page_stream(mo, &ps, err, sizeof(err));
+		ret = connect_page_stream(o, &ps, err, errlen);
+	}
+	if (ret == 0 && o->lazy && ps < 0) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "a lazy move without a page stream");
 	}
 	/* The pages go into the target's page server as CRIU reads them;
-	 * only the small images are left for the link below. */
-	if (ret == 0)
-		ret = criu_dump_tree_stream(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
-					    err, sizeof(err));
-	if (ret == 0) {
-		npipes = move_find_pipes(o->host_pid, 07, pipes);
-		fd = connect_to(mo->addr, mo->port);
-		if (fd < 0) {
-			ret = fd;
-			snprintf(err, sizeof(err), "cannot reach node %d at %s:%u: %s", mo->target,
-				 mo->addr, mo->port, strerror(-ret));
-		} else {
-			snprintf(name, sizeof(name), "move %llu to node %d",
-				 (unsigned long long)o->id, mo->target);
-			ret = conn_new(s->loop, fd, name, peer_msg, peer_closed, s, &o->peer);
-			if (ret == 0)
-				ret = send_hello(o->peer, mo);
-			/* The hello in the clear; the images sealed, if the
-			 * cluster's links are. */
-			if (ret == 0)
-				slave_peer_encrypt(s, o->peer, mo->token.data, mo->token.len, true);
-			if (ret == 0)
-				ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes,
-						       MOVE_NO_TTY, NULL, 0, mo->has_wake_fd ? mo->wake_fd : -1,
-						       false, err, sizeof(err));
-			if (ret < 0 && !err[0])
-				snprintf(err, sizeof(err), "link to node %d: %s", mo->target,
-					 strerror(-ret));
+	 * only the small images are left for the link.  Lazy: CRIU keeps the
+	 * memory and serves it on the stream once the target restores. */
+	if (ret == 0 && o->lazy) {
+		ret = criu_dump_lazy_start_in(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
+					      &o->criu_pid, err, errlen);
+		if (ret == 0) {
+			o->ps_fd = ps;
+			ps = -1;
 		}
+	} else if (ret == 0) {
+		ret = criu_dump_tree_stream(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
+					    err, errlen);
 	}
-	if (ret < 0)
-		pr_warn("move %llu: cannot send %d to node %d: %s (see %s)",
-			(unsigned long long)o->id, o->pid, mo->target, err, dir);
-	else
-		move_remove_dir(dir);
+	if (ret == 0 && !o->peer) {
+		ret = -ECONNRESET;
+		snprintf(err, errlen, "the link to node %d closed", o->target);
+	}
+	if (ret == 0) {
+		/* Only the pipes we forward are replaced on the target; one
+		 * whose other end is in the tree (bash's `> >(cat)`) moves
+		 * whole with it. */
+		npipes = 0;
+		for (int i = 0, n = move_find_pipes(o->host_pid, 07, pipes); i < n; i++)
+			if (slave_restored_forwards(r, pipes[i].key))
+				pipes[npipes++] = pipes[i];
+		ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes, MOVE_NO_TTY,
+				       nodepids, o->freezer.npids, o->wake_fd, o->lazy, err, errlen);
+		if (ret < 0 && !err[0])
+			snprintf(err, errlen, "link to node %d: %s", o->target, strerror(-ret));
+	}
 	if (ret < 0) {
-		move_out_free(o); /* thawed: it runs on here */
-		report(s, mo->move_id, ret, "node %d: %s", s->node, err);
+		pr_warn("move %llu: cannot send %d to node %d: %s (see %s)",
+			(unsigned long long)o->id, o->pid, o->target, err, dir);
+		return ret;
+	}
+	move_remove_dir(dir);
+	pr_info("move %llu: process %d (%d in its tree) dumped and sent to node %d",
+		(unsigned long long)o->id, o->pid, o->freezer.npids, o->target);
+	report(s, o->id, 0, nodepids, (size_t)o->freezer.npids, NULL);
+	return 0;
+}
+
+/* The target's answer about the files: refuse, or send the tree. */
+static void paths_checked(struct slave *s, struct move_out *o, const Bproc__PathCheckReply *rep)
+{
+	_cleanup_free_ struct movable_seen *seen = calloc(rep->n_seen + 1, sizeof(*seen));
+	char reason[512] = "", err[600] = "";
+	int r;
+
+	o->checking = false;
+	if (!seen) {
+		out_failed(s, o, -ENOMEM, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < rep->n_seen; i++) {
+		seen[i].mode = rep->seen[i]->mode;
+		seen[i].size = rep->seen[i]->has_size ? rep->seen[i]->size : 0;
+	}
+	r = movable_compare(&o->movable, seen, rep->n_seen, o->target, reason, sizeof(reason));
+	if (r < 0) {
+		snprintf(err, sizeof(err), "process %d cannot move: %s", o->pid, reason);
+		out_failed(s, o, r, err);
+		return;
+	}
+	r = send_tree(s, o, err, sizeof(err));
+	if (r < 0)
+		out_failed(s, o, r, err);
+}
+
+int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
+{
+	struct restored *r = slave_restored_find(s, mo->pid);
+	char name[64], err[600] = "";
+	struct move_out *o;
+	int fd, ret;
+
+	if (!r) {
+		report(s, mo->move_id, -ESRCH, NULL, 0,
+		       "node %d: process %d does not run here as a moved process of its own "
+		       "(a child that moved with its parent cannot move alone yet)", s->node, mo->pid);
 		return 0;
 	}
+	for (o = s->moving_out; o; o = o->next)
+		if (o->pid == mo->pid) {
+			report(s, mo->move_id, -EBUSY, NULL, 0, "node %d: process %d is already leaving",
+			       s->node, mo->pid);
+			return 0;
+		}
+	if (!s->criu[0]) {
+		report(s, mo->move_id, -ENOENT, NULL, 0, "node %d has no CRIU", s->node);
+		return 0;
+	}
+	if (mo->token.len > sizeof(o->token) || strlen(mo->addr) >= INET_ADDRSTRLEN) {
+		report(s, mo->move_id, -EPROTO, NULL, 0, "node %d: a bad MoveOut", s->node);
+		return 0;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		report(s, mo->move_id, -ENOMEM, NULL, 0, "node %d: out of memory", s->node);
+		return 0;
+	}
+	o->id = mo->move_id;
+	o->pid = mo->pid;
+	o->host_pid = slave_restored_host_pid(r);
+	o->target = mo->target;
+	snprintf(o->addr, sizeof(o->addr), "%s", mo->addr);
+	o->ps_port = mo->has_ps_port ? mo->ps_port : 0;
+	memcpy(o->token, mo->token.data, mo->token.len);
+	o->token_len = mo->token.len;
+	o->wake_fd = mo->has_wake_fd ? mo->wake_fd : -1;
+	o->lazy = mo->has_lazy && mo->lazy;
+	o->ps_fd = -1;
 	o->next = s->moving_out;
 	s->moving_out = o;
-	pr_info("move %llu: process %d dumped and sent to node %d", (unsigned long long)o->id,
-		o->pid, mo->target);
-	report(s, mo->move_id, 0, NULL);
+
+	/* Nothing is frozen until the tree passed its checks here and the
+	 * target said it has the files. */
+	ret = examine(s, o, err, sizeof(err));
+	if (ret == 0 && o->lazy && o->ntree > 1) {
+		ret = -ENOTSUP;
+		snprintf(err, sizeof(err), "process %d has children; --lazy moves a single process for now",
+			 o->pid);
+	}
+	if (ret == 0) {
+		fd = connect_to(o->addr, mo->port);
+		if (fd < 0) {
+			ret = fd;
+			snprintf(err, sizeof(err), "cannot reach node %d at %s:%u: %s", o->target,
+				 o->addr, mo->port, strerror(-ret));
+		}
+	}
+	if (ret == 0) {
+		snprintf(name, sizeof(name), "move %llu to node %d", (unsigned long long)o->id,
+			 o->target);
+		ret = conn_new(s->loop, fd, name, peer_msg, peer_closed, s, &o->peer);
+		if (ret == 0)
+			ret = send_hello(o->peer, o);
+		/* The hello in the clear; the rest sealed, if the cluster's
+		 * links are. */
+		if (ret == 0)
+			slave_peer_encrypt(s, o->peer, o->token, o->token_len, true);
+		o->checking = ret == 0;
+		if (ret == 0)
+			ret = ask_paths(o);
+		if (ret < 0)
+			snprintf(err, sizeof(err), "link to node %d: %s", o->target, strerror(-ret));
+	}
+	if (ret < 0)
+		out_failed(s, o, ret, err);
 	return 0;
 }
 
@@ -325,6 +566,15 @@ static void wait_gone(pid_t host_pid)
 	}
 }
 
+/* The originals of a committed move: never to run again. */
+static void kill_originals(struct move_out *o)
+{
+	for (int i = 0; i < o->freezer.npids; i++)
+		kill(o->freezer.pids[i], SIGKILL);
+	for (int i = 0; i < o->freezer.npids; i++)
+		wait_gone(o->freezer.pids[i]);
+}
+
 bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 {
 	struct move_out *o;
@@ -333,19 +583,30 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 		if ((*p)->id != c->move_id)
 			continue;
 		o = *p;
-		*p = o->next;
 		if (c->commit) {
 			struct restored *r = slave_restored_find(s, o->pid);
 
-			/* It runs on the target now: this frozen original
-			 * must never run again. */
+			/* It runs on the target now: these frozen originals
+			 * must never run again, and their ends are not ends:
+			 * forgotten first, then killed. */
 			if (r)
 				slave_restored_forget(s, r);
-			kill(o->host_pid, SIGKILL);
-			wait_gone(o->host_pid);
-			pr_info("move %llu: process %d left for another node", (unsigned long long)o->id,
-				o->pid);
+			for (int i = 0; i < o->freezer.npids; i++)
+				slave_procs_drop(o->freezer.pids[i]);
+			if (o->lazy && o->criu_pid > 0) {
+				/* Its CRIU still serves the memory: the original
+				 * goes when it is done (slave_move_out_child_exited). */
+				o->committed = true;
+				pr_info("move %llu: process %d runs on node %d; its pages follow on demand",
+					(unsigned long long)o->id, o->pid, o->target);
+				return true;
+			}
+			*p = o->next;
+			kill_originals(o);
+			pr_info("move %llu: process %d (%d in its tree) left for another node",
+				(unsigned long long)o->id, o->pid, o->freezer.npids);
 		} else {
+			*p = o->next;
 			pr_info("move %llu aborted: process %d runs on here", (unsigned long long)o->id,
 				o->pid);
 		}
@@ -355,12 +616,52 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 	return false;
 }
 
+bool slave_move_out_child_exited(struct slave *s, pid_t pid, int status)
+{
+	struct move_out *o;
+
+	for (o = s->moving_out; o && (o->criu_pid <= 0 || o->criu_pid != pid); o = o->next)
+		;
+	if (!o)
+		return false;
+	o->criu_pid = 0;
+	if (!o->committed) {
+		char err[160];
+
+		/* Before the commit the copy cannot get its pages: the move
+		 * fails, and the original runs on here. */
+		snprintf(err, sizeof(err), "the lazy dump ended before the process ran on node %d (status 0x%x)",
+			 o->target, status);
+		pr_warn("move %llu: %s", (unsigned long long)o->id, err);
+		out_failed(s, o, -EPIPE, err);
+		return true;
+	}
+	unlink_out(s, o);
+	/* Every page is across (or the stream broke, and the copy is killed
+	 * on the target): the original goes either way. */
+	kill_originals(o);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		pr_info("move %llu: every page of process %d is on node %d; its original is gone",
+			(unsigned long long)o->id, o->pid, o->target);
+	else
+		pr_err("move %llu: the page stream of process %d broke (CRIU status 0x%x); its original is killed",
+		       (unsigned long long)o->id, o->pid, status);
+	move_out_free(o);
+	return true;
+}
+
 void slave_move_out_shutdown(struct slave *s)
 {
-	while (s->moving_out) {
-		struct move_out *o = s->moving_out;
+	for (struct move_out **p = &s->moving_out; *p;) {
+		struct move_out *o = *p;
 
-		s->moving_out = o->next;
+		/* A committed lazy move serves its pages on, master or not:
+		 * its copy on the target needs them. */
+		if (o->committed && !s->stopping) {
+			p = &o->next;
+			continue;
+		}
+		*p = o->next;
 		move_out_free(o);
 	}
 }

@@ -32,6 +32,7 @@ struct move_expected {
 	pid_t pid;
 	uint8_t token[TOKEN_LEN];
 	struct conn *peer; /* the source, once it said MoveHello */
+	bool sending;      /* its images have begun to come */
 	struct move_expected *next;
 };
 
@@ -93,9 +94,15 @@ static int peer_msg(struct conn *conn, Msg *msg, void *data)
 	if (!e)
 		return hello(s, conn, msg);
 	switch (msg->body_case) {
+	case BPROC__MSG__BODY_PATH_CHECK_REQUEST:
+		/* Before it freezes anything, the source asks about files. */
+		if (msg->path_check_request->move_id != e->id || e->sending)
+			return -EPROTO;
+		return slave_path_check(s, conn, msg->path_check_request);
 	case BPROC__MSG__BODY_IMAGE_CHUNK:
 		if (msg->image_chunk->move_id != e->id)
 			return -EPROTO;
+		e->sending = true;
 		return slave_moves_handle(s, msg);
 	case BPROC__MSG__BODY_RESTORE_REQUEST:
 		if (msg->restore_request->move_id != e->id || msg->restore_request->pid != e->pid)
@@ -118,6 +125,15 @@ static void peer_closed(struct conn *conn, void *data)
 
 	if (!e)
 		return;
+	if (!e->sending) {
+		/* The source refused the move (its checks, or our answer
+		 * about the files) and says why to the master itself; the
+		 * master then drops the move here. */
+		pr_info("move %llu: the source closed before sending anything",
+			(unsigned long long)e->id);
+		e->peer = NULL;
+		return;
+	}
 	snprintf(why, sizeof(why),
 		 "node %d: the source node's link closed before the whole image came", s->node);
 	pr_warn("move %llu: %s", (unsigned long long)e->id, why);

@@ -761,6 +761,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 			snprintf(err, sizeof(err), "the restore failed (fault injected)");
 		}
 		if (ret < 0) {
+			/* What came back of its tree must not stay, stopped. */
+			signal_tree(r, SIGKILL);
 			free_members(r);
 			free(r);
 			r = NULL;
@@ -1076,7 +1078,7 @@ static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 }
 
 /* Before a move: what this node has at the paths the process uses. */
-static int on_path_check(struct slave *s, const Bproc__PathCheckRequest *req)
+int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckRequest *req)
 {
 	Bproc__PathCheckReply rep = BPROC__PATH_CHECK_REPLY__INIT;
 	Msg msg = BPROC__MSG__INIT;
@@ -1099,6 +1101,8 @@ static int on_path_check(struct slave *s, const Bproc__PathCheckRequest *req)
 	rep.seen = ptrs;
 	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REPLY;
 	msg.path_check_reply = &rep;
+	if (to)
+		return conn_send(to, &msg);
 	slave_send_to_master(s, &msg);
 	return 0;
 }
@@ -1107,7 +1111,7 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 {
 	switch (msg->body_case) {
 	case BPROC__MSG__BODY_PATH_CHECK_REQUEST:
-		return on_path_check(s, msg->path_check_request);
+		return slave_path_check(s, NULL, msg->path_check_request);
 	case BPROC__MSG__BODY_PREPARE_MOVE:
 		return on_prepare_move(s, msg->prepare_move);
 	case BPROC__MSG__BODY_IMAGE_CHUNK:
@@ -1297,6 +1301,22 @@ void slave_restored_flush(struct restored *r)
 {
 	for (int i = 0; i < r->nout; i++)
 		forward_output(r->out[i]);
+}
+
+bool slave_restored_forwards(const struct restored *r, const char *key)
+{
+	for (int i = -1; i < r->nout; i++) {
+		int fd = i < 0 ? r->in.fd : r->out[i]->fd;
+		char mine[64];
+		struct stat st;
+
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+			continue;
+		snprintf(mine, sizeof(mine), "pipe:[%lu]", (unsigned long)st.st_ino);
+		if (strcmp(mine, key) == 0)
+			return true;
+	}
+	return false;
 }
 
 void slave_restored_forget(struct slave *s, struct restored *r)

@@ -165,6 +165,7 @@ void slave_reap_children(struct slave *s)
 			       pid, status);
 			s->init_pid = 0;
 		}
-		slave_moves_child_exited(s, pid, status);
+		if (!slave_move_out_child_exited(s, pid, status))
+			slave_moves_child_exited(s, pid, status);
 	}
 }

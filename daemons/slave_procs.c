@@ -130,6 +130,22 @@ static void remove_proc(struct slave *s, struct node_proc *p, bool known, int st
 	free(p);
 }
 
+void slave_procs_drop(pid_t host)
+{
+	struct node_proc *p = find_proc(host);
+
+	if (!p)
+		return;
+	for (struct node_proc **q = &procs; *q; q = &(*q)->next)
+		if (*q == p) {
+			*q = p->next;
+			break;
+		}
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	free(p);
+}
+
 static void on_event(const struct proc_event_info *ev, void *data)
 {
 	struct slave *s = data;

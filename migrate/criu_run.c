@@ -517,8 +517,17 @@ static int ensure_pipe_max_size(char *err, size_t errlen)
 int criu_dump_lazy_start(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
 			 int ps_fd, pid_t *child, char *err, size_t errlen)
 {
+	return criu_dump_lazy_start_in(criu, -1, -1, pid, freezer_path, dir, ps_fd, child, err,
+				       errlen);
+}
+
+int criu_dump_lazy_start_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+			    const char *freezer_path, const char *dir, int ps_fd, pid_t *child,
+			    char *err, size_t errlen)
+{
 	char pidtext[32], *argv[24];
-	int ready[2], fds[2], argc, r;
+	struct criu_inherit fds[2] = { { .key = "" }, { .key = "" } };
+	int ready[2], argc, r;
 
 	*child = 0;
 	r = ensure_pipe_max_size(err, errlen);
@@ -536,9 +545,12 @@ int criu_dump_lazy_start(const char *criu, pid_t pid, const char *freezer_path, 
 	argv[argc] = NULL;
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return -errno;
-	fds[0] = ps_fd;
-	fds[1] = ready[1];
-	r = criu_spawn(argv, fds, 2, child);
+	fds[0].fd = ps_fd;
+	fds[1].fd = ready[1];
+	*child = spawn_criu(argv, pidns_fd, mntns_fd, fds, 2);
+	r = *child < 0 ? (int)*child : 0;
+	if (*child < 0)
+		*child = 0;
 	close(ready[1]);
 	if (r == 0)
 		r = criu_wait_ready(ready[0], CRIU_TIMEOUT_MS);

@@ -60,6 +60,12 @@ int criu_dump_finished(int status, bool in_node, const char *dir, char *err, siz
  */
 int criu_dump_lazy_start(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
 			 int ps_fd, pid_t *child, char *err, size_t errlen);
+/* The same inside a node's pid namespace and the process's mount namespace
+ * (as criu_dump_tree_stream()); *child is then the CRIU's parent, which
+ * ends with it. */
+int criu_dump_lazy_start_in(const char *criu, int pidns_fd, int mntns_fd, pid_t pid,
+			    const char *freezer_path, const char *dir, int ps_fd, pid_t *child,
+			    char *err, size_t errlen);
 
 /*
  * Start CRIU with argv (argv[0] the binary), its stdin/out/err on

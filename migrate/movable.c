@@ -48,6 +48,9 @@
 struct scan {
 	pid_t pid;       /* the process being looked at */
 	pid_t root;      /* the root of the tree that moves */
+	const pid_t *pids;  /* the tree, for names */
+	int npids;
+	const struct movable_where *where; /* NULL: this machine's processes */
 	struct movable *mv;
 	char *reason;
 	size_t len;
@@ -59,6 +62,15 @@ struct scan {
 	size_t nunix;
 };
 
+/* pid as the asker knows it: on a node, its pid there. */
+static pid_t shown_pid(const struct scan *sc, pid_t pid)
+{
+	for (int i = 0; sc->where && sc->where->names && i < sc->npids; i++)
+		if (sc->pids[i] == pid)
+			return sc->where->names[i];
+	return pid;
+}
+
 static int refuse(struct scan *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int refuse(struct scan *sc, const char *fmt, ...)
 {
@@ -67,7 +79,8 @@ static int refuse(struct scan *sc, const char *fmt, ...)
 
 	/* What a child holds stops the tree too: say whose it is. */
 	if (sc->pid != sc->root && sc->len)
-		at = snprintf(sc->reason, sc->len, "its descendant %d: ", (int)sc->pid);
+		at = snprintf(sc->reason, sc->len, "its descendant %d: ",
+			      (int)shown_pid(sc, sc->pid));
 	if (at < 0 || (size_t)at >= sc->len)
 		at = 0;
 	va_start(ap, fmt);
@@ -483,7 +496,8 @@ static int scan_maps(struct scan *sc)
 	return 0;
 }
 
-/* The namespaces must be ours: CRIU dumps the process, not a container. */
+/* The namespaces must be ours (on a node, the node's): CRIU dumps the
+ * process, not a container. */
 static int check_namespaces(struct scan *sc)
 {
 	static const struct {
@@ -498,15 +512,22 @@ static int check_namespaces(struct scan *sc)
 		char a[64], b[64];
 		struct stat sa, sb;
 
+		pid_t ref = 0;
+
+		if (sc->where)
+			ref = strcmp(list[i].ns, "mnt") == 0 ? sc->where->mnt_ref : sc->where->ns_ref;
 		snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)sc->pid, list[i].ns);
-		snprintf(b, sizeof(b), "/proc/self/ns/%s", list[i].ns);
+		if (ref > 0)
+			snprintf(b, sizeof(b), "/proc/%d/ns/%s", (int)ref, list[i].ns);
+		else
+			snprintf(b, sizeof(b), "/proc/self/ns/%s", list[i].ns);
 		if (stat(a, &sa) < 0)
 			return errno == ENOENT ? -ESRCH : -errno;
 		if (stat(b, &sb) < 0)
 			continue;
 		if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev)
-			return refuse(sc, "it is in a %s namespace of its own (a container?); only processes of the master's namespaces move",
-				      list[i].what);
+			return refuse(sc, "it is in a %s namespace of its own (a container?); only processes of the %s's namespaces move",
+				      list[i].what, sc->where ? "node" : "master");
 	}
 	return 0;
 }
@@ -573,7 +594,8 @@ static int check_process(struct scan *sc)
 	return add_file(sc, target, &st, true, "its working directory");
 }
 
-int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason, size_t len)
+int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *where,
+			 struct movable *mv, char *reason, size_t len)
 {
 	struct scan *sc = calloc(1, sizeof(*sc));
 	int r = 0;
@@ -587,6 +609,9 @@ int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason
 	sc->reason = reason;
 	sc->len = len;
 	sc->root = pids[0];
+	sc->pids = pids;
+	sc->npids = n;
+	sc->where = where;
 	for (int i = 0; i < n && r == 0; i++) {
 		sc->pid = pids[i];
 		sc->pidfd = -1;
@@ -606,12 +631,17 @@ int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason
 		r = check_unix_peers(sc);
 	if (r < 0) {
 		if (r != -EOPNOTSUPP && len && !reason[0])
-			snprintf(reason, len, "cannot examine process %d: %s", (int)sc->pid,
-				 strerror(-r));
+			snprintf(reason, len, "cannot examine process %d: %s",
+				 (int)shown_pid(sc, sc->pid), strerror(-r));
 		movable_free(mv);
 	}
 	free(sc);
 	return r;
+}
+
+int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason, size_t len)
+{
+	return movable_scan_tree_in(pids, n, NULL, mv, reason, len);
 }
 
 int movable_scan(pid_t pid, struct movable *mv, char *reason, size_t len)

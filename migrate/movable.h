@@ -54,6 +54,19 @@ int movable_scan(pid_t pid, struct movable *mv, char *reason, size_t len);
  * them holds counts (the reason names a descendant: "its descendant 42:
  * ..."), and a unix socket connected within the tree moves. */
 int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason, size_t len);
+/* Where the processes live, for movable_scan_tree_in(): on a node, seen
+ * from its slave (the host's pids).  Their namespaces must be those of
+ * ns_ref (the node's init), but the mount namespace, which must be
+ * mnt_ref's (the one their restore made); messages name them by their pids
+ * in the node, names[i] for pids[i]. */
+struct movable_where {
+	pid_t ns_ref;
+	pid_t mnt_ref;
+	const pid_t *names;
+};
+/* movable_scan_tree() of processes that live there (NULL: here). */
+int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *where,
+			 struct movable *mv, char *reason, size_t len);
 void movable_free(struct movable *mv);
 
 /*

@@ -81,9 +81,201 @@ wait "$p"
 check_eq "SIGTERM after node to node: wait() says killed by it (143)" "143" "$?"
 check_eq "bpstat -p forgets it" "" "$(node_of "$p")"
 
-# --- a node-to-node move that fails at the target: the process stays -------
+# --- a tree from node to node ------------------------------------------------
+# root -> A -> G, root -> B, each with 512 KiB of its own that it checks at
+# the end; moved master -> 0 -> 1 whole.  G ends with 3, A with 4 (after
+# reaping G), B waits until killed; the root reaps A and B and ends with 7.
+ppid_of() { ps -o ppid= -p "$1" | tr -d ' '; }
+children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n | tr '\n' ' '; }
+nchildren_is() { [ "$(children_of "$1" | wc -w)" = "$2" ]; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
+mkdir "$out_dir/tree"
+python3 -c '
+import hashlib, os, sys, time
+out = sys.argv[1]
+def run(name, code, forks=(), wait_go=True):
+    data = bytearray(os.urandom(1 << 19))
+    before = hashlib.sha256(data).hexdigest()
+    kids = [f() for f in forks]
+    while wait_go and not os.path.exists(out + "/go"):
+        time.sleep(0.05)
+    while not wait_go:
+        time.sleep(1)
+    statuses = [os.waitpid(k, 0)[1] for k in kids]
+    with open("%s/%s" % (out, name), "w") as f:
+        f.write("%s %d %d %s %s" % (hashlib.sha256(data).hexdigest() == before, os.getpid(),
+                                    os.getppid(), statuses,
+                                    open("/proc/sys/kernel/hostname").read().strip()))
+    os._exit(code)
+def child(name, code, forks=(), wait_go=True):
+    pid = os.fork()
+    if pid == 0:
+        run(name, code, forks, wait_go)
+    return pid
+grandchild = lambda: child("G", 3)
+run("root", 7, [lambda: child("A", 4, [grandchild]), lambda: child("B", 0, (), False)])
+' "$out_dir/tree" </dev/null >/dev/null 2>&1 &
+root=$!
+wait_for 5 nchildren_is "$root" 2
+read -r A B <<<"$(children_of "$root")"
+wait_for 5 nchildren_is "$A" 1
+G=$(children_of "$A" | tr -d ' ')
+check "a python3 with 2 children and a grandchild moves to node 0" bpmove "$root" 0
+out=$(bpmove --lazy "$root" 1 2>&1)
+check_match "--lazy of the tree from node 0 is refused there" \
+	"node 0: process $root has children; --lazy moves a single process" "$out"
+check_eq "and it stays on node 0" "0 0" "$(node_of "$root") $(node_of "$G")"
+t0=$(date +%s%N)
+check "and from node 0 to node 1, the whole tree" bpmove "$root" 1
+echo "# tree node 0 -> node 1: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+for p in "$root" "$A" "$B" "$G"; do
+	check_eq "bpstat -p lists $p on node 1" "1" "$(node_of "$p")"
+	check_eq "one copy of $p runs" "1" "$(copies "$p")"
+done
+check_eq "on node 1, A's real parent is the root's copy" "$(real_of "$root")" "$(ppid_of "$(real_of "$A")")"
+check_eq "and G's is A's copy" "$(real_of "$A")" "$(ppid_of "$(real_of "$G")")"
+check_eq "B's real parent is the root's copy" "$(real_of "$root")" "$(ppid_of "$(real_of "$B")")"
+check_eq "the ghosts keep the tree's shape" "$root $root $A" "$(ppid_of "$A") $(ppid_of "$B") $(ppid_of "$G")"
+kill -TERM "$B"
+check "SIGTERM to B's ghost ends the real B on node 1, and its ghost" wait_for 5 gone "$B"
+touch "$out_dir/tree/go"
+wait "$root"
+check_eq "the root's parent's wait() gets exit code 7 from node 1" "7" "$?"
+check_eq "the root reaped A (exit 4) and B (SIGTERM), its memory intact, on n1" \
+	"True $root [1024, 15] n1" "$(cut -d' ' -f1,2,4- "$out_dir/tree/root")"
+check_eq "A: its pid and parent, reaped G (exit 3), memory intact, on n1" \
+	"True $A $root [768] n1" "$(cat "$out_dir/tree/A")"
+check_eq "G: its pid and parent, memory intact, on n1" "True $G $A [] n1" "$(cat "$out_dir/tree/G")"
+for p in "$A" "$G"; do
+	check "the ghost of $p ends too, no zombie left" wait_for 5 gone "$p"
+done
+check_eq "bpstat -p forgets them" "" "$(bpstat -p | awk -v a="$root" -v b="$A" -v c="$B" -v d="$G" '$1 == a || $1 == b || $1 == c || $1 == d')"
+
+# --- a signal to a child's ghost while its tree moves between nodes ------------
+# The child holds 150 MiB, so the move takes a while; the signal sent
+# meanwhile is held by the master and reaches the child once, wherever it
+# runs then.
+python3 -c '
+import os, signal, sys, time
+out = sys.argv[1]
+if os.fork() == 0:
+    data = bytearray(os.urandom(150 << 20))
+    def note(s, f):
+        with open(out, "a") as f:
+            f.write(open("/proc/sys/kernel/hostname").read().strip() + "\n")
+    signal.signal(signal.SIGUSR1, note)
+    open(out + ".ready", "w").close()
+    while True:
+        time.sleep(1)
+os.wait()
+' "$out_dir/usr1" </dev/null >/dev/null 2>&1 &
+root=$!
+wait_for 30 test -e "$out_dir/usr1.ready"
+C=$(children_of "$root" | tr -d ' ')
+check "a tree with a 150 MiB child moves to node 0" bpmove "$root" 0
+bpmove "$root" 1 &
+mover=$!
+sleep 0.15
+kill -USR1 "$C"
+wait "$mover"
+check_eq "it moved on to node 1" "1 1" "$(node_of "$root") $(node_of "$C")"
+check "the child's handler ran" wait_for 5 test -s "$out_dir/usr1"
+sleep 0.5
+check_eq "once" "1" "$(cat "$out_dir/usr1" 2>/dev/null | wc -l)"
+kill -KILL "$C" "$root"
+wait "$root" 2>/dev/null
+
+# --- a child born on node 0 goes with its parent to node 1 --------------------
+mkdir "$out_dir/born"
+python3 -c '
+import os, sys, time
+out = sys.argv[1]
+def wait_file(name):
+    while not os.path.exists(out + "/" + name):
+        time.sleep(0.05)
+wait_file("fork")
+kid = os.fork()
+if kid == 0:
+    wait_file("end")
+    with open(out + "/kid", "w") as f:
+        f.write("%d %d %s" % (os.getpid(), os.getppid(),
+                              open("/proc/sys/kernel/hostname").read().strip()))
+    os._exit(5)
+st = os.waitpid(kid, 0)[1]
+with open(out + "/parent", "w") as f:
+    f.write("%d %d" % (kid, st))
+' "$out_dir/born" </dev/null >/dev/null 2>&1 &
+p=$!
+sleep 0.3
+born_on() { bpstat -p | awk -v p="$p" -v n="$1" '$2 == n && $1 != p { print $1 }'; }
+born_is() { [ "$(born_on "$1")" = "$2" ]; }
+check "a process that forks later moves to node 0" bpmove "$p" 0
+touch "$out_dir/born/fork"
+has_born() { [ -n "$(born_on "$1")" ]; }
+wait_for 5 has_born 0
+kid=$(born_on 0)
+check_match "its child, born on node 0, shows there" "^[0-9]+$" "$kid"
+check "the parent moves from node 0 to node 1 with it" bpmove "$p" 1
+check_eq "bpstat -p: the parent on node 1" "1" "$(node_of "$p")"
+check_eq "and its child born on node 0, now on node 1" "$kid" "$(born_on 1)"
+check_eq "nothing of them on node 0" "" "$(born_on 0)"
+touch "$out_dir/born/end"
+wait "$p"
+check_eq "the parent ends well on node 1" "0" "$?"
+check_eq "the child ran on n1 with its pid and parent" "$kid $p n1" "$(cat "$out_dir/born/kid")"
+check_eq "and its parent reaped its exit code 5" "$kid 1280" "$(cat "$out_dir/born/parent")"
+check "bpstat -p forgets the child" wait_for 5 born_is 1 ""
+
+# --- a pipe within the tree stays within it from node to node ------------------
+# bash's stdout is a pipe to its own child cat: it moves whole, never
+# forwarded through a slave.
+bash -c 'exec > >(exec cat >"$1"); for i in $(seq 1 60); do echo "$i"; sleep 0.05; done' \
+	bash "$out_dir/inner" </dev/null 2>/dev/null &
+p=$!
+wait_for 5 test -s "$out_dir/inner"
+check "a bash whose stdout is a pipe to its child cat moves to node 0" bpmove "$p" 0
+check "and on to node 1" bpmove "$p" 1
+wait "$p"
+check "the cat ends" wait_for 5 bash -c "[ \$(wc -l <'$out_dir/inner') -ge 60 ]"
+check_eq "every line reached cat's file once, in order" "$(seq 1 60)" "$(cat "$out_dir/inner")"
+
+# --- a node-to-node move refused before anything is frozen --------------------
+# On node 0 it opens a TCP connection (to itself): refused on node 0, with
+# the resource named, while it runs on.
+python3 -u -c '
+import os, signal, socket, time
+held = []
+def hold(s, f):
+    l = socket.socket()
+    l.bind(("127.0.0.1", 0))
+    l.listen(1)
+    c = socket.create_connection(l.getsockname())
+    a = l.accept()[0]
+    l.close()
+    held.extend([c, a])
+signal.signal(signal.SIGUSR1, hold)
+for i in range(150):
+    print(i, len(held), flush=True)
+    time.sleep(0.02)
+' </dev/null 2>&1 | cat >"$out_dir/tcp" &
+sleep 0.3
+p=$(pgrep -f 'socket.create_connection' | head -1)
+bpmove "$p" 0
+kill -USR1 "$p"
+wait_for 5 grep -q " 2$" "$out_dir/tcp"
+out=$(bpmove "$p" 1 2>&1)
+check_match "a process holding a TCP connection on node 0 is refused there, naming it" \
+	"node 0: process $p cannot move: fd [0-9]+ is a TCP connection 127.0.0.1:[0-9]+ -> 127.0.0.1:[0-9]+" "$out"
+check_eq "the process is still on node 0" "0" "$(node_of "$p")"
+check_eq "one copy of it runs" "1" "$(copies "$p")"
+n=$(lines "$out_dir/tcp")
+check "and it runs on there" grows "$out_dir/tcp" "$n"
+wait
+check_eq "every line once and in order" "$(seq 0 149)" "$(cut -d' ' -f1 "$out_dir/tcp")"
+
+# --- a node-to-node move refused by the target: the process stays -----------
 # On node 0 it opens a file in node 0's own /tmp, which node 1 does not
-# have: the restore on node 1 fails, and it must run on, on node 0.
+# have: node 1 says so before anything is frozen, and it runs on, on node 0.
 python3 -u -c '
 import os, signal, sys, time
 held = []
@@ -101,7 +293,8 @@ bpmove "$p" 0
 kill -USR1 "$p"
 wait_for 5 grep -q " 1$" "$out_dir/fails"
 out=$(bpmove "$p" 1 2>&1)
-check_match "a move whose restore fails on node 1 says why" "node 1: .*criu" "$out"
+check_match "a move to a node without a file it has open says which, before freezing" \
+	"node 0: process $p cannot move: fd [0-9]+, /tmp/bproc-held-$p, is not on node 1" "$out"
 check_eq "the process is still on node 0" "0" "$(node_of "$p")"
 check_eq "one copy of it runs" "1" "$(copies "$p")"
 n=$(lines "$out_dir/fails")
@@ -158,6 +351,63 @@ wait "$big"
 check_eq "it exits normally" "0" "$?"
 check_eq "its 200 MiB are intact, and it ran on n1" "True n1" "$(tail -1 "$out_dir/big")"
 check "node 0 kept nothing of it" test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)"
+
+# --- node to node post-copy: bpmove --lazy ----------------------------------------
+# Restored on node 1 at once, its memory pulled from node 0's CRIU on demand;
+# node 0 keeps the frozen original until every page is across, then kills it.
+python3 -c '
+import hashlib, os, signal
+data = bytearray(os.urandom(200 << 20))
+before = hashlib.sha256(data).hexdigest()
+signal.signal(signal.SIGUSR1, lambda s, f: None)
+print("ready", flush=True)
+signal.pause()
+print(before == hashlib.sha256(data).hexdigest(), open("/proc/sys/kernel/hostname").read().strip(), flush=True)
+' </dev/null >"$out_dir/lazy" 2>&1 &
+lz=$!
+wait_for 30 grep -q ready "$out_dir/lazy"
+check "a 200 MiB python3 moves to node 0" bpmove "$lz" 0
+t0=$(date +%s%N)
+check "bpmove --lazy moves it on to node 1" bpmove --lazy "$lz" 1
+echo "# --lazy node 0 -> node 1 of 200 MiB: $(( ($(date +%s%N) - t0) / 1000000 )) ms to bpmove's return"
+check_eq "bpstat -p: on node 1" "1" "$(node_of "$lz")"
+copies_is() { [ "$(copies "$1")" = "$2" ]; }
+check "once every page is across, node 0's original is gone: one copy" wait_for 30 copies_is "$lz" 1
+check_match "node 0 served its pages after the commit, then let the original go" \
+	"move [0-9]+: process $lz runs on node 1; its pages follow on demand.*move [0-9]+: every page of process $lz is on node 1" \
+	"$(tr '\n' ' ' </run/bproc/cluster/n0/slave.log)"
+kill -USR1 "$lz"
+wait "$lz"
+check_eq "it exits normally" "0" "$?"
+check_eq "its 200 MiB are intact, and it ran on n1" "True n1" "$(tail -1 "$out_dir/lazy")"
+check "node 0 kept nothing of it" test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)"
+
+# A lazy move whose page stream breaks after the commit: the copy lacks
+# memory and the original is behind it, so the process is lost on both nodes
+# and its parent sees SIGKILL.
+python3 -c '
+import os, signal
+data = bytearray(os.urandom(300 << 20))
+print("ready", flush=True)
+signal.pause()
+' </dev/null >"$out_dir/lazybroken" 2>&1 &
+lz=$!
+wait_for 30 grep -q ready "$out_dir/lazybroken"
+bpmove "$lz" 0
+if bpmove --lazy "$lz" 1; then
+	ok "bpmove --lazy of a 300 MiB python3 from node 0 to node 1"
+	kill -9 $(pgrep -f "criu lazy-pages") 2>/dev/null
+else
+	not_ok "bpmove --lazy of a 300 MiB python3 from node 0 to node 1"
+	kill -9 "$lz"
+fi
+wait "$lz" 2>/dev/null
+check_eq "when its page stream breaks, its parent sees SIGKILL" "137" "$?"
+if wait_for 10 copies_is "$lz" 0; then ok "no copy of it is left on either node"; else
+	not_ok "no copy of it is left on either node"
+	for r in $(real_of "$lz"); do grep -E "^(State|NSpid|PPid)" "/proc/$r/status" | tr '\n' ' ' | sed 's/^/#   /'; echo; done
+fi
+check_eq "bpstat -p forgets it" "" "$(node_of "$lz")"
 
 # --- libbproc: bproc_rfork, bproc_vrfork, bproc_move of the caller --------------
 "$build/tests/move-self" 0 1 2 </dev/null 2>&1 | cat >"$out_dir/self"

@@ -156,6 +156,49 @@ slave1_with ""
 check "without the fault it moves on to node 1" bpmove "$mid" 1
 check_match "bpstat -p: on node 1" "^$mid	1$" "$(bpstat -p)"
 
+# --- node to node, a tree: the target fails after the tree was frozen ----------
+# root -> A -> G, each appending its host's name to its own file: the whole
+# tree is frozen and dumped on node 0, node 1's restore fails, and every one
+# of them runs on on node 0, thawed.
+python3 -c '
+import os, sys, time
+def run(name):
+    while True:
+        with open("%s/tree-%s" % (sys.argv[1], name), "a") as f:
+            f.write(open("/proc/sys/kernel/hostname").read().strip() + "\n")
+        time.sleep(0.05)
+if os.fork() == 0:
+    if os.fork() == 0:
+        run("G")
+    run("A")
+run("root")
+' "$M" </dev/null >/dev/null 2>&1 &
+root=$!
+disown "$root"
+wait_for 5 test -s "$M/tree-G"
+A=$(cat /proc/"$root"/task/*/children | tr -d ' ')
+G=$(cat /proc/"$A"/task/*/children | tr -d ' ')
+check "a tree of three moves to node 0" bpmove "$root" 0
+# Its last line says where it runs, and it keeps writing.
+writes_on() { local n; n=$(wc -l <"$M/tree-$1"); wait_for 5 more_lines "$M/tree-$1" "$n" && [ "$(tail -1 "$M/tree-$1")" = "$2" ]; }
+not_frozen() { local r; r=$(copy_of "$1") && [ -n "$r" ] && ! grep -q "move-" "${r%/status}/cgroup"; }
+slave1_with slave-restore
+msg=$(bpmove "$root" 1 2>&1)
+check_match "node 0 -> 1 of the tree, node 1's restore failing: the move fails" "node 1: .*fault injected" "$msg"
+for who in root A G; do
+	check "$who runs on on node 0" writes_on "$who" n0
+done
+for p in "$root" "$A" "$G"; do
+	check_eq "$p: its ghost and one real process, on node 0" "2 0" "$(holders "$p") $(bpstat -p | awk -v p="$p" '$1 == p { print $2 }')"
+	check "$p: thawed, out of the move's cgroup" not_frozen "$p"
+done
+slave1_with ""
+check "without the fault the tree moves on to node 1" bpmove "$root" 1
+for who in root A G; do
+	check "$who runs on node 1" writes_on "$who" n1
+done
+kill -KILL "$root" "$A" "$G"
+
 # --- a launch on many nodes: one node fails, or the one dump -------------------
 slave1_with slave-restore
 out=$(bpsh 0-1 echo launched 2>&1)

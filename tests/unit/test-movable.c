@@ -574,3 +574,55 @@ Test(movable, what_a_descendant_holds_stops_the_tree)
 	cr_assert(strstr(reason, want) && strstr(reason, "holds a file lock"), "%s", reason);
 	kill(tree[1], SIGKILL);
 }
+
+/* --- seen from a node's slave ----------------------------------------------- */
+
+static void own_mount_ns(void *arg)
+{
+	(void)arg;
+	if (unshare(CLONE_NEWNS) < 0)
+		_exit(2);
+}
+
+/* A process moved to a node lives in the mount namespace its restore made:
+ * that one is the reference there, the others are the node's (here, ours). */
+Test(movable, on_a_node_the_mount_namespace_is_the_restores)
+{
+	struct movable mv;
+	char reason[512];
+	struct movable_where where = { .ns_ref = getpid() };
+	pid_t pid = start(own_mount_ns, NULL);
+
+	cr_assert_eq(movable_scan(pid, &mv, reason, sizeof(reason)), -EOPNOTSUPP);
+	cr_assert(strstr(reason, "mount namespace of its own") && strstr(reason, "master's"),
+		  "%s", reason);
+	where.mnt_ref = pid;
+	cr_assert_eq(movable_scan_tree_in(&pid, 1, &where, &mv, reason, sizeof(reason)), 0, "%s",
+		     reason);
+	movable_free(&mv);
+	/* Another mount namespace than the restore's stops it, named as the
+	 * node's. */
+	where.ns_ref = pid;
+	where.mnt_ref = getpid();
+	cr_assert_eq(movable_scan_tree_in(&pid, 1, &where, &mv, reason, sizeof(reason)),
+		     -EOPNOTSUPP);
+	cr_assert(strstr(reason, "mount namespace of its own") && strstr(reason, "the node's"),
+		  "%s", reason);
+}
+
+Test(movable, on_a_node_a_descendant_is_named_by_its_pid_there)
+{
+	struct movable mv;
+	char reason[512];
+	pid_t tree[2], names[2] = { 40, 41 };
+	struct movable_where where = { .ns_ref = getpid(), .mnt_ref = getpid(), .names = names };
+
+	tree[0] = start(with_grandchild, "lock");
+	tree[1] = only_child_of(tree[0]);
+	cr_assert_gt(tree[1], 0);
+	cr_assert_eq(movable_scan_tree_in(tree, 2, &where, &mv, reason, sizeof(reason)),
+		     -EOPNOTSUPP);
+	cr_assert(strstr(reason, "its descendant 41: fd ") && strstr(reason, "holds a file lock"),
+		  "%s", reason);
+	kill(tree[1], SIGKILL);
+}
