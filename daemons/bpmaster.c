@@ -144,6 +144,7 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			log_set_verbose(1);
+			m.verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -215,6 +216,9 @@ int main(int argc, char **argv)
 
 	/* After daemon(): a tracer must be the process that stays. */
 	master_ghosts_adopt_scan(&m);
+	/* After daemon() too: it dies with the process that stays. */
+	m.foreground = foreground;
+	master_home_start(&m);
 	next_tick = now_ms() + TICK_MS;
 	while (!m.stopping) {
 		long long now = now_ms();
@@ -222,6 +226,7 @@ int main(int argc, char **argv)
 		if (now >= next_tick) {
 			master_check_heartbeats(&m, now);
 			master_ghosts_orphans_tick(now);
+			master_home_tick(&m, now);
 			next_tick = now + TICK_MS;
 		}
 		r = loop_run_once(m.loop, (int)(next_tick - now));
@@ -231,6 +236,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	master_home_stop(&m);
 	master_nodes_shutdown(&m);
 	master_procs_shutdown();
 	master_store_close(m.store);
