@@ -194,6 +194,8 @@ int main(int argc, char **argv)
 	}
 	if (open_sockets(&m) < 0 || watch_signals(&m) < 0)
 		return 1;
+	/* Only now: no other master runs (open_sockets said so). */
+	master_moves_clean_images();
 	{
 		/* Dumps start 40 ms sooner with CRIU's kernel-feature cache.
 		 * After listen(): slaves that connect meanwhile wait in the

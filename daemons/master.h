@@ -106,6 +106,9 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
  * others end as killed after a while (master_ghosts_orphans_tick). */
 void master_ghosts_adopt_scan(struct master *m);
 int master_adopt_ghost(struct master *m, pid_t pid, int node);
+/* A master before us that died during a move left its image directory
+ * there; our move ids start at 1 again, so the first would collide. */
+void master_moves_clean_images(void);
 void master_ghosts_orphans_tick(long long now);
 /* A VMoveRequest: one program's processes to many nodes, one dump. */
 int master_vmove(struct master *m, struct conn *client, uint64_t id,

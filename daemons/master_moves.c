@@ -1142,6 +1142,11 @@ void master_ghosts_adopt_scan(struct master *m)
 			norphans, norphans == 1 ? "" : "s", ORPHAN_WAIT_MS / 1000);
 }
 
+void master_moves_clean_images(void)
+{
+	move_remove_dir(IMAGES_DIR);
+}
+
 int master_adopt_ghost(struct master *m, pid_t pid, int node)
 {
 	int i = orphan_index(pid), pidfd;
