@@ -24,7 +24,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -73,6 +75,9 @@ home_child(struct master *m, pid_t parent, const char *slave, int link_fd)
 		_exit(1);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Nothing of ours but its link and the secret: a ghost's pipe held
+	 * open there would keep its reader from ever seeing the end. */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	/* Its /run/bproc hides ours (and bpcluster's): the secret goes open. */
 	secret_fd = open(secret, O_RDONLY);
 	if (secret_fd < 0 || fcntl(link_fd, F_SETFD, 0) < 0) {
