@@ -461,6 +461,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	s.home = master_fd != NULL;
+	/* It logs where bpmaster does: say which slave speaks. */
+	if (s.home)
+		log_init("bpslave-home");
 	s.master_text = master_fd ? "bpmaster (home node link)" : argv[optind];
 	s.argv = argv;
 	r = master_fd ? 0 : socket_parse_hostport(s.master_text, CONFIG_DEFAULT_PORT, &s.master_addr);

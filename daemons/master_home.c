@@ -48,7 +48,7 @@ static int locate_slave(char *buf, size_t len)
 	char *slash;
 
 	if (n <= 0)
-		return -errno;
+		return n < 0 ? -errno : -ENOENT;
 	self[n] = '\0';
 	slash = strrchr(self, '/');
 	if (!slash)
