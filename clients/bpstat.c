@@ -240,7 +240,8 @@ static int annotate_ps(void)
 		for (int i = 0; i < n && pid > 0; i++)
 			if (procs[i].pid == pid)
 				node = procs[i].node;
-		if (node >= 0)
+		/* -1: a ghost whose process runs in the master's home node. */
+		if (node >= 0 || node == BPROC_NODE_MASTER)
 			printf("%-5d %s", node, line);
 		else
 			printf("%-5s %s", "", line);

@@ -144,6 +144,7 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			log_set_verbose(1);
+			m.verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -193,6 +194,8 @@ int main(int argc, char **argv)
 	}
 	if (open_sockets(&m) < 0 || watch_signals(&m) < 0)
 		return 1;
+	/* Only now: no other master runs (open_sockets said so). */
+	master_moves_clean_images();
 	{
 		/* Dumps start 40 ms sooner with CRIU's kernel-feature cache.
 		 * After listen(): slaves that connect meanwhile wait in the
@@ -216,6 +219,9 @@ int main(int argc, char **argv)
 	/* After daemon(): a tracer must be the process that stays. */
 	master_ghosts_adopt_scan(&m);
 	master_recover_start();
+	/* After daemon() too: it dies with the process that stays. */
+	m.foreground = foreground;
+	master_home_start(&m);
 	next_tick = now_ms() + TICK_MS;
 	while (!m.stopping) {
 		long long now = now_ms();
@@ -224,6 +230,7 @@ int main(int argc, char **argv)
 			master_check_heartbeats(&m, now);
 			master_ghosts_orphans_tick(now);
 			master_recover_tick();
+			master_home_tick(&m, now);
 			next_tick = now + TICK_MS;
 		}
 		r = loop_run_once(m.loop, (int)(next_tick - now));
@@ -233,6 +240,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	master_home_stop(&m);
 	master_nodes_shutdown(&m);
 	master_procs_shutdown();
 	master_store_close(m.store);

@@ -11,6 +11,10 @@
  * restart or a network blip does not cost the node its work.  The master
  * may tell the node to reboot (kill its processes, start afresh) or to halt
  * or power off (kill its processes, stop).
+ *
+ * With -m FD it is the master's home node (daemons/master_home.c): bpmaster
+ * started it, FD is its link (one end of a socketpair), and it stops when
+ * that link goes, since nothing could reach it again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +49,8 @@ static void usage(FILE *f)
 		"Usage: bpslave [-c CONFIG] [-f] [-v] MASTER[:PORT]\n"
 		"The bproc daemon of a node; MASTER is the master's address (port %d by default).\n"
 		"  -c CONFIG  configuration file (a node uses its 'criu' and 'secretfile' keys)\n"
+		"  -m FD      no MASTER: FD is an inherited link to bpmaster, which started us\n"
+		"             as its home node (see docs/migration.md)\n"
 		"  -f         stay in the foreground and log to stderr\n"
 		"  -v         verbose (debug) logging\n"
 		"  -h         this help;  -V  version\n",
@@ -204,6 +210,13 @@ static void master_closed(struct conn *conn, void *data)
 	struct slave *s = data;
 
 	s->master = NULL;
+	/* The home node has no way back to its master: it stops. */
+	if (s->home) {
+		if (!s->stopping)
+			pr_warn("the link to bpmaster closed: the home node stops");
+		s->stopping = true;
+		return;
+	}
 	/* No heartbeat on the next link before it is authenticated and we
 	 * are welcomed again: the master refuses the link for it. */
 	s->registered = false;
@@ -352,13 +365,36 @@ static int load_secret(struct slave *s, const char *configured, char *err, size_
 				errlen);
 }
 
+/* The home node's link: already connected, bpmaster at the other end. */
+static int use_master_fd(struct slave *s, const char *text)
+{
+	long fd;
+	int r;
+
+	if (parse_long(text, 3, INT_MAX, &fd) < 0 || fcntl((int)fd, F_GETFD) < 0) {
+		fprintf(stderr, "bpslave: -m '%s': not an open file descriptor\n", text);
+		return -EBADF;
+	}
+	/* Not for CRIU, bproc-init or the node's processes: bpmaster must
+	 * see the link close when we die. */
+	fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+	r = conn_new(s->loop, (int)fd, "master", master_msg, master_closed, s, &s->master);
+	if (r < 0) {
+		pr_err("master link: %s", strerror(-r));
+		return r;
+	}
+	s->master->on_drained = master_link_drained;
+	auth_connect(&s->auth, &s->secret, s->master);
+	return 0;
+}
+
 static void run(struct slave *s)
 {
 	while (!s->stopping) {
 		long long now = now_ms();
 		int r;
 
-		if (!s->master && s->connect_fd < 0 && now >= s->next_connect_ms)
+		if (!s->home && !s->master && s->connect_fd < 0 && now >= s->next_connect_ms)
 			start_connect(s);
 		if (s->welcomed && s->init_pid == 0 && now >= s->pidns_created_ms + 1000)
 			slave_pidns_create(s);
@@ -379,7 +415,7 @@ int main(int argc, char **argv)
 	struct slave s = { .connect_fd = -1, .unix_fd = -1, .exits_fd = -1, .move_fd = -1, .node = -1,
 			   .action = -1 };
 	struct config cfg = { 0 };
-	const char *config_path = NULL;
+	const char *config_path = NULL, *master_fd = NULL;
 	bool foreground = false;
 	char err[512];
 	int opt, r;
@@ -388,10 +424,13 @@ int main(int argc, char **argv)
 	 * called "exe"; administrators and bpcluster look for "bpslave". */
 	prctl(PR_SET_NAME, "bpslave");
 	log_init(argv[0]);
-	while ((opt = getopt(argc, argv, "+c:fvhV")) != -1) {
+	while ((opt = getopt(argc, argv, "+c:m:fvhV")) != -1) {
 		switch (opt) {
 		case 'c':
 			config_path = optarg;
+			break;
+		case 'm':
+			master_fd = optarg;
 			break;
 		case 'f':
 			foreground = true;
@@ -410,15 +449,24 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (master_fd && optind != argc) {
+		fprintf(stderr, "bpslave: -m and a master's address exclude each other\n");
+		usage(stderr);
+		return 2;
+	}
+	if (!master_fd && optind != argc - 1) {
 		fprintf(stderr, "bpslave: %s\n", optind == argc ? "the master's address is missing" :
 			"only one master address may be given");
 		usage(stderr);
 		return 2;
 	}
-	s.master_text = argv[optind];
+	s.home = master_fd != NULL;
+	/* It logs where bpmaster does: say which slave speaks. */
+	if (s.home)
+		log_init("bpslave-home");
+	s.master_text = master_fd ? "bpmaster (home node link)" : argv[optind];
 	s.argv = argv;
-	r = socket_parse_hostport(s.master_text, CONFIG_DEFAULT_PORT, &s.master_addr);
+	r = master_fd ? 0 : socket_parse_hostport(s.master_text, CONFIG_DEFAULT_PORT, &s.master_addr);
 	if (r < 0) {
 		fprintf(stderr, "bpslave: '%s': %s\n", s.master_text,
 			r == -EINVAL ? "expected MASTER[:PORT] with a port from 1 to 65535" :
@@ -442,7 +490,12 @@ int main(int argc, char **argv)
 	}
 	if (watch_signals(&s) < 0 || slave_clients_listen(&s) < 0)
 		return 1;
-	if (!foreground) {
+	if (s.home && use_master_fd(&s, master_fd) < 0)
+		return 1;
+	/* The home node stays bpmaster's child: it reaps and restarts it. */
+	if (!foreground && s.home)
+		log_to_syslog();
+	else if (!foreground) {
 		if (daemon(0, 0) < 0) {
 			pr_err("daemon: %s", strerror(errno));
 			return 1;

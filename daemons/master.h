@@ -9,6 +9,7 @@
  *   master_procs.c    processes born on the nodes
  *   master_files.c    bpcp: file transfers, served here or passed to a slave
  *   master_recover.c  what a master that died mid-move left, put right
+ *   master_home.c     the home node: a bpslave of ours, for moves back here
  */
 #ifndef BPROC_MASTER_H
 #define BPROC_MASTER_H
@@ -37,6 +38,15 @@ struct master_node {
 	char hostname[64];
 };
 
+/*
+ * The home node's number in the master's tables.  To clients it is the
+ * master (BPROC_NODE_MASTER): its processes run on this machine.  Inside,
+ * it needs a number of its own, since BPROC_NODE_MASTER already means "the
+ * master itself, no ghost" (a move's source, for one).  No client request
+ * names it: master_client_node() does not know it.
+ */
+#define MASTER_HOME_NODE (-4)
+
 struct master {
 	struct config cfg;
 	const char *config_path;
@@ -49,13 +59,26 @@ struct master {
 	int unix_fd;
 	const char *socket_path;
 	bool stopping;
+	bool foreground, verbose; /* -f, -v: passed on to the home slave */
+	struct master_node home; /* not in nodes: bpstat does not list it */
+	pid_t home_pid;         /* its bpslave, 0 while none runs */
+	long long home_restart_ms; /* when to start it again, 0: not due */
 };
 
 /* master_nodes.c */
 int master_nodes_init(struct master *m);
 void master_accept_slave(struct master *m);
 void master_check_heartbeats(struct master *m, long long now);
+/* A node by number, the home node (MASTER_HOME_NODE) included. */
 struct master_node *master_find_node(struct master *m, int node);
+/* A node a client names: only the configured ones. */
+struct master_node *master_client_node(struct master *m, int node);
+/* Where node n's daemons are reached from the node peer: n's address, or
+ * for the home node the master's own address on peer's link. */
+struct in_addr master_node_addr_for(struct master *m, const struct master_node *n,
+				    const struct master_node *peer);
+/* Take the home slave's end of a socketpair as its link. */
+int master_home_link(struct master *m, int fd);
 /* The node settings kept from before a restart, then kept up to date. */
 void master_nodes_load_settings(struct master *m);
 /* Apply an administrator's change to one node; 0 or -errno/-BE_*. */
@@ -90,6 +113,9 @@ int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, i
  * others end as killed after a while (master_ghosts_orphans_tick). */
 void master_ghosts_adopt_scan(struct master *m);
 int master_adopt_ghost(struct master *m, pid_t pid, int node);
+/* A master before us that died during a move left its image directory
+ * there; our move ids start at 1 again, so the first would collide. */
+void master_moves_clean_images(void);
 void master_ghosts_orphans_tick(long long now);
 /* A VMoveRequest: one program's processes to many nodes, one dump. */
 int master_vmove(struct master *m, struct conn *client, uint64_t id,
@@ -131,6 +157,13 @@ void master_procs_shutdown(void);
 
 /* pid's command line (argv, NULL-terminated, malloc'd) and comm. */
 char **master_read_cmdline(pid_t pid, char *comm, size_t commlen);
+
+/* master_home.c: start the home slave (again, when it died), stop it. */
+void master_home_start(struct master *m);
+void master_home_tick(struct master *m, long long now);
+/* A child was reaped: true if it was the home slave. */
+bool master_home_reaped(struct master *m, pid_t pid, int status);
+void master_home_stop(struct master *m);
 
 /* master_files.c */
 int master_file_request(struct master *m, struct conn *conn, const Msg *msg);

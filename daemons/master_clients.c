@@ -142,11 +142,11 @@ static int change_nodes(struct master *m, struct conn *conn, uint64_t id,
 		return conn_reply(conn, id, -EINVAL, "invalid state %d", req->state);
 	/* Check every node before changing any, so a typo changes nothing. */
 	for (size_t i = 0; i < req->n_nodes; i++)
-		if (!master_find_node(m, req->nodes[i]))
+		if (!master_client_node(m, req->nodes[i]))
 			return conn_reply(conn, id, -BE_INVALIDNODE, "node %d: no such node",
 					  req->nodes[i]);
 	for (size_t i = 0; i < req->n_nodes; i++) {
-		struct master_node *n = master_find_node(m, req->nodes[i]);
+		struct master_node *n = master_client_node(m, req->nodes[i]);
 		int r = master_change_node(m, n, req);
 
 		if (r == -BE_NODEDOWN)

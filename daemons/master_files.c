@@ -86,7 +86,7 @@ int master_file_request(struct master *m, struct conn *conn, const Msg *msg)
 		local_addr(conn, addr, sizeof(addr));
 		return file_service_answer(conn, msg, &who, BPROC_NODE_MASTER, addr);
 	}
-	n = master_find_node(m, req->node);
+	n = master_client_node(m, req->node);
 	if (!n)
 		return conn_reply(conn, msg->id, -BE_INVALIDNODE, "no such node");
 	if (!n->conn || n->state != BPROC_NODE_UP)

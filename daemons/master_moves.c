@@ -536,9 +536,32 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 	pid_t ppid;
 	int r;
 
-	if (node == BPROC_NODE_MASTER)
-		return answer(client, id, pid, wake_fd, -ENOTSUP,
-			      "moving back to the master is not implemented yet (see docs/migration.md)");
+	/* Back to the master: a process with a ghost here goes to the home
+	 * node (master_home.c), since its ghost keeps its pid here. */
+	if (node == BPROC_NODE_MASTER) {
+		g = pid > 0 ? find_ghost(pid) : NULL;
+		if (!g && from_node)
+			return answer(client, id, pid, wake_fd, -ESRCH,
+				      "process %d does not run on a node", pid);
+		if (!g && (pid <= 0 || process_owner(pid, &owner, &ppid) < 0))
+			return answer(client, id, pid, wake_fd, -ESRCH, "no process %d", pid);
+		if (!g)
+			return answer(client, id, pid, wake_fd, -BE_SAMENODE,
+				      "process %d already runs on the master", pid);
+		if (g->node == MASTER_HOME_NODE)
+			return answer(client, id, pid, wake_fd, -BE_SAMENODE,
+				      "process %d already runs on the master (in its home node)",
+				      pid);
+		node = MASTER_HOME_NODE;
+		n = master_find_node(m, node);
+		if (n->state != BPROC_NODE_UP || !n->conn)
+			return answer(client, id, pid, wake_fd, -BE_NODEDOWN,
+				      "the master's home node, where processes coming back run, is %s; "
+				      "process %d stays on node %d",
+				      bproc_state_name(n->state), pid, g->node);
+	} else if (node == MASTER_HOME_NODE) {
+		n = NULL; /* no client names it */
+	}
 	if (!n)
 		return answer(client, id, pid, wake_fd, -BE_INVALIDNODE, "node %d: no such node", node);
 	if (n->state != BPROC_NODE_UP || !n->conn)
@@ -1128,6 +1151,11 @@ void master_ghosts_adopt_scan(struct master *m)
 			norphans, norphans == 1 ? "" : "s", ORPHAN_WAIT_MS / 1000);
 }
 
+void master_moves_clean_images(void)
+{
+	move_remove_dir(IMAGES_DIR);
+}
+
 int master_adopt_ghost(struct master *m, pid_t pid, int node)
 {
 	int i = orphan_index(pid), pidfd;
@@ -1372,12 +1400,14 @@ static void send_move_out(struct master *m, struct move *mv, uint16_t ps_port)
 	Bproc__MoveOut out = BPROC__MOVE_OUT__INIT;
 	Msg req = BPROC__MSG__INIT;
 	struct master_node *target = master_find_node(m, mv->node);
+	struct in_addr taddr = master_node_addr_for(m, target, master_find_node(m, mv->from));
 	char addr[INET_ADDRSTRLEN];
 
-	inet_ntop(AF_INET, &target->addr, addr, sizeof(addr));
+	inet_ntop(AF_INET, &taddr, addr, sizeof(addr));
 	out.move_id = mv->id;
 	out.pid = mv->pid;
-	out.target = mv->node;
+	/* The home node is the master to everyone but us. */
+	out.target = mv->node == MASTER_HOME_NODE ? BPROC_NODE_MASTER : mv->node;
 	out.addr = addr;
 	out.port = target->move_port;
 	out.token.data = mv->token;
@@ -1427,7 +1457,11 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 	}
 	/* Its pages go straight from the source's CRIU into a page server
 	 * on the target, which takes them from the source's address only. */
-	inet_ntop(AF_INET, &src->addr, addr, sizeof(addr));
+	{
+		struct in_addr saddr = master_node_addr_for(m, src, target);
+
+		inet_ntop(AF_INET, &saddr, addr, sizeof(addr));
+	}
 	pm.move_id = mv->id;
 	pm.pid = mv->pid;
 	pm.has_lazy = mv->lazy;
@@ -2046,6 +2080,8 @@ void master_ghosts_reap(struct master *m)
 
 		if (pid <= 0)
 			return;
+		if (master_home_reaped(m, pid, status))
+			continue;
 		for (struct move *mv = moves; mv; mv = mv->next) {
 			if (mv->criu_pid != pid)
 				continue;
@@ -2131,7 +2167,8 @@ int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t
 	for (struct ghost_entry *g = ghosts; g; g = g->next, i++) {
 		bproc__proc_entry__init(&entries[i]);
 		entries[i].pid = g->pid;
-		entries[i].node = g->node;
+		/* The home node is the master, to clients. */
+		entries[i].node = g->node == MASTER_HOME_NODE ? BPROC_NODE_MASTER : g->node;
 		list[i] = &entries[i];
 	}
 	/* And those born on the nodes, unless they are ghosts already. */

@@ -9,6 +9,9 @@
  * the node's pid namespace and client socket) and reports NodeReady, and
  * from then on sends a Heartbeat every heartbeat interval.  A node whose
  * link closes or falls silent for pingtimeout is down.
+ *
+ * The home node's slave (master_home.c) comes over a socketpair instead:
+ * it proves the secret the same way, and is the home node whatever it says.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +32,7 @@ struct slave_link {
 	struct master *m;
 	struct master_node *node; /* set by Hello */
 	struct in_addr peer;
+	bool home;                /* the home slave's socketpair */
 	struct conn *conn;
 	struct auth auth;
 	long long accepted_ms;
@@ -63,14 +67,38 @@ int master_nodes_init(struct master *m)
 		n->uid = 0;
 		n->gid = 0;
 	}
+	m->home.node = MASTER_HOME_NODE;
+	m->home.state = BPROC_NODE_DOWN;
+	m->home.mode = 0111;
 	return 0;
 }
 
-struct master_node *master_find_node(struct master *m, int node)
+struct master_node *master_client_node(struct master *m, int node)
 {
 	int i = config_node_index(&m->cfg, node);
 
 	return i < 0 ? NULL : &m->nodes[i];
+}
+
+struct master_node *master_find_node(struct master *m, int node)
+{
+	return node == MASTER_HOME_NODE ? &m->home : master_client_node(m, node);
+}
+
+struct in_addr master_node_addr_for(struct master *m, const struct master_node *n,
+				    const struct master_node *peer)
+{
+	struct sockaddr_in sa = { 0 };
+	socklen_t len = sizeof(sa);
+
+	if (n != &m->home)
+		return n->addr;
+	/* The home slave shares our network: peer reaches it where it
+	 * reaches us, the address its link to us came to. */
+	if (peer && peer->conn && getsockname(peer->conn->fd, (struct sockaddr *)&sa, &len) == 0 &&
+	    sa.sin_family == AF_INET)
+		return sa.sin_addr;
+	return n->addr;
 }
 
 static void node_set_state(struct master_node *n, int state)
@@ -125,8 +153,8 @@ static int slave_hello(struct slave_link *link, struct conn *conn, const Msg *ms
 		conn_reply(conn, msg->id, -EPROTO, "only slaves connect to the master's TCP port");
 		return -EPROTO;
 	}
-	node = config_node_by_addr(&m->cfg, link->peer);
-	if (node < 0) {
+	node = link->home ? MASTER_HOME_NODE : config_node_by_addr(&m->cfg, link->peer);
+	if (node < 0 && !link->home) {
 		pr_warn("slave at %s refused: no ip/iprange line in %s gives it a node number",
 			addr, m->config_path);
 		conn_reply(conn, msg->id, -BE_INVALIDNODE,
@@ -144,10 +172,15 @@ static int slave_hello(struct slave_link *link, struct conn *conn, const Msg *ms
 	n->last_heard_ms = now_ms();
 	snprintf(n->hostname, sizeof(n->hostname), "%s",
 		 msg->hello->hostname ? msg->hello->hostname : "");
-	snprintf(conn->name, sizeof(conn->name), "node %d", node);
+	if (link->home)
+		snprintf(conn->name, sizeof(conn->name), "home node");
+	else
+		snprintf(conn->name, sizeof(conn->name), "node %d", node);
 	node_event(n, NODE_EVENT_CONNECT);
 
-	welcome.node = node;
+	/* The home slave's processes run on the master: that is where it
+	 * tells them they are (WhereAmI). */
+	welcome.node = link->home ? BPROC_NODE_MASTER : node;
 	/* Three heartbeats fit in the timeout, so one lost packet is no death. */
 	welcome.heartbeat_ms = (uint32_t)(m->cfg.pingtimeout_ms / 3);
 	welcome.n_libraries = m->cfg.nlibraries;
@@ -197,7 +230,7 @@ static int slave_msg(struct conn *conn, Msg *msg, void *data)
 			n->nprocs = msg->heartbeat->nprocs;
 		return 0;
 	case BPROC__MSG__BODY_NODE_READY:
-		if (msg->node_ready->node != n->node) {
+		if (msg->node_ready->node != (link->home ? BPROC_NODE_MASTER : n->node)) {
 			pr_warn("%s: says it is node %d", conn->name, msg->node_ready->node);
 			return -EPROTO;
 		}
@@ -286,6 +319,27 @@ void master_accept_slave(struct master *m)
 	link->conn = conn;
 	link->next_unproven = unproven_links;
 	unproven_links = link;
+}
+
+int master_home_link(struct master *m, int fd)
+{
+	struct slave_link *link = calloc(1, sizeof(*link));
+	int r;
+
+	if (!link)
+		return -ENOMEM;
+	link->m = m;
+	link->home = true;
+	auth_accept(&link->auth, &m->secret, m->cfg.encrypt);
+	link->accepted_ms = now_ms();
+	r = conn_new(m->loop, fd, "home slave", slave_msg, slave_closed, link, &link->conn);
+	if (r < 0) {
+		free(link);
+		return r;
+	}
+	link->next_unproven = unproven_links;
+	unproven_links = link;
+	return 0;
 }
 
 void master_check_heartbeats(struct master *m, long long now)
@@ -382,6 +436,8 @@ void master_nodes_shutdown(struct master *m)
 	for (size_t i = 0; i < m->nnodes; i++)
 		if (m->nodes[i].conn)
 			conn_close(m->nodes[i].conn, NULL);
+	if (m->home.conn)
+		conn_close(m->home.conn, NULL);
 	free(m->nodes);
 	m->nodes = NULL;
 	m->nnodes = 0;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "bproc.h"
 #include "log.h"
 #include "master.h"
 
@@ -117,7 +118,7 @@ size_t master_procs_fill(Bproc__ProcEntry *entries, Bproc__ProcEntry **list, siz
 			continue;
 		bproc__proc_entry__init(&entries[i]);
 		entries[i].pid = p->pid;
-		entries[i].node = p->node;
+		entries[i].node = p->node == MASTER_HOME_NODE ? BPROC_NODE_MASTER : p->node;
 		entries[i].has_born = true;
 		entries[i].born = true;
 		list[i] = &entries[i];

@@ -23,8 +23,8 @@
  * over only once no CRIU names it any more; until then it is looked at
  * again every tick.
  *
- * And the image directories of its moves go, or the first moves of ours
- * would fail on them (their names are move ids, counted from 1).
+ * (The image directories of its moves go too, in master_moves.c:
+ * master_moves_clean_images.)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,10 +41,8 @@
 #include "freezer.h"
 #include "log.h"
 #include "master.h"
-#include "move_source.h"
 #include "util.h"
 
-#define IMAGES_DIR "/run/bproc/images"
 /* A move's cgroup is "move-PID" (master_moves.c); a slave's on this same
  * machine (a local cluster) "nodeN-move-ID", never ours to touch. */
 #define MOVE_CGROUP_PREFIX "move-"
@@ -165,31 +163,8 @@ static void recover_frozen(void)
 	free(paths);
 }
 
-static void remove_old_images(void)
-{
-	DIR *d = opendir(IMAGES_DIR);
-	struct dirent *e;
-	int n = 0;
-
-	while (d && (e = readdir(d))) {
-		char path[PATH_MAX];
-
-		if (strncmp(e->d_name, "move-", 5) != 0)
-			continue;
-		snprintf(path, sizeof(path), IMAGES_DIR "/%s", e->d_name);
-		move_remove_dir(path);
-		n++;
-	}
-	if (d)
-		closedir(d);
-	if (n)
-		pr_info("removed the images of %d move%s of a master before us", n,
-			n == 1 ? "" : "s");
-}
-
 void master_recover_start(void)
 {
-	remove_old_images();
 	recover_frozen();
 }
 

@@ -683,8 +683,16 @@ static const char *type_name(mode_t type)
 int movable_compare(const struct movable *mv, const struct movable_seen *seen, size_t nseen,
 		    int node, char *reason, size_t len)
 {
+	char place[32];
+
+	/* A move back to the master goes to its home node, which users
+	 * know as the master (-1). */
+	if (node < 0)
+		snprintf(place, sizeof(place), "the master");
+	else
+		snprintf(place, sizeof(place), "node %d", node);
 	if (nseen != mv->nfiles) {
-		snprintf(reason, len, "node %d answered about %zu files, not %zu", node, nseen,
+		snprintf(reason, len, "%s answered about %zu files, not %zu", place, nseen,
 			 mv->nfiles);
 		return -EPROTO;
 	}
@@ -692,18 +700,18 @@ int movable_compare(const struct movable *mv, const struct movable_seen *seen, s
 		const struct movable_file *f = &mv->files[i];
 
 		if (seen[i].mode == 0) {
-			snprintf(reason, len, "%s, %s, is not on node %d", f->what, f->path, node);
+			snprintf(reason, len, "%s, %s, is not on %s", f->what, f->path, place);
 			return -ENOENT;
 		}
 		if ((seen[i].mode & S_IFMT) != f->type) {
-			snprintf(reason, len, "%s, %s, is %s on node %d, %s here", f->what, f->path,
-				 type_name(seen[i].mode), node, type_name(f->type));
+			snprintf(reason, len, "%s, %s, is %s on %s, %s here", f->what, f->path,
+				 type_name(seen[i].mode), place, type_name(f->type));
 			return -ENOENT;
 		}
 		if (f->check_size && seen[i].size != f->size) {
 			snprintf(reason, len,
-				 "%s, %s, differs on node %d (%llu bytes there, %llu here)", f->what,
-				 f->path, node, (unsigned long long)seen[i].size,
+				 "%s, %s, differs on %s (%llu bytes there, %llu here)", f->what,
+				 f->path, place, (unsigned long long)seen[i].size,
 				 (unsigned long long)f->size);
 			return -ENOENT;
 		}

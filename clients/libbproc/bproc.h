@@ -129,7 +129,9 @@ int bproc_movepid_flags(pid_t pid, int node, int flags);
  * ghost stands in for it.  It must not have children, nor hold what cannot
  * move (a connected TCP socket, a file the node does not have).  Works on
  * the master and on a node (for a process that came from the master).
- * Moving to the master (BPROC_NODE_MASTER) is not implemented: ENOTSUP.
+ * Moving to the master (BPROC_NODE_MASTER) from a node restores it in the
+ * master's home node: on the master's machine, with the same pid inside
+ * (getpid()), another host pid; see docs/migration.md.
  */
 int bproc_move(int node);
 

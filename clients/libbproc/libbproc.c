@@ -350,6 +350,10 @@ static int proclist(int node, bool here_only, struct bproc_proc_info_t **list)
 			continue;
 		if (here_only && e->has_born && e->born && e->node != here)
 			continue;
+		/* Born in the master's home node: pids of its namespace, which
+		 * on the master itself are other processes. */
+		if (here_only && e->has_born && e->born && e->node == BPROC_NODE_MASTER)
+			continue;
 		out[n].pid = e->pid;
 		out[n].node = e->node;
 		n++;

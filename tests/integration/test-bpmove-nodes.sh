@@ -43,9 +43,6 @@ check "bpmove from node 1 to node 2" bpmove "$p" 2
 check_eq "bpstat -p shows it on node 2" "2" "$(node_of "$p")"
 out=$(bpmove "$p" 2 2>&1)
 check_match "a move to the node it is on is refused" "already runs on node 2" "$out"
-out=$(bpmove "$p" master 2>&1)
-check_match "back to the master is refused, clearly" "not implemented" "$out"
-check_eq "and it stays on node 2" "2" "$(node_of "$p")"
 wait "$job"
 check_eq "its parent's wait() gets exit code 7 from node 2" "7" "$?"
 expected=$(seq 0 149)
@@ -434,10 +431,10 @@ check_match "bproc_move(0) returns 0 on node 0, same pid, memory intact" \
 	"^move-a r=0 err=- node=0 pid=$pid mem=ok$" "$out"
 check_match "bproc_move(1) from node 0 returns 0 on node 1" \
 	"^move-b r=0 err=- node=1 pid=$pid mem=ok$" "$out"
-check_match "bproc_move(master) fails and it stays on node 1" \
-	"^move-master r=-1 err=moving back to the master is not implemented.* node=1 pid=$pid mem=ok$" "$out"
-check_match "bproc_move to a down node fails and it stays on node 1" \
-	"^move-down r=-1 err=node 2 is down node=1 pid=$pid mem=ok$" "$out"
+check_match "bproc_move(BPROC_NODE_MASTER) from node 1 returns 0 on the master, same pid" \
+	"^move-master r=0 err=- node=-1 pid=$pid mem=ok$" "$out"
+check_match "bproc_move to a down node fails and it stays on the master" \
+	"^move-down r=-1 err=node 2 is down node=-1 pid=$pid mem=ok$" "$out"
 check_match "bproc_rfork_io: the child ends well" "^rfork_io child exit=0$" "$out"
 check_eq "its stdout was a file on node 0" "rfork_io child node=0" \
 	"$(bpcluster exec 0 cat /tmp/move-self-rfork-io 2>&1)"
