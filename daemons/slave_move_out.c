@@ -30,6 +30,7 @@
 #include "freezer.h"
 #include "log.h"
 #include "move_source.h"
+#include "page_seal.h"
 #include "page_server.h"
 #include "slave.h"
 #include "util.h"
@@ -261,6 +262,12 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 		snprintf(err, sizeof(err), "%s: %s", nspath, strerror(-ret));
 	} else {
 		ret = connect_page_stream(mo, &ps, err, sizeof(err));
+	}
+	/* Encrypted links: so is the page stream, under the move's keys. */
+	if (ret == 0 && ps >= 0 && s->auth.encrypt) {
+		ret = page_stream_seal(&s->secret, mo->token.data, mo->token.len, true, &ps);
+		if (ret < 0)
+			snprintf(err, sizeof(err), "cannot seal the page stream: %s", strerror(-ret));
 	}
 	/* The pages go into the target's page server as CRIU reads them;
 	 * only the small images are left for the link below. */
