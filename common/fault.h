@@ -14,6 +14,8 @@
  *   slave-restore   the target's restore is taken for failed, the copy killed
  *   slave-die       the target's slave dies (SIGKILL) as the restore starts
  *   slave-cut       the target's slave cuts its link to the master then
+ *   seal-alter      a sealing relay (seal_relay.h) alters a byte of the
+ *                   second record it sends, as someone on the network could
  */
 #ifndef BPROC_FAULT_H
 #define BPROC_FAULT_H

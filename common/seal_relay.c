@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "fault.h"
 #include "log.h"
 #include "util.h"
 
@@ -38,6 +39,7 @@ struct relay {
 	bool remote_end; /* the peer's end record came */
 	bool local_done; /* ... and the program was told */
 	bool local_gone; /* the program closed its socket: what comes is dropped */
+	bool alter;      /* fault seal-alter: spoil the second record sent */
 };
 
 /* Read what the program wrote and seal it: 1 if something moved. */
@@ -55,6 +57,8 @@ static int fill_out(struct relay *r)
 		r->local_eof = true;
 	r->out_len = seal_record(&r->tx, buf, (size_t)n, r->out);
 	r->out_off = 0;
+	if (r->alter && r->tx.seq == 2)
+		r->out[r->out_len - 1] ^= 0x01;
 	sodium_memzero(buf, (size_t)n);
 	return 1;
 }
@@ -217,6 +221,7 @@ int seal_relay_run(int local, int net, const uint8_t tx[SEAL_KEY_SIZE],
 	r->net = net;
 	seal_dir_init(&r->tx, tx);
 	seal_dir_init(&r->rx, rx);
+	r->alter = fault_at("seal-alter");
 	e = relay_loop(r);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
