@@ -21,6 +21,10 @@
 
 /* The relay gives up when nothing moved either way for this long. */
 #define SEAL_RELAY_IDLE_MS 120000
+/* Once the program closed its socket, the relay waits this long at most
+ * for the peer's end, then closes: a peer still sending (bpcp's progress
+ * to a bpcp that was interrupted) then sees the connection break. */
+#define SEAL_RELAY_LINGER_MS 1000
 
 /*
  * Replace *fd (a connected TCP socket) with the program's end of a

@@ -355,3 +355,29 @@ Test(seal_relay, what_the_program_writes_goes_out_sealed_and_ends)
 	cr_assert_eq(relay_status(h.relay), 0);
 	close(h.net[0]);
 }
+
+Test(seal_relay, a_program_that_left_stops_a_peer_that_keeps_sending)
+{
+	struct hand h;
+	long long start;
+	uint8_t rec[128];
+	int r = 0;
+
+	hand_start(&h);
+	close(h.local[0]);
+	start = now_ms();
+	/* Progress, say, to a bpcp that was interrupted: within the linger
+	 * the relay closes, and the sender learns it. */
+	while (now_ms() - start < 5000) {
+		size_t n = seal_record(&h.tx, (const uint8_t *)"progress", 8, rec);
+
+		r = write_full(h.net[0], rec, n);
+		if (r < 0)
+			break;
+		usleep(10000);
+	}
+	cr_assert_lt(r, 0, "the peer was never told");
+	cr_assert_lt(now_ms() - start, SEAL_RELAY_LINGER_MS + 1000);
+	cr_assert_eq(relay_status(h.relay), 0);
+	close(h.net[0]);
+}
