@@ -134,6 +134,24 @@ check "bpcp node 0 -> master" bpcp 0:/tmp/sealed0 "$M/back0"
 check "what came back from node 1 is the file" cmp "$M/file" "$M/back1"
 check "what came back from node 0 is the file" cmp "$M/file" "$M/back0"
 sniff_stop
+
+# An interrupted bpcp stops a sealed node-to-node copy (its relay closes a
+# second after bpcp, and the sending worker's progress then has nowhere to go).
+slave0=$(cat /run/bproc/cluster/n0/slave.pid)
+slave1=$(cat /run/bproc/cluster/n1/slave.pid)
+workers() { ps --ppid "$slave0,$slave1" -o comm= | grep -c '^bpslave$'; }
+no_workers() { [ "$(workers)" -eq 0 ]; }
+two_workers() { [ "$(workers)" -eq 2 ]; }
+nsenter -t "$slave0" -m truncate -s 8G /tmp/sparse
+bpcp 0:/tmp/sparse 1:/tmp/sparse </dev/null >/dev/null 2>&1 &
+copy=$!
+wait_for 5 two_workers
+sleep 1
+check "a long sealed copy node 0 -> node 1 is under way" two_workers
+kill "$copy"
+check "bpcp interrupted: both workers are gone within 5 s" wait_for 5 no_workers
+nsenter -t "$slave0" -m rm -f /tmp/sparse
+nsenter -t "$slave1" -m rm -f /tmp/sparse
 check "the capture is not empty" test -s "$M/sealed.cap"
 check "but holds no output in the clear" unseen "output-sealed-$$" "$M/sealed.cap"
 check "nor the big process's memory" unseen "big-memory-$$" "$M/sealed.cap"
