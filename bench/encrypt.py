@@ -8,8 +8,10 @@ machines are noisy: only the ratios mean something).
   output       256 MiB of `head -c` on node 0 through bpsh's pipes (the
                bytes come back over the master's link as Output messages)
   move 24M     bpmove of a process holding 24 MiB of random bytes to node 0
-               (in the clear its pages take the page stream; encrypted,
-               they go sealed with its other images over the link)
+  move 256M    the same with 256 MiB (both take CRIU's page stream, sealed
+               by a relay when encrypted: common/seal_relay.h)
+  bpcp 256M    bpcp of a 256 MiB file of random bytes to node 0 (a direct
+               connection to the node's worker, sealed when encrypted)
 
 The cluster is brought up in the clear and encrypted in turn, ROUNDS
 times; each case is the median of its runs.  Run as root from the top of
@@ -47,17 +49,26 @@ def output_time():
     return time.perf_counter() - t
 
 
-def move_time():
+def move_time(mib):
     p = subprocess.Popen(["python3", "-c",
-                          "import os, time; b = os.urandom(24 << 20); time.sleep(60)"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          f"import os, sys, time; b = os.urandom({mib} << 20); print(flush=True); "
+                          "time.sleep(120)"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
+    p.stdout.readline()  # its memory is all there
     try:
         return timed(["bpmove", str(p.pid), "0"])
     finally:
         p.kill()
         p.wait()
+        p.stdout.close()
+
+
+BIG_FILE = "/var/tmp/bproc-bench-encrypt.256M"
+
+
+def bpcp_time():
+    return timed(["bpcp", BIG_FILE, "0:/tmp/bench-encrypt"])
 
 
 def measure(times):
@@ -66,11 +77,16 @@ def measure(times):
         times["launch 4"].append(timed(["bpsh", "-a", "true"]))
     for _ in range(2):
         times["output"].append(output_time())
-        times["move 24M"].append(move_time())
+        times["move 24M"].append(move_time(24))
+        times["move 256M"].append(move_time(256))
+        times["bpcp 256M"].append(bpcp_time())
 
 
 def main():
-    cases = ["launch 1", "launch 4", "output", "move 24M"]
+    cases = ["launch 1", "launch 4", "output", "move 24M", "move 256M", "bpcp 256M"]
+    with open(BIG_FILE, "wb") as f:
+        for _ in range(256):
+            f.write(os.urandom(1 << 20))
     res = {mode: {c: [] for c in cases} for mode in ("clear", "sealed")}
     sh("bpcluster", "down", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(ROUNDS):
@@ -87,9 +103,10 @@ def main():
         a = statistics.median(res["clear"][c])
         b = statistics.median(res["sealed"][c])
         extra = ""
-        if c == "output":
+        if c in ("output", "move 256M", "bpcp 256M"):
             extra = f"   ({256 / a:.0f} vs {256 / b:.0f} MiB/s)"
         print(f"{c:<10} {a:9.4f} {b:9.4f} {b / a:6.2f}{extra}")
+    os.unlink(BIG_FILE)
 
 
 if __name__ == "__main__":

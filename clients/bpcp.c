@@ -261,6 +261,9 @@ static int connect_worker(const Bproc__FileEndpoint *ep)
 		return r;
 	}
 	r = file_hello_send(fd, ep->token.data);
+	/* The cluster encrypts: the rest goes sealed. */
+	if (r == 0 && ep->has_key)
+		r = ep->key.len == FILE_KEY_SIZE ? file_seal(&fd, ep->key.data, true) : -EPROTO;
 	if (r < 0) {
 		close(fd);
 		return r;

@@ -17,6 +17,8 @@
  *   master-die-frozen   the master dies (SIGKILL) once the process is frozen
  *   master-die-restored the master dies once the node restored the copy
  *   master-die-lazy     the master dies right after a --lazy move's commit
+ *   seal-alter      a sealing relay (seal_relay.h) alters a byte of the
+ *                   second record it sends, as someone on the network could
  */
 #ifndef BPROC_FAULT_H
 #define BPROC_FAULT_H

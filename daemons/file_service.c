@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #include "bproc.h"
 #include "file_stream.h"
@@ -140,6 +141,19 @@ static int accept_asker(int lfd, const uint8_t token[FILE_TOKEN_SIZE])
 	}
 }
 
+/* From here on the connection is sealed (its plain end in *fd), if key. */
+static int seal_connection(int *fd, const uint8_t *key, bool connector)
+{
+	int r;
+
+	if (!key)
+		return 0;
+	r = file_seal(fd, key, connector);
+	if (r == 0)
+		set_timeouts(*fd);
+	return r;
+}
+
 static int connect_peer(const Bproc__FileEndpoint *peer)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)peer->port) };
@@ -176,6 +190,9 @@ static void relay_send(int control, const Bproc__FileTransferRequest *req, struc
 		o->progress_arg = &ps;
 		r = file_hello_send(peer, req->peer->token.data);
 		if (r == 0)
+			r = seal_connection(&peer, req->peer->has_key ? req->peer->key.data : NULL,
+					    true);
+		if (r == 0)
 			r = file_send(peer, req->paths, req->n_paths, o, &res);
 		if (r < 0)
 			file_result_add(&res, "%s: the transfer to %s broke off: %s", o->prefix,
@@ -196,7 +213,7 @@ static int become(const struct file_asker *who)
 
 static _Noreturn void worker(int lfd, int ready, const Bproc__FileTransferRequest *req,
 			     const struct file_asker *who, const uint8_t token[FILE_TOKEN_SIZE],
-			     int node)
+			     const uint8_t *key, int node)
 {
 	struct file_opts o = { 0 };
 	struct file_result res = { 0 };
@@ -235,6 +252,8 @@ static _Noreturn void worker(int lfd, int ready, const Bproc__FileTransferReques
 	close(lfd);
 	if (fd < 0)
 		_exit(2);
+	if (seal_connection(&fd, key, false) < 0)
+		_exit(2);
 	if (req->role == BPROC__FILE_ROLE__FILE_RECEIVE)
 		r = file_receive(fd, req->paths[0], &o, &res);
 	else if (req->peer)
@@ -248,7 +267,7 @@ static _Noreturn void worker(int lfd, int ready, const Bproc__FileTransferReques
 
 /* Listen, fork the worker, wait until it is the asker. */
 static int start_worker(const Bproc__FileTransferRequest *req, const struct file_asker *who,
-			int node, uint16_t *port, uint8_t token[FILE_TOKEN_SIZE])
+			int node, uint16_t *port, uint8_t token[FILE_TOKEN_SIZE], const uint8_t *key)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
 	socklen_t len = sizeof(sa);
@@ -275,7 +294,7 @@ static int start_worker(const Bproc__FileTransferRequest *req, const struct file
 		return status;
 	}
 	if (pid == 0)
-		worker(lfd, pipefd[1], req, who, token, node);
+		worker(lfd, pipefd[1], req, who, token, key, node);
 	/* The daemon reaps it with its other children (waitpid(-1)). */
 	close(pipefd[1]);
 	if (read_full(pipefd[0], &status, sizeof(status)) < 0)
@@ -285,13 +304,13 @@ static int start_worker(const Bproc__FileTransferRequest *req, const struct file
 }
 
 int file_service_answer(struct conn *conn, const Msg *msg, const struct file_asker *who,
-			int node, const char *addr)
+			int node, const char *addr, bool seal)
 {
 	const Bproc__FileTransferRequest *req = msg->file_transfer_request;
 	Bproc__FileTransferReply rep = BPROC__FILE_TRANSFER_REPLY__INIT;
 	Bproc__FileEndpoint ep = BPROC__FILE_ENDPOINT__INIT;
 	Msg out = BPROC__MSG__INIT;
-	uint8_t token[FILE_TOKEN_SIZE];
+	uint8_t token[FILE_TOKEN_SIZE], key[FILE_KEY_SIZE];
 	uint16_t port = 0;
 	char err[256];
 	int r;
@@ -299,7 +318,9 @@ int file_service_answer(struct conn *conn, const Msg *msg, const struct file_ask
 	r = file_check_request(req, err, sizeof(err));
 	if (r < 0)
 		return conn_reply(conn, msg->id, r, "%s", err);
-	r = start_worker(req, who, node, &port, token);
+	if (seal)
+		randombytes_buf(key, sizeof(key));
+	r = start_worker(req, who, node, &port, token, seal ? key : NULL);
 	if (r < 0) {
 		pr_warn("%s: cannot start a file transfer for uid %u: %s", conn->name,
 			(unsigned)who->uid, strerror(-r));
@@ -312,10 +333,15 @@ int file_service_answer(struct conn *conn, const Msg *msg, const struct file_ask
 	ep.port = port;
 	ep.token.data = token;
 	ep.token.len = sizeof(token);
+	ep.has_key = seal;
+	ep.key.data = key;
+	ep.key.len = sizeof(key);
 	rep.endpoint = &ep;
 	out.has_id = true;
 	out.id = msg->id;
 	out.body_case = BPROC__MSG__BODY_FILE_TRANSFER_REPLY;
 	out.file_transfer_reply = &rep;
-	return conn_send(conn, &out);
+	r = conn_send(conn, &out);
+	sodium_memzero(key, sizeof(key));
+	return r;
 }

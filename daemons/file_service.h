@@ -14,6 +14,7 @@
 #ifndef BPROC_FILE_SERVICE_H
 #define BPROC_FILE_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,10 +45,12 @@ void file_asker_to_creds(const struct file_asker *who, Bproc__Credentials *creds
 /*
  * Check msg's FileTransferRequest, start its worker here (node: this
  * machine's number, for messages) and answer on conn: a FileTransferReply
- * with addr (NULL: the master fills it in) or an error Reply.
+ * with addr (NULL: the master fills it in) or an error Reply.  seal: the
+ * cluster encrypts; the reply then carries a fresh key and the transfer
+ * is sealed under it (file_seal).
  */
 int file_service_answer(struct conn *conn, const Msg *msg, const struct file_asker *who,
-			int node, const char *addr);
+			int node, const char *addr, bool seal);
 
 /* "2:" for node 2, "master:" for the master. */
 void file_node_prefix(int node, char *buf, size_t len);

@@ -24,7 +24,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sodium.h>
 
+#include "seal_relay.h"
 #include "util.h"
 
 #define SEND_CHUNK (4u << 20)
@@ -157,6 +159,7 @@ int file_check_request(const Bproc__FileTransferRequest *req, char *err, size_t 
 			return -EINVAL;
 		}
 		if (req->peer->token.len != FILE_TOKEN_SIZE || req->peer->port == 0 ||
+		    (req->peer->has_key && req->peer->key.len != FILE_KEY_SIZE) ||
 		    req->peer->port > 65535 || !req->peer->addr || strlen(req->peer->addr) > 15) {
 			snprintf(err, errlen, "the peer's endpoint is malformed");
 			return -EINVAL;
@@ -170,6 +173,18 @@ int file_check_request(const Bproc__FileTransferRequest *req, char *err, size_t 
 }
 
 /* ---- hello ---- */
+
+int file_seal(int *fd, const uint8_t key[FILE_KEY_SIZE], bool connector)
+{
+	uint8_t tx[SEAL_KEY_SIZE], rx[SEAL_KEY_SIZE];
+	int r;
+
+	seal_keys_from_key(key, connector, tx, rx);
+	r = seal_relay_start(fd, tx, rx);
+	sodium_memzero(tx, sizeof(tx));
+	sodium_memzero(rx, sizeof(rx));
+	return r;
+}
 
 int file_hello_send(int fd, const uint8_t token[FILE_TOKEN_SIZE])
 {

@@ -77,6 +77,14 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 int file_hello_send(int fd, const uint8_t token[FILE_TOKEN_SIZE]);
 int file_hello_check(int fd, const uint8_t token[FILE_TOKEN_SIZE]);
 
+/*
+ * Seal the transfer connection *fd under key (FileEndpoint.key) from here
+ * on (seal_relay.h): *fd becomes the plain end the stream code uses.
+ * connector: this side connected.  0, or -errno with *fd as it was.
+ */
+#define FILE_KEY_SIZE 32
+int file_seal(int *fd, const uint8_t key[FILE_KEY_SIZE], bool connector);
+
 /* An entry's relative path: 0, or -EINVAL ("..", empty or "." components,
  * absolute, too long). */
 int file_check_name(const char *path);

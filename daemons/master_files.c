@@ -72,10 +72,6 @@ int master_file_request(struct master *m, struct conn *conn, const Msg *msg)
 	int r;
 
 	/* A local client is who the kernel says; a slave vouches for its own. */
-	/* bpcp's data goes over connections of its own, not yet sealed. */
-	if (m->cfg.encrypt)
-		return conn_reply(conn, msg->id, -ENOTSUP,
-				  "the links are encrypted, and bpcp's are not yet: no copy in the clear");
 	r = conn->has_creds ? file_asker_from_socket(conn->fd, &who) :
 			      file_asker_from_creds(msg->creds, &who);
 	if (r < 0)
@@ -84,7 +80,7 @@ int master_file_request(struct master *m, struct conn *conn, const Msg *msg)
 		char addr[INET_ADDRSTRLEN];
 
 		local_addr(conn, addr, sizeof(addr));
-		return file_service_answer(conn, msg, &who, BPROC_NODE_MASTER, addr);
+		return file_service_answer(conn, msg, &who, BPROC_NODE_MASTER, addr, m->cfg.encrypt);
 	}
 	n = master_client_node(m, req->node);
 	if (!n)

@@ -72,6 +72,7 @@
 #include "movable.h"
 #include "move_source.h"
 #include "output_queue.h"
+#include "page_seal.h"
 #include "page_server.h"
 #include "util.h"
 #include "version.h"
@@ -591,9 +592,6 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		if (p->pid == pid)
 			return answer(client, id, pid, wake_fd, -EBUSY, "process %d is already moving",
 				      pid);
-	if (g && lazy && m->cfg.encrypt)
-		return answer(client, id, pid, wake_fd, -ENOTSUP,
-			      "the links are encrypted: --lazy is not (its pages would go in the clear)");
 	if (g)
 		return move_between_nodes(m, client, id, g, n, wake_fd, lazy);
 	if (pid == getpid() || ppid == 0)
@@ -615,19 +613,6 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 
 		r = movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
 		mv->small = !lazy && bytes < SMALL_MOVE_BYTES;
-		/* Encrypted links: the pages go with the other images, sealed;
-		 * the page stream is CRIU's own connection, in the clear. */
-		if (r == 0 && m->cfg.encrypt && (lazy || bytes > MOVE_MAX_IMAGE_BYTES - (1u << 20))) {
-			movable_free(&mv->movable);
-			free(mv);
-			return answer(client, id, pid, wake_fd, -ENOTSUP,
-				      "the links are encrypted: %s",
-				      lazy ? "--lazy is not (its pages would go in the clear)"
-					   : "a process of over 47 MiB cannot move yet (its pages "
-					     "would go in the clear)");
-		}
-		if (m->cfg.encrypt)
-			mv->small = true;
 		if (r == 0 && lazy && ntree > 1) {
 			movable_free(&mv->movable);
 			free(mv);
@@ -797,6 +782,14 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		snprintf(err, errlen, "cannot connect to node %d's page stream: %s", mv->node,
 			 strerror(-r));
 		return r;
+	}
+	/* Encrypted links: so is the page stream, under the move's keys. */
+	if (ps >= 0 && m->cfg.encrypt) {
+		r = page_stream_seal(&m->secret, mv->token, sizeof(mv->token), true, &ps);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot seal the page stream: %s", strerror(-r));
+			return r;
+		}
 	}
 	r = move_freeze(mv, err, errlen);
 	if (r < 0)
@@ -1447,12 +1440,6 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 		snprintf(why, sizeof(why), "node %d: %s", node,
 			 msg->reply->message ? msg->reply->message : bproc_strerror(-msg->reply->status));
 		finish_move(m, mv, msg->reply->status < 0 ? msg->reply->status : -BE_NODEDOWN, why);
-		return 1;
-	}
-	/* Encrypted links: every image goes over the link between the two
-	 * slaves, sealed (48 MiB at most). */
-	if (m->cfg.encrypt) {
-		send_move_out(m, mv, 0);
 		return 1;
 	}
 	/* Its pages go straight from the source's CRIU into a page server

@@ -25,5 +25,6 @@ int slave_files_request(struct slave *s, struct conn *conn, const Msg *msg, bool
 		return conn_reply(conn, msg->id, -EINVAL, "this is node %d, not node %d", s->node,
 				  msg->file_transfer_request->node);
 	/* The master fills in the address the asker reaches us at. */
-	return file_service_answer(conn, msg, &who, s->node, from_master ? NULL : "127.0.0.1");
+	return file_service_answer(conn, msg, &who, s->node, from_master ? NULL : "127.0.0.1",
+				   s->auth.encrypt);
 }

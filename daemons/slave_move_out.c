@@ -37,6 +37,7 @@
 #include "log.h"
 #include "movable.h"
 #include "move_source.h"
+#include "page_seal.h"
 #include "page_server.h"
 #include "slave.h"
 #include "util.h"
@@ -398,6 +399,12 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 	if (ret == 0 && o->lazy && ps < 0) {
 		ret = -EPROTO;
 		snprintf(err, errlen, "a lazy move without a page stream");
+	}
+	/* Encrypted links: so is the page stream, under the move's keys. */
+	if (ret == 0 && ps >= 0 && s->auth.encrypt) {
+		ret = page_stream_seal(&s->secret, o->token, o->token_len, true, &ps);
+		if (ret < 0)
+			snprintf(err, errlen, "cannot seal the page stream: %s", strerror(-ret));
 	}
 	/* The pages go into the target's page server as CRIU reads them;
 	 * only the small images are left for the link.  Lazy: CRIU keeps the

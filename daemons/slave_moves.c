@@ -29,6 +29,7 @@
 
 #include "bproc.h"
 #include "criu_run.h"
+#include "page_seal.h"
 #include "page_server.h"
 #include "proc_events.h"
 #include "fault.h"
@@ -247,7 +248,7 @@ static void on_ps_connection(struct loop *loop, int fd, uint32_t events, void *d
 {
 	struct prepared *p = data;
 	char dir[128];
-	int sock, r;
+	int sock = -1, r;
 
 	(void)events;
 	r = ps_accept(fd, p->peer, &sock);
@@ -264,8 +265,15 @@ static void on_ps_connection(struct loop *loop, int fd, uint32_t events, void *d
 	loop_remove(loop, fd);
 	close(fd);
 	p->listen_fd = -1;
+	/* Encrypted links: so is the page stream, under the move's keys. */
+	if (r == 0 && p->s->auth.encrypt)
+		r = p->has_token ? page_stream_seal(&p->s->secret, p->token, sizeof(p->token), false,
+						    &sock) :
+				   -EPROTO;
 	if (r < 0) {
 		pr_err("move %llu: page stream: %s", (unsigned long long)p->move_id, strerror(-r));
+		if (sock >= 0)
+			close(sock);
 		return;
 	}
 	if (p->lazy) {

@@ -43,7 +43,7 @@ Test(file_stream, requests)
 	Bproc__FileTransferRequest req = BPROC__FILE_TRANSFER_REQUEST__INIT;
 	Bproc__FileEndpoint peer = BPROC__FILE_ENDPOINT__INIT;
 	char *two[] = { "/a", "/b" }, *rel[] = { "a" };
-	uint8_t token[FILE_TOKEN_SIZE] = { 0 };
+	uint8_t token[FILE_TOKEN_SIZE] = { 0 }, key[FILE_KEY_SIZE] = { 0 };
 	char err[256];
 
 	req.role = BPROC__FILE_ROLE__FILE_SEND;
@@ -68,6 +68,13 @@ Test(file_stream, requests)
 	req.peer = &peer;
 	cr_assert_eq(file_check_request(&req, err, sizeof(err)), -EINVAL, "a short token");
 	peer.token.len = FILE_TOKEN_SIZE;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), 0);
+	/* An encrypted cluster's peer comes with its 32-byte key. */
+	peer.has_key = true;
+	peer.key.data = key;
+	peer.key.len = 16;
+	cr_assert_eq(file_check_request(&req, err, sizeof(err)), -EINVAL, "a short key");
+	peer.key.len = FILE_KEY_SIZE;
 	cr_assert_eq(file_check_request(&req, err, sizeof(err)), 0);
 	req.has_umask = true;
 	req.umask = 01000;
