@@ -91,8 +91,6 @@
  * other images, over our link: far under MOVE_MAX_IMAGE_BYTES, and the
  * page stream's set-up costs more than the copy. */
 #define SMALL_MOVE_BYTES (8u << 20)
-/* A lazy dump told to stop (its stream shut) ends within this. */
-#define LAZY_STOP_MS 10000
 
 enum move_state {
 	MOVE_CHECKING,    /* waiting for the target's PathCheckReply */
@@ -710,24 +708,7 @@ static int move_prepare(struct move *mv, struct conn *slave, char *err, size_t e
 /* Wait (bounded) for a lazy dump told to stop by the end of its stream. */
 static void stop_lazy_dump(struct move *mv)
 {
-	long long deadline = now_ms() + LAZY_STOP_MS;
-	int status;
-
-	if (mv->ps_fd >= 0)
-		shutdown(mv->ps_fd, SHUT_RDWR);
-	if (mv->criu_pid <= 0)
-		return;
-	while (waitpid(mv->criu_pid, &status, WNOHANG) == 0) {
-		if (now_ms() > deadline) {
-			pr_warn("move %llu: CRIU %d does not end; killing it", (unsigned long long)mv->id,
-				mv->criu_pid);
-			kill(mv->criu_pid, SIGKILL);
-			waitpid(mv->criu_pid, &status, 0);
-			break;
-		}
-		usleep(5000);
-	}
-	mv->criu_pid = 0;
+	criu_dump_lazy_stop(&mv->criu_pid, mv->ps_fd);
 }
 
 static void on_cork_timer(struct loop *loop, int fd, uint32_t events, void *data)

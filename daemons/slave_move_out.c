@@ -44,8 +44,6 @@
 
 #define OUT_DIR "/run/bproc/images"
 #define CONNECT_TIMEOUT_MS 3000
-/* A lazy dump told to stop (its stream shut) ends within this. */
-#define LAZY_STOP_MS 10000
 
 struct move_out {
 	uint64_t id;
@@ -195,24 +193,7 @@ static int list_tree(pid_t root, pid_t *out, int max)
 /* A lazy dump that must stop: its stream shut, it lets go of the tree. */
 static void stop_lazy_dump(struct move_out *o)
 {
-	long long deadline = now_ms() + LAZY_STOP_MS;
-	int status;
-
-	if (o->ps_fd >= 0)
-		shutdown(o->ps_fd, SHUT_RDWR);
-	if (o->criu_pid <= 0)
-		return;
-	while (waitpid(o->criu_pid, &status, WNOHANG) == 0) {
-		if (now_ms() > deadline) {
-			pr_warn("move %llu: CRIU %d does not end; killing it", (unsigned long long)o->id,
-				o->criu_pid);
-			kill(o->criu_pid, SIGKILL);
-			waitpid(o->criu_pid, &status, 0);
-			break;
-		}
-		usleep(5000);
-	}
-	o->criu_pid = 0;
+	criu_dump_lazy_stop(&o->criu_pid, o->ps_fd);
 }
 
 static void kill_originals(struct move_out *o);

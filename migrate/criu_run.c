@@ -567,6 +567,30 @@ int criu_dump_lazy_start_in(const char *criu, int pidns_fd, int mntns_fd, pid_t 
 	return r;
 }
 
+/* A lazy dump told to stop (its stream shut) ends within this. */
+#define LAZY_STOP_MS 10000
+
+void criu_dump_lazy_stop(pid_t *child, int ps_fd)
+{
+	long long deadline = now_ms() + LAZY_STOP_MS;
+	int status;
+
+	if (ps_fd >= 0)
+		shutdown(ps_fd, SHUT_RDWR);
+	if (*child <= 0)
+		return;
+	while (waitpid(*child, &status, WNOHANG) == 0) {
+		if (now_ms() > deadline) {
+			pr_warn("CRIU %d (a lazy dump) does not end; killing it", (int)*child);
+			kill(*child, SIGKILL);
+			waitpid(*child, &status, 0);
+			break;
+		}
+		usleep(5000);
+	}
+	*child = 0;
+}
+
 int criu_dump_tree(const char *criu, pid_t pid, const char *freezer_path, const char *dir,
 		   char *err, size_t errlen)
 {

@@ -68,6 +68,13 @@ int criu_dump_lazy_start_in(const char *criu, int pidns_fd, int mntns_fd, pid_t 
 			    char *err, size_t errlen);
 
 /*
+ * Stop a lazy dump started above: its page stream ps_fd (if >= 0) is shut,
+ * which ends the serving; wait for *child up to 10 s, then kill it; reap
+ * it; *child becomes 0.  Its tree stays as CRIU leaves it (frozen).
+ */
+void criu_dump_lazy_stop(pid_t *child, int ps_fd);
+
+/*
  * Start CRIU with argv (argv[0] the binary), its stdin/out/err on
  * /dev/null, with fds[i] as its fd 100 + i.  For the CRIUs that run beside
  * us (page server, lazy pages); the caller reaps it.

@@ -139,6 +139,19 @@ Test(freezer, a_forking_tree_is_frozen_whole_and_released_whole)
 	cr_assert(access(cgroup, F_OK) == -1 && errno == ENOENT, "the cgroup %s is gone", cgroup);
 }
 
+/* root: a child that waits in pause(), in a process group of its own. */
+static void start_idle_root(void)
+{
+	root = fork();
+	cr_assert_geq(root, 0);
+	if (root == 0) {
+		setpgid(0, 0);
+		pause();
+		_exit(0);
+	}
+	setpgid(root, root);
+}
+
 /* A daemon that died mid-move leaves its cgroup, empty, under a name with
  * a pid in it; pids come round again, and the next move of that pid must
  * not fail on it.  One that holds a process is not taken. */
@@ -153,14 +166,7 @@ Test(freezer, a_stale_empty_cgroup_of_the_same_name_is_taken_over)
 	cr_assert_eq(freezer_create(&f, name), 0);
 	/* Forgotten, as by a daemon killed now. */
 	cr_assert_eq(freezer_create(&again, name), 0, "an empty leftover is taken over");
-	root = fork();
-	cr_assert_geq(root, 0);
-	if (root == 0) {
-		setpgid(0, 0);
-		pause();
-		_exit(0);
-	}
-	setpgid(root, root);
+	start_idle_root();
 	cr_assert_eq(freezer_add(&again, root), 0);
 	cr_assert_eq(freezer_create(&f, name), -EEXIST, "one in use is not");
 	freezer_release(&again);
@@ -198,14 +204,7 @@ Test(freezer, a_cgroup_left_frozen_is_found_adopted_and_released)
 
 	if (!can_run())
 		cr_skip_test("needs root and a cgroup v2 hierarchy");
-	root = fork();
-	cr_assert_geq(root, 0);
-	if (root == 0) {
-		setpgid(0, 0);
-		pause();
-		_exit(0);
-	}
-	setpgid(root, root);
+	start_idle_root();
 	snprintf(prefix, sizeof(prefix), "test-left-%d-", (int)getpid());
 	snprintf(name, sizeof(name), "%sa", prefix);
 	cr_assert_eq(freezer_create(&f, name), 0);
