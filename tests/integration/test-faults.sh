@@ -221,6 +221,90 @@ wait_for 10 bash -c '[ "$(bpstat -s 0)" = up ] && [ "$(bpstat -s 1)" = up ]'
 check_eq "then it launches again" "launched launched" "$(bpsh 0-1 echo launched | tr '\n' ' ' | sed 's/ $//')"
 cluster_down
 
+# --- node to node: the source fails ---------------------------------------------
+# Node 0's slave alone is started with the fault, the first 4 times only
+# (fault.h's name:N): a small and a big process moved there fail twice each
+# to move on to node 1, run on on node 0 whole, once, thawed, with nothing
+# on node 1; then each moves on.
+cluster_up 2 >/dev/null
+size_of() { if [ "$1" = small ]; then echo $((256 << 10)); else echo $((24 << 20)); fi; }
+slave0_with() {
+	bpcluster kill-slave 0 >/dev/null 2>&1
+	wait_for 10 node_is 0 down
+	BPROC_FAULT=$1 bpcluster start-slave 0 >/dev/null
+	wait_for 10 node_is 0 up
+}
+# Thawed, out of the move's cgroup; and node 1 keeps no image of it.
+src_clean() {
+	local r
+	r=$(copy_of "$1") && [ -n "$r" ] && ! grep -q "move-" "${r%/status}/cgroup" &&
+		[ -z "$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)" ]
+}
+for fault in source-dump source-cut; do
+	slave0_with "$fault:4"
+	for size in small big; do
+		python3 -u -c "$prog" "$(size_of "$size")" </dev/null >"$M/src-$size" 2>&1 &
+		p=$!
+		disown "$p"
+		sleep 0.3
+		check "$fault: the $size process moves to node 0" bpmove "$p" 0
+		for ((i = 1; i <= 2; i++)); do
+			msg=$(bpmove "$p" 1 2>&1)
+			st=$?
+			if [ "$st" -ne 0 ] && [ -n "$msg" ]; then
+				ok "node 0 -> 1, $fault, $size, round $i: the move fails (${msg:0:80})"
+			else
+				not_ok "node 0 -> 1, $fault, $size, round $i: the move fails (exit $st: $msg)"
+			fi
+			n=$(wc -l <"$M/src-$size")
+			kill -USR1 "$p"
+			if wait_for 5 more_lines "$M/src-$size" "$n" && [ "$(tail -1 "$M/src-$size")" = "alive True n0" ] &&
+				[ "$(holders "$p")" = 2 ] && bpstat -p | grep -q "^$p	0$" && wait_for 5 src_clean "$p"; then
+				ok "node 0 -> 1, $fault, $size, round $i: it runs on on node 0, whole, once, thawed; node 1 keeps nothing"
+			else
+				not_ok "node 0 -> 1, $fault, $size, round $i: it runs on on node 0, whole, once, thawed; node 1 keeps nothing"
+				tail -1 "$M/src-$size" | sed 's/^/#   /'
+			fi
+		done
+		eval "src_$size=$p"
+	done
+	for size in small big; do
+		p=$(eval echo "\$src_$size")
+		check "$fault: with the faults spent, the $size one moves on to node 1" bpmove "$p" 1
+		n=$(wc -l <"$M/src-$size")
+		kill -USR1 "$p"
+		wait_for 5 more_lines "$M/src-$size" "$n"
+		check_eq "$fault: the $size one is whole on node 1, once" "alive True n1 2" "$(tail -1 "$M/src-$size") $(holders "$p")"
+		kill -KILL "$p"
+	done
+done
+
+# The source's slave dies (SIGKILL) once CRIU began the dump: the process
+# dies with its node (its parent sees SIGKILL) and no copy runs on node 1.
+slave0_with source-die
+for size in small big; do
+	wait_for 10 node_is 0 up || slave0_with source-die
+	python3 -u -c "$prog" "$(size_of "$size")" </dev/null >"$M/die-$size" 2>&1 &
+	p=$!
+	sleep 0.3
+	check "source-die: the $size process moves to node 0" bpmove "$p" 0
+	{
+		msg=$(bpmove "$p" 1 2>&1)
+		st=$?
+		wait "$p"
+		ws=$?
+	} 2>/dev/null
+	check_match "source-die, $size: the move fails (exit $st)" "." "${msg}"
+	[ "$st" -ne 0 ] || not_ok "source-die, $size: bpmove said it moved"
+	check_eq "source-die, $size: its parent sees SIGKILL" "137" "$ws"
+	check_eq "source-die, $size: no copy of it runs anywhere" "0" "$(holders "$p")"
+	check "source-die, $size: node 1 keeps no image" test -z "$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)"
+	check "source-die, $size: node 0 is down" wait_for 10 node_is 0 down
+	BPROC_FAULT=source-die bpcluster start-slave 0 >/dev/null
+done
+check "node 1 is up throughout" node_is 1 up
+cluster_down
+
 # --- the master dies mid-move ---------------------------------------------------
 # It is killed (SIGKILL, as a crash) once the process is frozen, or once the
 # node restored the copy, and started again without the fault: the new
