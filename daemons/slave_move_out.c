@@ -202,7 +202,14 @@ static void kill_originals(struct move_out *o);
 
 static void move_out_free(struct move_out *o)
 {
+	char dir[128];
+
 	stop_lazy_dump(o);
+	/* Its images, if the move failed half-way: the next master's move
+	 * ids start at 1 again, and a directory left here would refuse its
+	 * move of that id ("File exists"). */
+	snprintf(dir, sizeof(dir), OUT_DIR "/out-%llu", (unsigned long long)o->id);
+	move_remove_dir(dir);
 	/* Committed, its copy runs on the target: never thawed here. */
 	if (o->committed)
 		kill_originals(o);
@@ -465,8 +472,8 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 			snprintf(err, errlen, "link to node %d: %s", o->target, strerror(-ret));
 	}
 	if (ret < 0) {
-		pr_warn("move %llu: cannot send %d to node %d: %s (see %s)",
-			(unsigned long long)o->id, o->pid, o->target, err, dir);
+		pr_warn("move %llu: cannot send %d to node %d: %s", (unsigned long long)o->id,
+			o->pid, o->target, err);
 		return ret;
 	}
 	move_remove_dir(dir);
