@@ -21,6 +21,11 @@
  *   master-die-frozen   the master dies (SIGKILL) once the process is frozen
  *   master-die-restored the master dies once the node restored the copy
  *   master-die-lazy     the master dies right after a --lazy move's commit
+ *   master-die-moveout  node to node: the master dies once MoveOut is sent
+ *   master-die-ready    node to node: it dies once the target restored and
+ *                       the source sent, before either commit
+ *   master-die-commits  node to node: it dies between the source's commit
+ *                       and the target's
  *   seal-alter      a sealing relay (seal_relay.h) alters a byte of the
  *                   second record it sends, as someone on the network could
  */
