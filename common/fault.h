@@ -4,6 +4,7 @@
  * A daemon started with BPROC_FAULT=name[,name...] in its environment
  * fails at each point of that name, every time it gets there; without it
  * (always, outside tests) fault_at() is false and costs a look at a flag.
+ * name:N fails there the first N times only.
  * tests/integration/test-faults.sh injects each in turn and checks that
  * the process being moved runs on where it was.  The points:
  *
@@ -14,9 +15,17 @@
  *   slave-restore   the target's restore is taken for failed, the copy killed
  *   slave-die       the target's slave dies (SIGKILL) as the restore starts
  *   slave-cut       the target's slave cuts its link to the master then
+ *   source-dump     a node-to-node move's source takes its CRIU dump for failed
+ *   source-die      the source's slave dies (SIGKILL) once CRIU began its dump
+ *   source-cut      the source shuts its link to the target after the dump
  *   master-die-frozen   the master dies (SIGKILL) once the process is frozen
  *   master-die-restored the master dies once the node restored the copy
  *   master-die-lazy     the master dies right after a --lazy move's commit
+ *   master-die-moveout  node to node: the master dies once MoveOut is sent
+ *   master-die-ready    node to node: it dies once the target restored and
+ *                       the source sent, before either commit
+ *   master-die-commits  node to node: it dies between the source's commit
+ *                       and the target's
  *   seal-alter      a sealing relay (seal_relay.h) alters a byte of the
  *                   second record it sends, as someone on the network could
  */

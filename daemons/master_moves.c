@@ -1347,9 +1347,13 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 		finish_move(m, mv, -ESRCH, "the process was killed during the move");
 		return;
 	}
+	if (fault_at("master-die-ready"))
+		kill(getpid(), SIGKILL);
 	/* The original is frozen: it never runs again, and the source kills
 	 * it; only then can the copy run without two of it running. */
 	send_commit(master_find_node(m, mv->from), mv->id, true);
+	if (fault_at("master-die-commits"))
+		kill(getpid(), SIGKILL);
 	send_commit(master_find_node(m, mv->node), mv->id, true);
 	g->node = mv->node;
 	/* Its tree went with it: the ghosts of its descendants, and those
@@ -1539,6 +1543,8 @@ void master_prepare_result(struct master *m, int node, const Bproc__PrepareResul
 		snprintf(err, sizeof(err), "the node went down during the move");
 	} else if (mv->from != BPROC_NODE_MASTER) {
 		send_move_out(m, mv, (uint16_t)res->port);
+		if (fault_at("master-die-moveout"))
+			kill(getpid(), SIGKILL);
 		r = 0;
 	} else {
 		r = move_start(m, mv, n, (uint16_t)res->port, err, sizeof(err));

@@ -17,6 +17,7 @@
  * and they run on as if nothing happened.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 
 #include "bproc.h"
 #include "criu_run.h"
+#include "fault.h"
 #include "freezer.h"
 #include "log.h"
 #include "movable.h"
@@ -200,7 +202,14 @@ static void kill_originals(struct move_out *o);
 
 static void move_out_free(struct move_out *o)
 {
+	char dir[128];
+
 	stop_lazy_dump(o);
+	/* Its images, if the move failed half-way: the next master's move
+	 * ids start at 1 again, and a directory left here would refuse its
+	 * move of that id ("File exists"). */
+	snprintf(dir, sizeof(dir), OUT_DIR "/out-%llu", (unsigned long long)o->id);
+	move_remove_dir(dir);
 	/* Committed, its copy runs on the target: never thawed here. */
 	if (o->committed)
 		kill_originals(o);
@@ -317,6 +326,40 @@ static void out_failed(struct slave *s, struct move_out *o, int status, const ch
 	move_out_free(o); /* thawed, if it was frozen: it runs on here */
 }
 
+/*
+ * Fault source-die: this slave is SIGKILLed while CRIU dumps, once CRIU
+ * wrote its first image file into dir (so the dump is under way, for a
+ * small process as for a large one).  A helper watches and kills us.
+ */
+static void die_mid_dump(const char *dir)
+{
+	pid_t slave = getpid();
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		pr_err("fault source-die: fork: %s", strerror(errno));
+		return;
+	}
+	if (pid > 0)
+		return;
+	for (int i = 0; i < 10000; i++) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		bool any = false;
+
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.')
+				any = true;
+		if (d)
+			closedir(d);
+		if (any)
+			break;
+		usleep(1000);
+	}
+	kill(slave, SIGKILL);
+	_exit(0);
+}
+
 /* The target has what the tree needs: freeze, dump, send. */
 static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errlen)
 {
@@ -390,6 +433,8 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 	/* The pages go into the target's page server as CRIU reads them;
 	 * only the small images are left for the link.  Lazy: CRIU keeps the
 	 * memory and serves it on the stream once the target restores. */
+	if (ret == 0 && fault_at("source-die"))
+		die_mid_dump(dir);
 	if (ret == 0 && o->lazy) {
 		ret = criu_dump_lazy_start_in(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
 					      &o->criu_pid, err, errlen);
@@ -400,7 +445,15 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 	} else if (ret == 0) {
 		ret = criu_dump_tree_stream(s->criu, nsfd, mntfd, o->pid, o->freezer.path, dir, ps,
 					    err, errlen);
+		if (ret == 0 && fault_at("source-dump")) {
+			ret = -EIO;
+			snprintf(err, errlen, "CRIU's dump failed (fault injected)");
+		}
 	}
+	/* Fault source-cut: the link to the target breaks with the dump
+	 * done, as the images are to go. */
+	if (ret == 0 && o->peer && fault_at("source-cut"))
+		shutdown(o->peer->fd, SHUT_RDWR);
 	if (ret == 0 && !o->peer) {
 		ret = -ECONNRESET;
 		snprintf(err, errlen, "the link to node %d closed", o->target);
@@ -419,8 +472,8 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 			snprintf(err, errlen, "link to node %d: %s", o->target, strerror(-ret));
 	}
 	if (ret < 0) {
-		pr_warn("move %llu: cannot send %d to node %d: %s (see %s)",
-			(unsigned long long)o->id, o->pid, o->target, err, dir);
+		pr_warn("move %llu: cannot send %d to node %d: %s", (unsigned long long)o->id,
+			o->pid, o->target, err);
 		return ret;
 	}
 	move_remove_dir(dir);

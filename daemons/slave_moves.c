@@ -923,7 +923,10 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 		return 0;
 	}
 	for (struct restored *r = s->restored; r; r = r->next) {
-		if (r->move_id != c->move_id)
+		/* Only a copy that waits for its commit: one that runs took
+		 * its move id from a master before this one, whose ids
+		 * started at 1 too (a move out of here may have that id). */
+		if (r->move_id != c->move_id || r->committed)
 			continue;
 		if (c->commit) {
 			r->committed = true;

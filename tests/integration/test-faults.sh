@@ -221,6 +221,147 @@ wait_for 10 bash -c '[ "$(bpstat -s 0)" = up ] && [ "$(bpstat -s 1)" = up ]'
 check_eq "then it launches again" "launched launched" "$(bpsh 0-1 echo launched | tr '\n' ' ' | sed 's/ $//')"
 cluster_down
 
+# --- node to node: the source fails ---------------------------------------------
+# Node 0's slave alone is started with the fault, the first 4 times only
+# (fault.h's name:N): a small and a big process moved there fail twice each
+# to move on to node 1, run on on node 0 whole, once, thawed, with nothing
+# on node 1; then each moves on.
+cluster_up 2 >/dev/null
+size_of() { if [ "$1" = small ]; then echo $((256 << 10)); else echo $((24 << 20)); fi; }
+slave0_with() {
+	bpcluster kill-slave 0 >/dev/null 2>&1
+	wait_for 10 node_is 0 down
+	BPROC_FAULT=$1 bpcluster start-slave 0 >/dev/null
+	wait_for 10 node_is 0 up
+}
+# Thawed, out of the move's cgroup; and no node keeps an image of it.
+src_clean() {
+	local r
+	r=$(copy_of "$1") && [ -n "$r" ] && ! grep -q "move-" "${r%/status}/cgroup" &&
+		[ -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)" ] &&
+		[ -z "$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)" ]
+}
+for fault in source-dump source-cut; do
+	slave0_with "$fault:4"
+	for size in small big; do
+		python3 -u -c "$prog" "$(size_of "$size")" </dev/null >"$M/src-$size" 2>&1 &
+		p=$!
+		disown "$p"
+		sleep 0.3
+		check "$fault: the $size process moves to node 0" bpmove "$p" 0
+		for ((i = 1; i <= 2; i++)); do
+			msg=$(bpmove "$p" 1 2>&1)
+			st=$?
+			if [ "$st" -ne 0 ] && [ -n "$msg" ]; then
+				ok "node 0 -> 1, $fault, $size, round $i: the move fails (${msg:0:80})"
+			else
+				not_ok "node 0 -> 1, $fault, $size, round $i: the move fails (exit $st: $msg)"
+			fi
+			n=$(wc -l <"$M/src-$size")
+			kill -USR1 "$p"
+			if wait_for 5 more_lines "$M/src-$size" "$n" && [ "$(tail -1 "$M/src-$size")" = "alive True n0" ] &&
+				[ "$(holders "$p")" = 2 ] && bpstat -p | grep -q "^$p	0$" && wait_for 5 src_clean "$p"; then
+				ok "node 0 -> 1, $fault, $size, round $i: it runs on on node 0, whole, once, thawed; no image left"
+			else
+				not_ok "node 0 -> 1, $fault, $size, round $i: it runs on on node 0, whole, once, thawed; no image left"
+				tail -1 "$M/src-$size" | sed 's/^/#   /'
+			fi
+		done
+		eval "src_$size=$p"
+	done
+	for size in small big; do
+		p=$(eval echo "\$src_$size")
+		check "$fault: with the faults spent, the $size one moves on to node 1" bpmove "$p" 1
+		n=$(wc -l <"$M/src-$size")
+		kill -USR1 "$p"
+		wait_for 5 more_lines "$M/src-$size" "$n"
+		check_eq "$fault: the $size one is whole on node 1, once" "alive True n1 2" "$(tail -1 "$M/src-$size") $(holders "$p")"
+		kill -KILL "$p"
+	done
+done
+
+# The source's slave dies (SIGKILL) once CRIU began the dump: the process
+# dies with its node (its parent sees SIGKILL) and no copy runs on node 1.
+slave0_with source-die
+for size in small big; do
+	wait_for 10 node_is 0 up || slave0_with source-die
+	python3 -u -c "$prog" "$(size_of "$size")" </dev/null >"$M/die-$size" 2>&1 &
+	p=$!
+	sleep 0.3
+	check "source-die: the $size process moves to node 0" bpmove "$p" 0
+	{
+		msg=$(bpmove "$p" 1 2>&1)
+		st=$?
+		wait "$p"
+		ws=$?
+	} 2>/dev/null
+	check_match "source-die, $size: the move fails (exit $st)" "." "${msg}"
+	[ "$st" -ne 0 ] || not_ok "source-die, $size: bpmove said it moved"
+	check_eq "source-die, $size: its parent sees SIGKILL" "137" "$ws"
+	check_eq "source-die, $size: no copy of it runs anywhere" "0" "$(holders "$p")"
+	check "source-die, $size: node 1 keeps no image" test -z "$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)"
+	check "source-die, $size: node 0 is down" wait_for 10 node_is 0 down
+	BPROC_FAULT=source-die bpcluster start-slave 0 >/dev/null
+done
+check "node 1 is up throughout" node_is 1 up
+cluster_down
+
+# --- the master dies during a move from node to node ----------------------------
+# Killed (SIGKILL) once MoveOut is sent (the source dumps), and once both
+# slaves are done but before either commit: the source thaws the original
+# when its master link drops, the target kills the copy it held for the
+# commit; the new master takes the process back from node 0's claim.  It
+# runs on on node 0, whole, once, thawed; no image left; it moves on.
+cluster_up 2 >/dev/null
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/n2n" 2>&1 &
+n2n=$!
+disown "$n2n"
+sleep 0.5
+check "a process moves to node 0" bpmove "$n2n" 0
+both_up() { node_is 0 up && node_is 1 up; }
+for fault in master-die-moveout master-die-ready; do
+	for ((i = 1; i <= 2; i++)); do
+		BPROC_FAULT=$fault bpcluster restart-master
+		wait_for 10 both_up
+		fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
+		msg=$(bpmove "$n2n" 1 2>&1)
+		st=$?
+		check_match "$fault, round $i: the move fails with the master (exit $st)" "." "$st${msg:+ $msg}"
+		[ "$st" -ne 0 ] || not_ok "$fault, round $i: bpmove said it moved"
+		check_eq "$fault, round $i: the master died there" "$((fired + 1))" \
+			"$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
+		bpcluster restart-master
+		wait_for 10 both_up
+		n=$(wc -l <"$M/n2n")
+		kill -USR1 "$n2n"
+		if wait_for 5 more_lines "$M/n2n" "$n" && [ "$(tail -1 "$M/n2n")" = "alive True n0" ] &&
+			wait_for 10 bash -c "bpstat -p | grep -q '^$n2n	0$'" && [ "$(holders "$n2n")" = 2 ] &&
+			wait_for 5 src_clean "$n2n"; then
+			ok "$fault, round $i: it runs on on node 0, whole, once, thawed; no image left"
+		else
+			not_ok "$fault, round $i: it runs on on node 0, whole, once, thawed; no image left"
+			echo "#   $(tail -1 "$M/n2n"); holders $(holders "$n2n"); $(bpstat -p | grep "^$n2n	")"
+		fi
+	done
+done
+check "after that it moves on to node 1" bpmove "$n2n" 1
+n=$(wc -l <"$M/n2n")
+kill -USR1 "$n2n"
+wait_for 5 more_lines "$M/n2n" "$n"
+check_eq "it is whole on node 1" "alive True n1" "$(tail -1 "$M/n2n")"
+# (the killed original may take a moment to be reaped on node 0)
+two_holders() { [ "$(holders "$1")" = 2 ]; }
+if wait_for 5 two_holders "$n2n"; then
+	ok "and once: its ghost and one real process"
+else
+	not_ok "and once: its ghost and one real process"
+	for f in $(grep -l "^NSpid:.*[[:space:]]$n2n$" /proc/[0-9]*/status); do
+		echo "#   $f: $(grep -E '^(State|NSpid)' "$f" | tr '\n\t' '  ')"
+	done
+fi
+kill -KILL "$n2n"
+cluster_down
+
 # --- the master dies mid-move ---------------------------------------------------
 # It is killed (SIGKILL, as a crash) once the process is frozen, or once the
 # node restored the copy, and started again without the fault: the new
