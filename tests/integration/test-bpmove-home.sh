@@ -8,8 +8,11 @@
 
 cluster_up 2
 out_dir=$(mktemp -d "$(dirname "$(command -v bpmaster)")/../bpmove-home-test.XXXXXX")
-master_file=$(mktemp /tmp/bpmove-home-master-only.XXXXXX)
-echo "only-on-the-master-$$" >"$master_file"
+# Something only the master has: a symbolic link in its /tmp, which the
+# process reads with readlink(), holding no fd (an fd of a file the node
+# lacks, caught open by the freeze, fails the move on the node).
+master_file=/tmp/bpmove-home-master-only.$$
+ln -sfn "only-on-the-master-$$" "$master_file"
 trap 'rm -rf "$out_dir" "$master_file" /tmp/bpmove-home-node-file; cluster_down' EXIT
 
 # The real processes of a ghost, as the host sees them (pid namespaces nest).
@@ -33,7 +36,7 @@ signal.signal(signal.SIGTERM, lambda s, f: sys.exit(40))
 i = 0
 while True:
     try:
-        seen = open(sys.argv[1]).read().strip()
+        seen = os.readlink(sys.argv[1])
     except OSError:
         seen = "missing"
     print(i, hashlib.sha256(data).hexdigest() == before, os.getpid(), seen, flush=True)
