@@ -14,6 +14,8 @@
  *   slave-restore   the target's restore is taken for failed, the copy killed
  *   slave-die       the target's slave dies (SIGKILL) as the restore starts
  *   slave-cut       the target's slave cuts its link to the master then
+ *   slave-relay-die a slave dies (SIGKILL) as it starts to pass a launch's
+ *                   image on to other nodes (daemons/launch_relay.c)
  *   master-die-frozen   the master dies (SIGKILL) once the process is frozen
  *   master-die-restored the master dies once the node restored the copy
  *   master-die-lazy     the master dies right after a --lazy move's commit
