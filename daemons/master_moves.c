@@ -983,17 +983,19 @@ static int group_send_relay(struct master *m, struct move *relay, struct master_
 	struct launch_target *t = calloc((size_t)nkids, sizeof(*t));
 	struct move_restore_wire *w = calloc((size_t)nkids, sizeof(*w));
 	char (*addr)[INET_ADDRSTRLEN] = calloc((size_t)nkids, sizeof(*addr));
+	/* Which kids went from us at once (they may be gone since). */
+	bool *direct = calloc((size_t)nkids, sizeof(*direct));
 	struct move_restore_wire own;
 	Msg msg = BPROC__MSG__INIT;
 	char list[256] = "";
-	int nt = 0, r;
+	int nt = 0, done = 0, r;
 
-	r = t && w && addr ? group_keys(relay, err, errlen) : -ENOMEM;
+	r = t && w && addr && direct ? group_keys(relay, err, errlen) : -ENOMEM;
 	if (r == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	if (r == 0)
 		r = move_send_image_files(rn->conn, relay->id, relay->dir, err, errlen);
-	for (int i = 0; r == 0 && i < nkids; i++) {
+	for (int i = 0; r == 0 && i < nkids; i++, done++) {
 		struct move *c = kids[i];
 		struct master_node *n = master_find_node(m, c->node);
 		char kerr[512] = "";
@@ -1004,6 +1006,7 @@ static int group_send_relay(struct master *m, struct move *relay, struct master_
 		    group_expect(n, c) < 0) {
 			int kr = n && n->conn ? group_send(c, n, kerr, sizeof(kerr)) : -BE_NODEDOWN;
 
+			direct[i] = true;
 			if (kr < 0)
 				finish_move(m, c, kr, kerr[0] ? kerr : bproc_strerror(-kr));
 			continue;
@@ -1043,17 +1046,25 @@ static int group_send_relay(struct master *m, struct move *relay, struct master_
 	} else {
 		if (!err[0])
 			snprintf(err, errlen, "cannot reach node %d: %s", relay->node, strerror(-r));
-		/* Not one of them was passed on: the kids go from us. */
+		/* Not one of them was passed on: the kids go from us (those
+		 * looked at and not relayed went from us already). */
 		for (int i = 0; i < nkids; i++) {
-			struct master_node *n = master_find_node(m, kids[i]->node);
+			struct master_node *n;
 			char kerr[512] = "";
 			int kr;
 
-			if (!kids[i]->relayed)
+			if (i < done && direct[i])
 				continue;
-			kids[i]->relayed = false;
-			send_commit(n, kids[i]->id, false); /* drop the expectation */
-			kr = n && n->conn ? send_images(kids[i], n, kerr, sizeof(kerr)) : -BE_NODEDOWN;
+			n = master_find_node(m, kids[i]->node);
+			if (kids[i]->relayed) {
+				kids[i]->relayed = false;
+				send_commit(n, kids[i]->id, false); /* drop the expectation */
+				kr = n && n->conn ? send_images(kids[i], n, kerr, sizeof(kerr)) :
+						    -BE_NODEDOWN;
+			} else {
+				kr = n && n->conn ? group_send(kids[i], n, kerr, sizeof(kerr)) :
+						    -BE_NODEDOWN;
+			}
 			if (kr < 0)
 				finish_move(m, kids[i], kr, kerr[0] ? kerr : bproc_strerror(-kr));
 		}
@@ -1061,6 +1072,7 @@ static int group_send_relay(struct master *m, struct move *relay, struct master_
 	free(t);
 	free(w);
 	free(addr);
+	free(direct);
 	return r;
 }
 
@@ -1071,15 +1083,32 @@ static void group_fan_out(struct master *m, struct move **ready, int nready)
 	int *relay_of = calloc((size_t)(nready > 0 ? nready : 1), sizeof(*relay_of));
 	struct move **kids = calloc((size_t)(nready > 0 ? nready : 1), sizeof(*kids));
 	int width = relay_of && kids ? m->cfg.launchfanout : 0;
-	int first = launch_tree_plan(nready, width, relay_of ? relay_of : &(int){ 0 });
+	int first;
 
+	/* By node number: the first tier is the lowest nodes, whatever order
+	 * their checks passed in. */
+	for (int i = 1; i < nready; i++)
+		for (int j = i; j > 0 && ready[j - 1]->node > ready[j]->node; j--) {
+			struct move *t = ready[j];
+
+			ready[j] = ready[j - 1];
+			ready[j - 1] = t;
+		}
+	/* Out of memory: no tree, we send them all. */
+	first = relay_of && kids ? launch_tree_plan(nready, width, relay_of) : nready;
+	if (!kids) {
+		free(relay_of);
+		relay_of = NULL;
+	}
 	for (int i = 0; i < nready; i++) {
-		struct master_node *n = master_find_node(m, ready[i]->node);
+		struct master_node *n;
 		char err[512] = "";
 		int nkids = 0, r;
 
+		/* A relay sends it (and it may be gone: do not look at it). */
 		if (relay_of && relay_of[i] >= 0)
-			continue; /* a relay sends it */
+			continue;
+		n = master_find_node(m, ready[i]->node);
 		for (int j = first; relay_of && j < nready; j++)
 			if (relay_of[j] == i)
 				kids[nkids++] = ready[j];
