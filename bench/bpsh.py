@@ -22,12 +22,19 @@ and pdsh are installed from Debian if missing.
 Each is run ROUNDS times, alternating; the medians are compared.  Target
 (issue 4): bpsh on all nodes at least 3x faster than pdsh, at every size.
 
+Then the fan-out of a launch (launchfanout, bproc.conf(5)): `bpsh -a true`
+on the same 4, 8 and 16 nodes with the master sending every copy itself
+(launchfanout 0) and through a tree of slaves (widths 2 and 4), the master
+restarted with the other setting between rounds (the slaves stay), three
+launches after a warm-up each time.  `--fanout` runs only this part.
+
 Run as root from the top of the tree after scripts/build build, holding the
 cluster lock:
     flock -o /run/bproc-cluster.lock bench/bpsh.py
 """
 import os
 import shutil
+import sys
 import socket
 import statistics
 import subprocess
@@ -68,6 +75,51 @@ def measure(cases):
         for name, cmd in cases:
             times[name].append(timed(cmd))
     return {name: statistics.median(v) for name, v in times.items()}
+
+
+FANOUT_WIDTHS = (0, 2, 4)
+CONFIG = "/run/bproc/cluster/config"
+
+
+def set_fanout(n, width):
+    with open(CONFIG) as f:
+        lines = [line for line in f if not line.startswith("launchfanout")]
+    with open(CONFIG, "w") as f:
+        f.writelines(lines + [f"launchfanout {width}\n"])
+    subprocess.run(["bpcluster", "restart-master"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    wait_up(n)
+
+
+def measure_fanout(n):
+    times = {w: [] for w in FANOUT_WIDTHS}
+    for _ in range(ROUNDS):
+        for w in FANOUT_WIDTHS:
+            set_fanout(n, w)
+            timed(["bpsh", "-a", "true"])  # the new master's first launch
+            times[w] += [timed(["bpsh", "-a", "true"]) for _ in range(3)]
+    return {w: statistics.median(v) for w, v in times.items()}
+
+
+def fanout_report(fan):
+    print(f"{'bpsh -a true':<14}" + "".join(f"{'width ' + str(w):>10}" for w in FANOUT_WIDTHS)
+          + "".join(f"{'w' + str(w) + ' / w0':>10}" for w in FANOUT_WIDTHS[1:]))
+    for n, med in fan.items():
+        print(f"{str(n) + ' nodes':<14}" + "".join(f"{med[w]:10.4f}" for w in FANOUT_WIDTHS)
+              + "".join(f"{med[w] / med[0]:10.2f}" for w in FANOUT_WIDTHS[1:]))
+
+
+def fanout_only():
+    fan = {}
+    try:
+        for n in (4, 8, 16):
+            cluster(n)
+            timed(["bpsh", "0", "true"])  # warm CRIU's caches once
+            fan[n] = measure_fanout(n)
+    finally:
+        subprocess.run(["bpcluster", "down"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    fanout_report(fan)
 
 
 def apt_install(*packages):
@@ -169,7 +221,10 @@ def main():
     # Close whatever we inherited (the lock's fd would follow the
     # processes bpsh moves, and a locked file cannot move).
     os.closerange(3, 1024)
+    if "--fanout" in sys.argv[1:]:
+        return fanout_only()
     results = {}
+    fan = {}
     ssh = Ssh()
     try:
         for n in (4, 8, 16):
@@ -186,6 +241,7 @@ def main():
                          ("pdsh 1", ssh.pdsh(1))] + cases
             results.update(measure(cases))
             ssh.stop()
+            fan[n] = measure_fanout(n)
     finally:
         ssh.remove()
         subprocess.run(["bpcluster", "down"], stdout=subprocess.DEVNULL,
@@ -204,6 +260,8 @@ def main():
         grow = results[f"bpsh all ({n1})"] / results[f"bpsh all ({n0})"]
         print(f"bpsh all, {n0} -> {n1} nodes: x{grow:.2f} for x{n1 / n0:.0f} the nodes "
               f"({'slower than the node count' if grow < n1 / n0 else 'NOT slower than the node count'})")
+    print()
+    fanout_report(fan)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@
  *   source-dump     a node-to-node move's source takes its CRIU dump for failed
  *   source-die      the source's slave dies (SIGKILL) once CRIU began its dump
  *   source-cut      the source shuts its link to the target after the dump
+ *   slave-relay-die a slave dies (SIGKILL) as it starts to pass a launch's
+ *                   image on to other nodes (daemons/launch_relay.c)
  *   master-die-frozen   the master dies (SIGKILL) once the process is frozen
  *   master-die-restored the master dies once the node restored the copy
  *   master-die-lazy     the master dies right after a --lazy move's commit

@@ -188,6 +188,8 @@ static int master_msg(struct conn *conn, Msg *msg, void *data)
 		return on_welcome(s, msg->welcome);
 	case BPROC__MSG__BODY_NODE_COMMAND:
 		return on_node_command(s, msg);
+	case BPROC__MSG__BODY_LAUNCH_RELAY:
+		return slave_launch_relay(s, msg->launch_relay);
 	case BPROC__MSG__BODY_REPLY:
 		if (msg->reply->status < 0) {
 			pr_err("master %s refused us: %s", s->master_text,

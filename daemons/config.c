@@ -234,6 +234,12 @@ static int parse_line(struct parser *p, char *line)
 			p->cfg->pingtimeout_ms = (int)v * 1000;
 		return r;
 	}
+	if (strcmp(key, "launchfanout") == 0) {
+		r = key_number(p, key, words + 1, nwords, 0, CONFIG_MAX_NODES, &v);
+		if (r == 0)
+			p->cfg->launchfanout = (int)v;
+		return r;
+	}
 	if (strcmp(key, "ip") == 0)
 		return key_ip(p, words + 1, nwords);
 	if (strcmp(key, "iprange") == 0)
@@ -322,6 +328,7 @@ int config_parse(const char *text, const char *name, struct config *cfg, char *e
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = CONFIG_DEFAULT_PORT;
 	cfg->pingtimeout_ms = CONFIG_DEFAULT_PINGTIMEOUT_MS;
+	cfg->launchfanout = CONFIG_DEFAULT_LAUNCHFANOUT;
 	if (!copy)
 		return -ENOMEM;
 	/* strtok_r would skip empty lines and lose the count: split by hand. */

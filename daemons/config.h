@@ -13,6 +13,8 @@
  *   encrypt yes|no          encrypt the links between the daemons (no)
  *   criu PATH               the CRIU binary to run
  *   pingtimeout SECONDS     silence after which a node is marked down
+ *   launchfanout WIDTH      a launch on more nodes than this goes out
+ *                           through a tree of slaves (0: never)
  *
  * Without a node number, ip and iprange continue after the last node
  * given.  Every error carries the file name and line number.
@@ -28,6 +30,7 @@
 #define CONFIG_DEFAULT_PORT 2223
 #define CONFIG_MAX_NODES 65536 /* node numbers are 0 .. CONFIG_MAX_NODES-1 */
 #define CONFIG_DEFAULT_PINGTIMEOUT_MS 3000
+#define CONFIG_DEFAULT_LAUNCHFANOUT 4
 
 struct config_node {
 	int node;
@@ -48,6 +51,7 @@ struct config {
 	char *statefile;
 	char *criu;
 	int pingtimeout_ms;
+	int launchfanout;
 	bool encrypt;
 };
 

@@ -65,6 +65,7 @@
 #include "freezer.h"
 #include "ghost.h"
 #include "image_pid.h"
+#include "launch_tree.h"
 #include "log.h"
 #include "master.h"
 #include "master_tty.h"
@@ -143,6 +144,10 @@ struct move {
 	struct launch_group *group;
 	bool group_images;       /* its image is in dir, made from the group's dump */
 	bool group_waiting;      /* checked and frozen, waiting for that image */
+	/* Its image goes out from relay_node's slave, not from us (the
+	 * fan-out, launch_tree.h); its node expects it (MoveExpect). */
+	bool relayed;
+	int relay_node;
 	pid_t criu_pid;          /* the dump (lazy: serving pages), or 0 */
 	long long dump_start_ms;
 	int cork_timer;          /* full copy: looks for CRIU's cork (ps_uncork), or -1 */
@@ -908,9 +913,9 @@ static int group_take_image(struct move *tpl, struct move *c, char *err, size_t 
 	return image_copy_for_pid(tpl->dir, tpl->pid, c->dir, c->pid, err, errlen);
 }
 
-/* Frozen, with its image: to its node, with the template's stream keys
- * (what the image names) over its own fds. */
-static int group_send(struct move *c, struct master_node *n, char *err, size_t errlen)
+/* Its stdio pipes under the template's keys (what the image names),
+ * over its own fds. */
+static int group_keys(struct move *c, char *err, size_t errlen)
 {
 	const struct launch_group *lg = c->group;
 
@@ -933,7 +938,191 @@ static int group_send(struct move *c, struct master_node *n, char *err, size_t e
 	}
 	c->group_waiting = false;
 	c->dump_start_ms = now_ms();
-	return send_images(c, n, err, errlen);
+	return 0;
+}
+
+/* Frozen, with its image: to its node. */
+static int group_send(struct move *c, struct master_node *n, char *err, size_t errlen)
+{
+	int r = group_keys(c, err, errlen);
+
+	return r < 0 ? r : send_images(c, n, err, errlen);
+}
+
+/* c's node is told to expect it from another node (MoveExpect; a refusal
+ * comes to master_move_reply). */
+static int group_expect(struct master_node *n, struct move *c)
+{
+	Bproc__MoveExpect ex = BPROC__MOVE_EXPECT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	if (getrandom(c->token, sizeof(c->token), 0) != (ssize_t)sizeof(c->token))
+		return -EAGAIN;
+	ex.move_id = c->id;
+	ex.pid = c->pid;
+	ex.token.data = c->token;
+	ex.token.len = sizeof(c->token);
+	msg.has_id = true;
+	msg.id = EXPECT_ID_BIT | c->id;
+	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
+	msg.move_expect = &ex;
+	return conn_send(n->conn, &msg);
+}
+
+/*
+ * The fan-out: relay (frozen, with its image) goes to its node with the
+ * copies kids[] for that node to pass on (LaunchRelay between its
+ * ImageChunks and its RestoreRequest, so the others do not wait for its
+ * restore).  A kid that cannot go that way (its node takes no moves from
+ * nodes, or is not told to expect it) is sent by us.  0, or the relay's
+ * own failure (its kids are then sent by us).
+ */
+static int group_send_relay(struct master *m, struct move *relay, struct master_node *rn,
+			    struct move **kids, int nkids, char *err, size_t errlen)
+{
+	struct launch_target *t = calloc((size_t)nkids, sizeof(*t));
+	struct move_restore_wire *w = calloc((size_t)nkids, sizeof(*w));
+	char (*addr)[INET_ADDRSTRLEN] = calloc((size_t)nkids, sizeof(*addr));
+	/* Which kids went from us at once (they may be gone since). */
+	bool *direct = calloc((size_t)nkids, sizeof(*direct));
+	struct move_restore_wire own;
+	Msg msg = BPROC__MSG__INIT;
+	char list[256] = "";
+	int nt = 0, done = 0, r;
+
+	r = t && w && addr && direct ? group_keys(relay, err, errlen) : -ENOMEM;
+	if (r == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	if (r == 0)
+		r = move_send_image_files(rn->conn, relay->id, relay->dir, err, errlen);
+	for (int i = 0; r == 0 && i < nkids; i++, done++) {
+		struct move *c = kids[i];
+		struct master_node *n = master_find_node(m, c->node);
+		char kerr[512] = "";
+		struct in_addr a;
+		size_t len = strlen(list);
+
+		if (!n || !n->conn || !n->move_port || group_keys(c, kerr, sizeof(kerr)) < 0 ||
+		    group_expect(n, c) < 0) {
+			int kr = n && n->conn ? group_send(c, n, kerr, sizeof(kerr)) : -BE_NODEDOWN;
+
+			direct[i] = true;
+			if (kr < 0)
+				finish_move(m, c, kr, kerr[0] ? kerr : bproc_strerror(-kr));
+			continue;
+		}
+		a = master_node_addr_for(m, n, rn);
+		inet_ntop(AF_INET, &a, addr[nt], sizeof(addr[nt]));
+		move_restore_fill(&w[nt], c->id, c->pid, c->pipes, c->npipes,
+				  c->movable.tty_rdev ? c->tty_out : MOVE_NO_TTY, c->tree->pid,
+				  c->tree->n, c->wake_fd, false);
+		t[nt] = (struct launch_target){ .move_id = c->id, .node = c->node, .addr = addr[nt],
+						.port = n->move_port, .token = c->token,
+						.token_len = sizeof(c->token), .restore = &w[nt].req };
+		nt++;
+		c->relayed = true;
+		c->relay_node = relay->node;
+		c->state = MOVE_RESTORING;
+		pr_info("move %llu: process %d, its image made from the dump of %d, to node %d "
+			"through node %d", (unsigned long long)c->id, c->pid,
+			relay->group->template_pid, c->node, relay->node);
+		snprintf(list + len, sizeof(list) - len, "%s%d", len ? "," : "", c->node);
+	}
+	if (r == 0)
+		r = launch_relay_send(rn->conn, relay->id, relay->pid, t, nt);
+	if (r == 0) {
+		move_restore_fill(&own, relay->id, relay->pid, relay->pipes, relay->npipes,
+				  relay->movable.tty_rdev ? relay->tty_out : MOVE_NO_TTY,
+				  relay->tree->pid, relay->tree->n, relay->wake_fd, false);
+		msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
+		msg.restore_request = &own.req;
+		r = conn_send(rn->conn, &msg);
+	}
+	if (r == 0) {
+		relay->state = MOVE_RESTORING;
+		pr_info("move %llu: process %d, its image made from the dump of %d, sent to node %d, "
+			"which passes it on to node%s %s", (unsigned long long)relay->id, relay->pid,
+			relay->group->template_pid, relay->node, nt == 1 ? "" : "s", list);
+	} else {
+		if (!err[0])
+			snprintf(err, errlen, "cannot reach node %d: %s", relay->node, strerror(-r));
+		/* Not one of them was passed on: the kids go from us (those
+		 * looked at and not relayed went from us already). */
+		for (int i = 0; i < nkids; i++) {
+			struct master_node *n;
+			char kerr[512] = "";
+			int kr;
+
+			if (i < done && direct[i])
+				continue;
+			n = master_find_node(m, kids[i]->node);
+			if (kids[i]->relayed) {
+				kids[i]->relayed = false;
+				send_commit(n, kids[i]->id, false); /* drop the expectation */
+				kr = n && n->conn ? send_images(kids[i], n, kerr, sizeof(kerr)) :
+						    -BE_NODEDOWN;
+			} else {
+				kr = n && n->conn ? group_send(kids[i], n, kerr, sizeof(kerr)) :
+						    -BE_NODEDOWN;
+			}
+			if (kr < 0)
+				finish_move(m, kids[i], kr, kerr[0] ? kerr : bproc_strerror(-kr));
+		}
+	}
+	free(t);
+	free(w);
+	free(addr);
+	free(direct);
+	return r;
+}
+
+/* The copies ready[] (frozen, with their images) go out: from us, or with
+ * more than launchfanout of them through a tree of their nodes. */
+static void group_fan_out(struct master *m, struct move **ready, int nready)
+{
+	int *relay_of = calloc((size_t)(nready > 0 ? nready : 1), sizeof(*relay_of));
+	struct move **kids = calloc((size_t)(nready > 0 ? nready : 1), sizeof(*kids));
+	int width = relay_of && kids ? m->cfg.launchfanout : 0;
+	int first;
+
+	/* By node number: the first tier is the lowest nodes, whatever order
+	 * their checks passed in. */
+	for (int i = 1; i < nready; i++)
+		for (int j = i; j > 0 && ready[j - 1]->node > ready[j]->node; j--) {
+			struct move *t = ready[j];
+
+			ready[j] = ready[j - 1];
+			ready[j - 1] = t;
+		}
+	/* Out of memory: no tree, we send them all. */
+	first = relay_of && kids ? launch_tree_plan(nready, width, relay_of) : nready;
+	if (!kids) {
+		free(relay_of);
+		relay_of = NULL;
+	}
+	for (int i = 0; i < nready; i++) {
+		struct master_node *n;
+		char err[512] = "";
+		int nkids = 0, r;
+
+		/* A relay sends it (and it may be gone: do not look at it). */
+		if (relay_of && relay_of[i] >= 0)
+			continue;
+		n = master_find_node(m, ready[i]->node);
+		for (int j = first; relay_of && j < nready; j++)
+			if (relay_of[j] == i)
+				kids[nkids++] = ready[j];
+		if (!n || !n->conn)
+			r = -BE_NODEDOWN;
+		else if (nkids == 0)
+			r = group_send(ready[i], n, err, sizeof(err));
+		else
+			r = group_send_relay(m, ready[i], n, kids, nkids, err, sizeof(err));
+		if (r < 0)
+			finish_move(m, ready[i], r, err[0] ? err : bproc_strerror(-r));
+	}
+	free(relay_of);
+	free(kids);
 }
 
 /* Its checks passed (master_path_check_reply). */
@@ -970,6 +1159,9 @@ static void group_dumped(struct master *m, struct move *tpl, bool ok)
 	struct launch_group *lg = tpl->group;
 	char criu[PATH_MAX];
 
+	struct move *ready[BPROC_MAX_VMOVE];
+	int nready = 0;
+
 	lg->dumped = true;
 	lg->failed = !ok;
 	for (struct move *c = moves, *next; c; c = next) {
@@ -984,6 +1176,11 @@ static void group_dumped(struct master *m, struct move *tpl, bool ok)
 			c->group_images = true;
 			if (!c->group_waiting)
 				continue;
+			/* Those waiting now go out together (group_fan_out). */
+			if (n && n->conn && nready < BPROC_MAX_VMOVE) {
+				ready[nready++] = c;
+				continue;
+			}
 			r = n && n->conn ? group_send(c, n, err, sizeof(err)) : -BE_NODEDOWN;
 		} else {
 			/* No image for it: it dumps itself, now if it waits. */
@@ -1005,6 +1202,7 @@ static void group_dumped(struct master *m, struct move *tpl, bool ok)
 		if (r < 0)
 			finish_move(m, c, r, err[0] ? err : strerror(-r));
 	}
+	group_fan_out(m, ready, nready);
 }
 
 /* What pid runs, in exe; 0 or -errno. */
@@ -1269,6 +1467,9 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 	 * sends at once (seen: lost) must find it running, not frozen. */
 	if (status < 0 && mv->from == BPROC_NODE_MASTER)
 		freezer_release(&mv->freezer);
+	/* Relayed: its node drops what it expected or restored. */
+	if (status < 0 && mv->relayed)
+		send_commit(master_find_node(m, mv->node), mv->id, false);
 
 	/* A failed move of a process of the master: it runs on here, so the
 	 * waiting process (bproc_move, asker gone) learns it here.  From a
@@ -1416,6 +1617,14 @@ int master_move_reply(struct master *m, int node, const Msg *msg)
 	if (!msg->has_id || !(msg->id & EXPECT_ID_BIT))
 		return 0;
 	mv = find_move(msg->id & ~EXPECT_ID_BIT);
+	if (mv && mv->relayed && mv->node == node && msg->reply->status < 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "node %d: %s", node,
+			 msg->reply->message ? msg->reply->message : bproc_strerror(-msg->reply->status));
+		finish_move(m, mv, msg->reply->status, why);
+		return 1;
+	}
 	if (!mv || mv->node != node || mv->from == BPROC_NODE_MASTER)
 		return 1;
 	src = master_find_node(m, mv->from);
@@ -1593,6 +1802,11 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 
 	for (mv = moves; mv && mv->id != res->move_id; mv = mv->next)
 		;
+	/* The relay of a copy it could not pass on says so itself. */
+	if (mv && mv->relayed && mv->relay_node == node && mv->node != node && res->status < 0) {
+		finish_move(m, mv, res->status, res->message);
+		return;
+	}
 	if (!mv || mv->node != node) {
 		pr_warn("node %d: restore result for unknown move %llu", node,
 			(unsigned long long)res->move_id);
@@ -1865,6 +2079,15 @@ void master_ghosts_node_down(struct master *m, int node)
 			if (mv->from != BPROC_NODE_MASTER)
 				send_commit(master_find_node(m, mv->from), mv->id, false);
 			finish_move(m, mv, -BE_NODEDOWN, "the target node went down during the move");
+		} else if (mv->relayed && mv->relay_node == node) {
+			char why[160];
+
+			/* Not restored yet (else it would be over): its image
+			 * may never come.  Its node drops it (finish_move). */
+			snprintf(why, sizeof(why),
+				 "node %d, which was to pass its image on to node %d, went down",
+				 node, mv->node);
+			finish_move(m, mv, -BE_NODEDOWN, why);
 		} else if (mv->from == node) {
 			send_commit(master_find_node(m, mv->node), mv->id, false);
 			finish_move(m, mv, -BE_NODEDOWN, "the source node went down during the move");

@@ -81,16 +81,12 @@ static int send_file(struct conn *conn, uint64_t move_id, const char *dir, const
 	}
 }
 
-int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t pid,
-		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
-		     int ntree, int wake_fd, bool lazy, char *err, size_t errlen)
+int move_send_image_files(struct conn *conn, uint64_t move_id, const char *dir, char *err,
+			  size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	unsigned long long total = 0;
-	Bproc__RestoreRequest req = BPROC__RESTORE_REQUEST__INIT;
-	Bproc__StdioPipe wire[3], *wire_ptrs[3];
-	Msg msg = BPROC__MSG__INIT;
 	int r = 0;
 
 	if (!d) {
@@ -120,35 +116,56 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 		r = send_file(conn, move_id, dir, e->d_name);
 	}
 	closedir(d);
-	if (r < 0) {
+	if (r < 0)
 		snprintf(err, errlen, "sending the image: %s", strerror(-r));
-		return r;
-	}
+	return r;
+}
+
+void move_restore_fill(struct move_restore_wire *w, uint64_t move_id, pid_t pid,
+		       const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
+		       int ntree, int wake_fd, bool lazy)
+{
+	Bproc__RestoreRequest *req = &w->req;
+
+	bproc__restore_request__init(req);
 	for (int i = 0; i < npipes && i < 3; i++) {
-		bproc__stdio_pipe__init(&wire[i]);
-		wire[i].fd = pipes[i].fd;
-		wire[i].key = (char *)pipes[i].key;
-		wire_ptrs[i] = &wire[i];
+		bproc__stdio_pipe__init(&w->pipes[i]);
+		w->pipes[i].fd = pipes[i].fd;
+		w->pipes[i].key = (char *)pipes[i].key;
+		w->ptrs[i] = &w->pipes[i];
 	}
-	req.n_pipes = (size_t)(npipes < 3 ? npipes : 3);
-	req.pipes = wire_ptrs;
-	req.move_id = move_id;
-	req.pid = pid;
+	req->n_pipes = (size_t)(npipes < 3 ? npipes : 3);
+	req->pipes = w->ptrs;
+	req->move_id = move_id;
+	req->pid = pid;
 	/* pid_t is the wire's int32 */
-	req.n_tree = ntree > 0 ? (size_t)ntree : 0;
-	req.tree = (int32_t *)tree;
+	req->n_tree = ntree > 0 ? (size_t)ntree : 0;
+	req->tree = (int32_t *)tree;
 	if (tty_fd != MOVE_NO_TTY) {
-		req.has_tty_fd = true;
-		req.tty_fd = tty_fd;
+		req->has_tty_fd = true;
+		req->tty_fd = tty_fd;
 	}
 	if (wake_fd >= 0) {
-		req.has_wake_fd = true;
-		req.wake_fd = wake_fd;
+		req->has_wake_fd = true;
+		req->wake_fd = wake_fd;
 	}
-	req.has_lazy = lazy;
-	req.lazy = lazy;
+	req->has_lazy = lazy;
+	req->lazy = lazy;
+}
+
+int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t pid,
+		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
+		     int ntree, int wake_fd, bool lazy, char *err, size_t errlen)
+{
+	struct move_restore_wire w;
+	Msg msg = BPROC__MSG__INIT;
+	int r = move_send_image_files(conn, move_id, dir, err, errlen);
+
+	if (r < 0)
+		return r;
+	move_restore_fill(&w, move_id, pid, pipes, npipes, tty_fd, tree, ntree, wake_fd, lazy);
 	msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
-	msg.restore_request = &req;
+	msg.restore_request = &w.req;
 	r = conn_send(conn, &msg);
 	if (r < 0)
 		snprintf(err, errlen, "sending the restore request: %s", strerror(-r));

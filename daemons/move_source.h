@@ -48,6 +48,22 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
 		     int ntree, int wake_fd, bool lazy, char *err, size_t errlen);
 
+/* Only the image files of dir (but CRIU's logs), as ImageChunks of
+ * move_id: what move_send_images() sends before its RestoreRequest. */
+int move_send_image_files(struct conn *conn, uint64_t move_id, const char *dir, char *err,
+			  size_t errlen);
+
+/* A RestoreRequest as move_send_images() makes it, in storage of the
+ * caller's (it points into pipes and tree, which must outlive it). */
+struct move_restore_wire {
+	Bproc__RestoreRequest req;
+	Bproc__StdioPipe pipes[3];
+	Bproc__StdioPipe *ptrs[3];
+};
+void move_restore_fill(struct move_restore_wire *w, uint64_t move_id, pid_t pid,
+		       const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
+		       int ntree, int wake_fd, bool lazy);
+
 /* rm -r of an image directory (only regular files and directories). */
 void move_remove_dir(const char *dir);
 

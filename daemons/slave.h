@@ -8,6 +8,7 @@
  *   slave_procs.c     processes born on the node (process-events connector)
  *   slave_move_out.c  sending one of them straight to another node
  *   slave_move_peers.c  taking one from another node: the listener
+ *   launch_relay.c    passing a launch's image on to other nodes (fan-out)
  *   slave_files.c     bpcp: file transfers of this node
  */
 #ifndef BPROC_SLAVE_H
@@ -140,6 +141,8 @@ bool slave_restored_forwards(const struct restored *r, const char *key);
 /* It left: forget it without telling the master it ended. */
 void slave_restored_forget(struct slave *s, struct restored *r);
 void slave_moves_remove_images(uint64_t move_id);
+/* Where the images of a move to this node are written. */
+void slave_moves_image_dir(uint64_t move_id, char *buf, size_t len);
 /* Answer a PathCheckRequest: to the master (to NULL), or on a link from
  * the source node of a move. */
 int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckRequest *req);
@@ -162,6 +165,11 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep);
 
 /* slave_move_out.c */
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);
+/* A blocking connect (bounded) to another slave's move port: fd or -errno. */
+int slave_connect_peer(const char *addr, uint32_t port);
+
+/* launch_relay.c: pass a launch's image on (LaunchRelay). */
+int slave_launch_relay(struct slave *s, const Bproc__LaunchRelay *lr);
 /* MoveCommit for a move out of here; false if it is not one. */
 bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c);
 /* A child of ours ended: a lazy dump's CRIU?  Then the original goes (or,

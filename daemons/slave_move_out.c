@@ -143,7 +143,7 @@ static void peer_closed(struct conn *conn, void *data)
 	}
 }
 
-static int connect_to(const char *addr, uint32_t port)
+int slave_connect_peer(const char *addr, uint32_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct pollfd p;
@@ -565,7 +565,7 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 			 o->pid);
 	}
 	if (ret == 0) {
-		fd = connect_to(o->addr, mo->port);
+		fd = slave_connect_peer(o->addr, mo->port);
 		if (fd < 0) {
 			ret = fd;
 			snprintf(err, sizeof(err), "cannot reach node %d at %s:%u: %s", o->target,

@@ -214,6 +214,11 @@ void slave_moves_remove_images(uint64_t move_id)
 	remove_images(move_id);
 }
 
+void slave_moves_image_dir(uint64_t move_id, char *buf, size_t len)
+{
+	image_dir(move_id, buf, len);
+}
+
 static struct prepared *find_prepared(uint64_t move_id)
 {
 	for (struct prepared *p = prepared_moves; p; p = p->next)

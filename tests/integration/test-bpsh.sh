@@ -2,7 +2,8 @@
 # bpsh on 4 nodes: the BProc article's examples, node lists, every option,
 # stdin to many nodes, exit statuses (the largest, 128+signal), nodes that
 # cannot be used, large outputs from all nodes at once with no line mixed
-# under -L, and Ctrl-C through bpsh reaching every remote process.
+# under -L, and Ctrl-C through bpsh reaching every remote process; then 9
+# nodes through a fan-out tree of slaves, and a relay that dies.
 . "$(dirname "$0")/lib.sh"
 
 cluster_up 4
@@ -134,5 +135,76 @@ wait $p
 check_eq "Ctrl-C: bpsh exits 130" "130" "$?"
 wait_for 10 sh -c '[ "$(bpstat -p | awk "NR > 1" | wc -l)" -eq 0 ]'
 check_eq "no remote process left" "0" "$(nremote)"
+
+# --- Many nodes through a fan-out tree (launchfanout, bproc.conf(5)) -----------
+# 9 nodes, width 2: one dump; the master sends two copies itself, to the
+# two lowest nodes but the template's, and each of those slaves passes the
+# image on to three more nodes over the nodes' move ports.
+cluster_down
+cluster_up 9 >/dev/null
+echo "launchfanout 2" >>/run/bproc/cluster/config
+bpcluster restart-master
+all_up() { for n in 0 1 2 3 4 5 6 7 8; do node_is $n up || return 1; done; }
+wait_for 20 all_up
+LOG=/run/bproc/cluster/master.log
+new_log() { tail -n +$(($1 + 1)) "$LOG"; }
+before=$(wc -l <"$LOG")
+out=$(bpsh -p -s 0-8 sh -c 'h=$(hostname); echo $$ $h; exit $(( ${h#n} % 3 ))')
+st=$?
+check_eq "fan-out: a line from each node, once" "0 n0 1 n1 2 n2 3 n3 4 n4 5 n5 6 n6 7 n7 8 n8" \
+	"$(sed -E 's/^([0-9]+): [0-9]+ (n[0-9]+)$/\1 \2/' <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "nine different pids" "9" "$(sed -E 's/^[0-9]+: ([0-9]+) .*/\1/' <<<"$out" | sort -u | wc -l)"
+check_eq "bpsh's status: the largest of theirs (node 2, 5, 8: 2)" "2" "$st"
+# Copies frozen only after the dump ended (a slow machine) go from the
+# master one by one: the counts come from the relays' lists.
+lists=$(new_log "$before" | sed -nE 's/.*sent to node [0-9], which passes it on to nodes? ([0-9,]+)$/\1/p')
+through=$(tr ',' '\n' <<<"$lists" | grep -c .)
+check_eq "two slaves relayed, as the master's log says" "2" "$(grep -c . <<<"$lists")"
+check_match "copies went through them (six when all were ready at once)" "^[1-6]$" "$through"
+check_eq "each such copy logged as going through a node" "$through" \
+	"$(new_log "$before" | grep -c 'through node [0-9]$')"
+check_eq "and the relays' logs say they passed as many on" "$through" \
+	"$(cat /run/bproc/cluster/n*/slave.log | grep -c 'passed on to node')"
+check_eq "nothing left running" "0" "$(nremote)"
+
+# A relay that dies as it starts passing the image on: only its subtree's
+# launches fail, each saying which node it was to come through; the others run.
+bpcluster kill-slave 2 >/dev/null 2>&1
+BPROC_FAULT=slave-relay-die bpcluster start-slave 2 >/dev/null 2>&1
+wait_for 20 all_up
+relayed=""
+for try in 1 2 3; do
+	before=$(wc -l <"$LOG")
+	out=$(bpsh -p 0-8 sh -c 'echo $(hostname)' 2>"$M/relay-err")
+	st=$?
+	# Node 2 relays unless the dump was made of another process than node
+	# 0's (the first to pass its checks): then the run proves nothing, again.
+	relayed=$(new_log "$before" | sed -nE 's/.*sent to node 2, which passes it on to nodes ([0-9,]+)$/\1/p')
+	[ -n "$relayed" ] && break
+	wait_for 20 all_up
+done
+if [ -z "$relayed" ]; then
+	not_ok "node 2 was a relay in one of three launches"
+else
+	lost=" 2 ${relayed//,/ } "
+	want=""
+	for n in 0 1 2 3 4 5 6 7 8; do
+		[[ "$lost" == *" $n "* ]] || want="$want${want:+ }$n: n$n"
+	done
+	check_eq "relay 2 died: the other nodes ran, once each" "$want" \
+		"$(sort -n <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+	check_eq "bpsh failed" "127" "$st"
+	for n in ${relayed//,/ }; do
+		check_match "node $n says its image was to come through node 2" \
+			"node 2, which was to pass its image on to node $n, went down" "$(cat "$M/relay-err")"
+	done
+	check_match "node 2's own launch failed, saying so" "node 2" "$(grep -v 'which was to pass' "$M/relay-err")"
+fi
+wait_for 10 sh -c '[ "$(bpstat -p | awk "NR > 1" | wc -l)" -eq 0 ]'
+check_eq "nothing of it left running" "0" "$(nremote)"
+bpcluster kill-slave 2 >/dev/null 2>&1
+bpcluster start-slave 2 >/dev/null 2>&1
+wait_for 20 all_up
+check_eq "node 2 without the fault: all nine launch again" "9" "$(bpsh 0-8 hostname | sort -u | wc -l)"
 
 finish

@@ -44,6 +44,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg.port, 2223);
 	cr_assert_eq(cfg.nnodes, 0);
 	cr_assert_eq(cfg.pingtimeout_ms, CONFIG_DEFAULT_PINGTIMEOUT_MS);
+	cr_assert_eq(cfg.launchfanout, CONFIG_DEFAULT_LAUNCHFANOUT);
 	cr_assert_null(cfg.interface);
 	config_free(&cfg);
 }
@@ -65,7 +66,8 @@ Test(config, full_file)
 		"secretfile /etc/bproc/secret\n"
 		"statefile /var/lib/bproc/master.db\n"
 		"criu /opt/criu/criu\n"
-		"pingtimeout 7\n";
+		"pingtimeout 7\n"
+		"launchfanout 0\n";
 
 	cr_assert_eq(parse(text, &cfg), 0, "%s", err);
 	cr_assert_str_eq(cfg.interface, "bpbr0");
@@ -84,6 +86,7 @@ Test(config, full_file)
 	cr_assert_str_eq(cfg.statefile, "/var/lib/bproc/master.db");
 	cr_assert_str_eq(cfg.criu, "/opt/criu/criu");
 	cr_assert_eq(cfg.pingtimeout_ms, 7000);
+	cr_assert_eq(cfg.launchfanout, 0);
 	config_free(&cfg);
 }
 
@@ -126,6 +129,8 @@ Test(config, errors_have_line_numbers)
 	expect_error("interface a\ninterface b\n", "test.conf:2: 'interface' is given twice");
 	expect_error("libraries\n", "needs at least one path");
 	expect_error("pingtimeout 0\n", "expected a number from 1");
+	expect_error("launchfanout -1\n", "expected a number from 0");
+	expect_error("launchfanout four\n", "expected a number from 0");
 }
 
 Test(config, overlapping_ranges)
