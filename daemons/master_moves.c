@@ -422,13 +422,29 @@ static void send_to_node(struct master *m, int node, Msg *msg)
  * MoveExpect in images/bproc.proto.  The ghost stays, and only changes its
  * node at the commit.
  */
+/* mv's target node is told to expect it from another node, with its token
+ * (MoveExpect; the answer, or a refusal, comes to master_move_reply). */
+static int send_move_expect(struct conn *target, const struct move *mv)
+{
+	Bproc__MoveExpect ex = BPROC__MOVE_EXPECT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	ex.move_id = mv->id;
+	ex.pid = mv->pid;
+	ex.token.data = (uint8_t *)mv->token;
+	ex.token.len = sizeof(mv->token);
+	msg.has_id = true;
+	msg.id = EXPECT_ID_BIT | mv->id;
+	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
+	msg.move_expect = &ex;
+	return conn_send(target, &msg);
+}
+
 static int move_between_nodes(struct master *m, struct conn *client, uint64_t id,
 			      struct ghost_entry *g, struct master_node *target, int wake_fd,
 			      bool lazy)
 {
 	struct master_node *src = master_find_node(m, g->node);
-	Bproc__MoveExpect ex = BPROC__MOVE_EXPECT__INIT;
-	Msg msg = BPROC__MSG__INIT;
 	struct move *mv;
 
 	if (g->tty_in >= 0 || g->tty_out >= 0)
@@ -463,15 +479,7 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 		loop_remove(m->loop, g->in_fd);
 	mv->next = moves;
 	moves = mv;
-	ex.move_id = mv->id;
-	ex.pid = mv->pid;
-	ex.token.data = mv->token;
-	ex.token.len = sizeof(mv->token);
-	msg.has_id = true;
-	msg.id = EXPECT_ID_BIT | mv->id;
-	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
-	msg.move_expect = &ex;
-	conn_send(target->conn, &msg);
+	send_move_expect(target->conn, mv);
 	pr_info("move %llu: process %d from node %d to node %d%s", (unsigned long long)mv->id,
 		mv->pid, mv->from, mv->node, lazy ? ", its memory after it (lazy)" : "");
 	return 0;
@@ -949,24 +957,12 @@ static int group_send(struct move *c, struct master_node *n, char *err, size_t e
 	return r < 0 ? r : send_images(c, n, err, errlen);
 }
 
-/* c's node is told to expect it from another node (MoveExpect; a refusal
- * comes to master_move_reply). */
+/* A fresh token for c, then its node is told to expect it (MoveExpect). */
 static int group_expect(struct master_node *n, struct move *c)
 {
-	Bproc__MoveExpect ex = BPROC__MOVE_EXPECT__INIT;
-	Msg msg = BPROC__MSG__INIT;
-
 	if (getrandom(c->token, sizeof(c->token), 0) != (ssize_t)sizeof(c->token))
 		return -EAGAIN;
-	ex.move_id = c->id;
-	ex.pid = c->pid;
-	ex.token.data = c->token;
-	ex.token.len = sizeof(c->token);
-	msg.has_id = true;
-	msg.id = EXPECT_ID_BIT | c->id;
-	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
-	msg.move_expect = &ex;
-	return conn_send(n->conn, &msg);
+	return send_move_expect(n->conn, c);
 }
 
 /*
