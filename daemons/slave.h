@@ -165,6 +165,9 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep);
 
 /* slave_move_out.c */
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo);
+/* The node's first registration: the freezer cgroups a slave of this node
+ * killed mid-move left (empty: its processes died with its node) go. */
+void slave_move_out_clean_cgroups(struct slave *s);
 /* A blocking connect (bounded) to another slave's move port: fd or -errno. */
 int slave_connect_peer(const char *addr, uint32_t port);
 

@@ -510,6 +510,24 @@ static void paths_checked(struct slave *s, struct move_out *o, const Bproc__Path
 		out_failed(s, o, r, err);
 }
 
+void slave_move_out_clean_cgroups(struct slave *s)
+{
+	char prefix[32], (*paths)[PATH_MAX] = calloc(64, PATH_MAX);
+	int n, removed = 0;
+
+	if (!paths)
+		return;
+	snprintf(prefix, sizeof(prefix), "node%d-move-", s->node);
+	n = freezer_leftovers(prefix, paths, 64);
+	/* rmdir takes only an empty one: one that holds a process stays. */
+	for (int i = 0; i < n; i++)
+		removed += rmdir(paths[i]) == 0;
+	if (removed)
+		pr_info("removed %d empty freezer cgroup%s of a slave before us", removed,
+			removed == 1 ? "" : "s");
+	free(paths);
+}
+
 int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 {
 	struct restored *r = slave_restored_find(s, mo->pid);

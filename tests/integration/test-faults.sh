@@ -8,6 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 rounds=${FAULT_ROUNDS:-3}
+# Where the daemons' freezer cgroups are (migrate/freezer.c).
+cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)/bproc
 M=$(mktemp -d /var/tmp/faults-test.XXXXXX)
 cleanup() {
 	[ -n "${small:-}" ] && kill "$small" "$big" 2>/dev/null
@@ -304,6 +306,11 @@ for size in small big; do
 	BPROC_FAULT=source-die bpcluster start-slave 0 >/dev/null
 done
 check "node 1 is up throughout" node_is 1 up
+# The killed slaves left their freezer cgroups (empty: their processes died
+# with the node); the slave of node 0 that registers after them removes them.
+wait_for 10 node_is 0 up
+check "no freezer cgroup of node 0 is left" \
+	bash -c "! ls $cg | grep -q '^node0-move-'"
 cluster_down
 
 # --- the master dies during a move from node to node ----------------------------
@@ -368,7 +375,6 @@ cluster_down
 # master finds the process frozen for a move that will never end, thaws it
 # and sends it back to its cgroup; it runs on here, unchanged.
 cluster_up 1 >/dev/null
-cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)/bproc
 python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/crash" 2>&1 &
 crash=$!
 disown "$crash"
