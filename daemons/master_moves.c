@@ -488,20 +488,7 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 /* Ask the target whether it has the files the process uses by path. */
 static int ask_paths(struct move *mv, struct conn *slave)
 {
-	Bproc__PathCheckRequest req = BPROC__PATH_CHECK_REQUEST__INIT;
-	Msg msg = BPROC__MSG__INIT;
-	_cleanup_free_ char **paths = calloc(mv->movable.nfiles + 1, sizeof(*paths));
-
-	if (!paths)
-		return -ENOMEM;
-	for (size_t i = 0; i < mv->movable.nfiles; i++)
-		paths[i] = mv->movable.files[i].path;
-	req.move_id = mv->id;
-	req.n_paths = mv->movable.nfiles;
-	req.paths = paths;
-	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REQUEST;
-	msg.path_check_request = &req;
-	return conn_send(slave, &msg);
+	return move_ask_paths(slave, mv->id, &mv->movable);
 }
 
 /* What CRIU will dump of these processes' memory, about: their resident

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "movable.h"
 #include "move_source.h"
 #include "move_wake.h"
 #include "util.h"
@@ -170,6 +171,24 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 	if (r < 0)
 		snprintf(err, errlen, "sending the restore request: %s", strerror(-r));
 	return r;
+}
+
+int move_ask_paths(struct conn *conn, uint64_t move_id, const struct movable *movable)
+{
+	Bproc__PathCheckRequest req = BPROC__PATH_CHECK_REQUEST__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	_cleanup_free_ char **paths = calloc(movable->nfiles + 1, sizeof(*paths));
+
+	if (!paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < movable->nfiles; i++)
+		paths[i] = movable->files[i].path;
+	req.move_id = move_id;
+	req.n_paths = movable->nfiles;
+	req.paths = paths;
+	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REQUEST;
+	msg.path_check_request = &req;
+	return conn_send(conn, &msg);
 }
 
 void move_remove_dir(const char *dir)

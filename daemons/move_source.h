@@ -48,6 +48,11 @@ int move_send_images(struct conn *conn, uint64_t move_id, const char *dir, pid_t
 		     const struct move_pipe *pipes, int npipes, int tty_fd, const pid_t *tree,
 		     int ntree, int wake_fd, bool lazy, char *err, size_t errlen);
 
+struct movable;
+/* Ask the target (on conn) whether it has the files of movable by path:
+ * PathCheckRequest, answered with a PathCheckReply.  0 or -errno. */
+int move_ask_paths(struct conn *conn, uint64_t move_id, const struct movable *movable);
+
 /* Only the image files of dir (but CRIU's logs), as ImageChunks of
  * move_id: what move_send_images() sends before its RestoreRequest. */
 int move_send_image_files(struct conn *conn, uint64_t move_id, const char *dir, char *err,

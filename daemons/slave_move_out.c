@@ -272,20 +272,7 @@ static int connect_page_stream(const struct move_out *o, int *fd, char *err, siz
 /* Ask the target what it has at the paths the tree uses. */
 static int ask_paths(struct move_out *o)
 {
-	Bproc__PathCheckRequest req = BPROC__PATH_CHECK_REQUEST__INIT;
-	Msg msg = BPROC__MSG__INIT;
-	_cleanup_free_ char **paths = calloc(o->movable.nfiles + 1, sizeof(*paths));
-
-	if (!paths)
-		return -ENOMEM;
-	for (size_t i = 0; i < o->movable.nfiles; i++)
-		paths[i] = o->movable.files[i].path;
-	req.move_id = o->id;
-	req.n_paths = o->movable.nfiles;
-	req.paths = paths;
-	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REQUEST;
-	msg.path_check_request = &req;
-	return conn_send(o->peer, &msg);
+	return move_ask_paths(o->peer, o->id, &o->movable);
 }
 
 /*
