@@ -36,8 +36,11 @@
  * (VMoveRequest) is dumped once, and each copy restored from that image
  * with its own pid ("One dump for many nodes", below).
  *
- * Not yet here (see docs/migration.md): back to the master, a process on a
- * terminal between nodes, streaming pages while dumping.
+ * Back to the master is a node-to-node move into the home node
+ * (master_home.c); past launchfanout nodes a launch's copies go out
+ * through relaying slaves (launch_tree.c).  Not yet here (see
+ * docs/migration.md): a process on a terminal between nodes, --lazy of a
+ * tree.
  */
 #include <dirent.h>
 #include <errno.h>
