@@ -1673,8 +1673,7 @@ void master_move_out_result(struct master *m, int node, const Bproc__MoveOutResu
 void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckReply *rep)
 {
 	struct master_node *n = master_find_node(m, node);
-	_cleanup_free_ struct movable_seen *seen = NULL;
-	char err[512] = "";
+	char err[600] = "";
 	struct move *mv;
 	int r;
 
@@ -1686,21 +1685,9 @@ void master_path_check_reply(struct master *m, int node, const Bproc__PathCheckR
 		return;
 	}
 	mv->checking = false;
-	seen = calloc(rep->n_seen + 1, sizeof(*seen));
-	if (!seen) {
-		finish_move(m, mv, -ENOMEM, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < rep->n_seen; i++) {
-		seen[i].mode = rep->seen[i]->mode;
-		seen[i].size = rep->seen[i]->has_size ? rep->seen[i]->size : 0;
-	}
-	r = movable_compare(&mv->movable, seen, rep->n_seen, node, err, sizeof(err));
+	r = move_paths_checked(&mv->movable, rep, node, mv->pid, err, sizeof(err));
 	if (r < 0) {
-		char why[600];
-
-		snprintf(why, sizeof(why), "process %d cannot move: %s", mv->pid, err);
-		finish_move(m, mv, r, why);
+		finish_move(m, mv, r, err);
 		return;
 	}
 	if (!n || !n->conn) {

@@ -191,6 +191,27 @@ int move_ask_paths(struct conn *conn, uint64_t move_id, const struct movable *mo
 	return conn_send(conn, &msg);
 }
 
+int move_paths_checked(const struct movable *movable, const Bproc__PathCheckReply *rep, int node,
+		       pid_t pid, char *err, size_t errlen)
+{
+	_cleanup_free_ struct movable_seen *seen = calloc(rep->n_seen + 1, sizeof(*seen));
+	char reason[512] = "";
+	int r;
+
+	if (!seen) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < rep->n_seen; i++) {
+		seen[i].mode = rep->seen[i]->mode;
+		seen[i].size = rep->seen[i]->has_size ? rep->seen[i]->size : 0;
+	}
+	r = movable_compare(movable, seen, rep->n_seen, node, reason, sizeof(reason));
+	if (r < 0)
+		snprintf(err, errlen, "process %d cannot move: %s", (int)pid, reason);
+	return r;
+}
+
 void move_remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);

@@ -52,6 +52,10 @@ struct movable;
 /* Ask the target (on conn) whether it has the files of movable by path:
  * PathCheckRequest, answered with a PathCheckReply.  0 or -errno. */
 int move_ask_paths(struct conn *conn, uint64_t move_id, const struct movable *movable);
+/* What the target answered (PathCheckReply from node) against what pid
+ * uses: 0, or -errno with err saying "process PID cannot move: why". */
+int move_paths_checked(const struct movable *movable, const Bproc__PathCheckReply *rep, int node,
+		       pid_t pid, char *err, size_t errlen);
 
 /* Only the image files of dir (but CRIU's logs), as ImageChunks of
  * move_id: what move_send_images() sends before its RestoreRequest. */

@@ -473,26 +473,13 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 /* The target's answer about the files: refuse, or send the tree. */
 static void paths_checked(struct slave *s, struct move_out *o, const Bproc__PathCheckReply *rep)
 {
-	_cleanup_free_ struct movable_seen *seen = calloc(rep->n_seen + 1, sizeof(*seen));
-	char reason[512] = "", err[600] = "";
+	char err[600] = "";
 	int r;
 
 	o->checking = false;
-	if (!seen) {
-		out_failed(s, o, -ENOMEM, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < rep->n_seen; i++) {
-		seen[i].mode = rep->seen[i]->mode;
-		seen[i].size = rep->seen[i]->has_size ? rep->seen[i]->size : 0;
-	}
-	r = movable_compare(&o->movable, seen, rep->n_seen, o->target, reason, sizeof(reason));
-	if (r < 0) {
-		snprintf(err, sizeof(err), "process %d cannot move: %s", o->pid, reason);
-		out_failed(s, o, r, err);
-		return;
-	}
-	r = send_tree(s, o, err, sizeof(err));
+	r = move_paths_checked(&o->movable, rep, o->target, o->pid, err, sizeof(err));
+	if (r == 0)
+		r = send_tree(s, o, err, sizeof(err));
 	if (r < 0)
 		out_failed(s, o, r, err);
 }
