@@ -35,6 +35,7 @@
 #include "fault.h"
 #include "freezer.h"
 #include "log.h"
+#include "memory_room.h"
 #include "movable.h"
 #include "move_source.h"
 #include "output_queue.h"
@@ -1115,6 +1116,18 @@ int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckReq
 	rep.move_id = req->move_id;
 	rep.n_seen = req->n_paths;
 	rep.seen = ptrs;
+	/* And whether its memory fits (the source judges). */
+	if (req->has_memory) {
+		uint64_t room;
+		bool by_cgroup;
+
+		if (memory_room(&room, &by_cgroup) == 0) {
+			rep.has_memory_room = true;
+			rep.memory_room = room;
+			rep.has_memory_by_cgroup = true;
+			rep.memory_by_cgroup = by_cgroup;
+		}
+	}
 	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REPLY;
 	msg.path_check_reply = &rep;
 	if (to)
