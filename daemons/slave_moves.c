@@ -51,6 +51,9 @@
 #define PAGE_SERVER_END_MS 60000
 /* The source connects before it dumps: its connection is there. */
 #define PREP_ACCEPT_MS 5000
+/* The memory limit a restore runs under with the fault slave-memory-full:
+ * room for CRIU, not for a process of tens of MiB. */
+#define FAULT_RESTORE_MEMORY (16u << 20)
 
 /* A move this node is getting ready to take: the page stream's listening
  * socket, then its connection and the CRIU on it. */
@@ -644,6 +647,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	int stdin_write = -1;
 	struct restored *r;
 	struct prepared *prep;
+	struct memory_cage cage = { .path = "" };
 	bool lazy = req->has_lazy && req->lazy;
 	pid_t nspid = 0, host = 0, lazy_pid = 0;
 	int ret;
@@ -656,7 +660,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	}
 	/* One pipe of ours per distinct pipe of the process (stdout and
 	 * stderr are often the same one). */
-	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT - 2; i++) {
+	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT - 3; i++) {
 		bool seen = false;
 
 		for (int j = 0; j < npipes; j++)
@@ -708,6 +712,25 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	}
 	inherit[ninherit].fd = report[0];
 	inherit[ninherit++].key = CRIU_INHERIT_REPORT;
+	/* The fault: the restore runs under a memory limit it cannot meet. */
+	_cleanup_close_ int cage_fd = -1;
+	if (fault_at("slave-memory-full")) {
+		char name[64], procs[PATH_MAX + 32];
+
+		snprintf(name, sizeof(name), "node%d-restore-%llu", s->node,
+			 (unsigned long long)req->move_id);
+		if (memory_cage_create(&cage, name, FAULT_RESTORE_MEMORY) == 0) {
+			memory_cage_procs(&cage, procs, sizeof(procs));
+			cage_fd = open(procs, O_WRONLY | O_CLOEXEC);
+		}
+		if (cage_fd < 0)
+			pr_warn("move %llu: no memory cgroup for the fault slave-memory-full",
+				(unsigned long long)req->move_id);
+		else {
+			inherit[ninherit].fd = cage_fd;
+			inherit[ninherit++].key = CRIU_INHERIT_CGROUP;
+		}
+	}
 
 	image_dir(req->move_id, dir, sizeof(dir));
 	prep = find_prepared(req->move_id);
@@ -738,6 +761,21 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	if (ret == 0)
 		ret = criu_restore_tree(s->criu, dir, nsfd, inherit, ninherit, lazy, &nspid, err,
 					sizeof(err));
+	if (cage.path[0]) {
+		/* Out of the cage: a restore the OOM killer ended says so. */
+		uint64_t killed = memory_cage_oom_kills(&cage);
+
+		if (ret < 0 && killed) {
+			char reason[sizeof(err)];
+
+			snprintf(reason, sizeof(reason), "%s", err);
+			snprintf(err, sizeof(err),
+				 "not enough memory: the kernel's OOM killer ended the restore "
+				 "(under a limit of %llu MiB, fault injected)%s%.300s",
+				 (unsigned long long)(cage.limit >> 20), reason[0] ? ": " : "", reason);
+		}
+		memory_cage_release(&cage, ret < 0);
+	}
 	/* The process holds the write ends now; ours would keep them open. */
 	for (int i = 0; i < npipes; i++)
 		close(pipes[i][1]);
