@@ -1511,6 +1511,17 @@ void slave_kill_stale(struct slave *s)
 			s->node, n, n == 1 ? "" : "es");
 }
 
+void slave_moves_clean_cages(struct slave *s)
+{
+	char prefix[32];
+	int n;
+
+	snprintf(prefix, sizeof(prefix), "node%d-restore-", s->node);
+	n = memory_cage_remove_leftovers(prefix);
+	if (n > 0)
+		pr_info("removed %d empty memory cgroup%s of a slave before us", n, n == 1 ? "" : "s");
+}
+
 int slave_moves_init(struct slave *s)
 {
 	(void)s;

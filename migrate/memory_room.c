@@ -2,6 +2,7 @@
  * memory_room.c - a tree's memory, a node's room for it, and a restore
  * held to a memory limit.  See memory_room.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -349,6 +350,32 @@ uint64_t memory_cage_oom_kills(const struct memory_cage *c)
 	if (read_text(path, text, sizeof(text)) < 0)
 		return 0;
 	return memory_parse_oom_kills(text);
+}
+
+int memory_cage_remove_leftovers(const char *prefix)
+{
+	char root[PATH_MAX / 2], sub[PATH_MAX / 2 + 16];
+	DIR *d;
+	struct dirent *e;
+	bool v1;
+	int removed = 0;
+
+	if (memory_hierarchy(root, sizeof(root), &v1) < 0)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s/" BPROC_SUBTREE, root);
+	d = opendir(sub);
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX + 300];
+
+		if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", sub, e->d_name);
+		/* rmdir takes only an empty one. */
+		removed += rmdir(path) == 0;
+	}
+	if (d)
+		closedir(d);
+	return removed;
 }
 
 void memory_cage_release(struct memory_cage *c, bool kill_all)

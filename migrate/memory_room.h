@@ -68,6 +68,9 @@ int memory_cage_create(struct memory_cage *c, const char *name, uint64_t limit);
 void memory_cage_procs(const struct memory_cage *c, char *buf, size_t len);
 /* How many of its processes the OOM killer killed. */
 uint64_t memory_cage_oom_kills(const struct memory_cage *c);
+/* Remove the empty cages whose names begin with prefix (a killed
+ * slave's); how many. */
+int memory_cage_remove_leftovers(const char *prefix);
 /* Remove it: what is still in it is killed (kill_all) or moved back to
  * our own memory cgroup.  Safe on a cage never created. */
 void memory_cage_release(struct memory_cage *c, bool kill_all);

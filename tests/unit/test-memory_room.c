@@ -251,3 +251,25 @@ Test(memory_room, cage_release_moves_back)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 }
+
+/* What a killed slave left: empty cages of its prefix go, others stay. */
+Test(memory_room, leftovers_removed)
+{
+	struct memory_cage a, b;
+	char prefix[48], name[64];
+	struct stat st;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a memory cgroup");
+	snprintf(prefix, sizeof(prefix), "unit-left-%d-", (int)getpid());
+	snprintf(name, sizeof(name), "%s1", prefix);
+	if (memory_cage_create(&a, name, 64u << 20) == -ENOENT)
+		cr_skip_test("no memory controller");
+	snprintf(name, sizeof(name), "unit-other-%d", (int)getpid());
+	cr_assert_eq(memory_cage_create(&b, name, 64u << 20), 0);
+	cr_assert_eq(memory_cage_remove_leftovers(prefix), 1);
+	cr_assert_eq(stat(a.path, &st), -1);
+	cr_assert_eq(stat(b.path, &st), 0);
+	memory_cage_release(&b, true);
+	cr_assert_eq(memory_cage_remove_leftovers(prefix), 0);
+}
