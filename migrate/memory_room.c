@@ -90,13 +90,13 @@ int memory_parse_process(const char *status, uint64_t *bytes)
 	return 0;
 }
 
-/* Is word one of the comma-separated words of list (up to end)? */
-static bool has_word(const char *list, const char *end, const char *word)
+/* Is word one of the words of list (up to end), separated by sep? */
+static bool has_word(const char *list, const char *end, const char *word, char sep)
 {
 	size_t wlen = strlen(word);
 
 	for (const char *p = list; p < end;) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *comma = memchr(p, sep, (size_t)(end - p));
 		size_t n = comma ? (size_t)(comma - p) : (size_t)(end - p);
 
 		if (n == wlen && strncmp(p, word, wlen) == 0)
@@ -118,7 +118,7 @@ int memory_parse_cgroup(const char *text, bool v1, char *path, size_t len)
 		eol = p + strcspn(p, "\n");
 		if (!c1 || c1 > eol || !(c2 = strchr(c1 + 1, ':')) || c2 > eol)
 			continue;
-		if (v1 ? !has_word(c1 + 1, c2, "memory") : !(c2 == c1 + 1 && strncmp(p, "0:", 2) == 0))
+		if (v1 ? !has_word(c1 + 1, c2, "memory", ',') : !(c2 == c1 + 1 && strncmp(p, "0:", 2) == 0))
 			continue;
 		n = (size_t)(eol - (c2 + 1));
 		if (n == 0 || c2[1] != '/' || n >= len)
@@ -207,7 +207,7 @@ static int memory_hierarchy(char *buf, size_t len, bool *v1)
 		if (sscanf(line, "%*s %*s %*s %1023s %1023s", root, mountpoint) != 2 ||
 		    strcmp(root, "/") != 0)
 			continue;
-		if (is_v1 && !has_word(super, super + strlen(super), "memory"))
+		if (is_v1 && !has_word(super, super + strlen(super), "memory", ','))
 			continue;
 		if (!is_v1) {
 			char path[1100];
@@ -216,7 +216,7 @@ static int memory_hierarchy(char *buf, size_t len, bool *v1)
 			text[0] = '\0';
 			read_text(path, text, sizeof(text));
 			text[strcspn(text, "\n")] = '\0';
-			if (!has_word(text, text + strlen(text), "memory") && !strstr(text, "memory"))
+			if (!has_word(text, text + strlen(text), "memory", ' '))
 				continue;
 		}
 		if (strlen(mountpoint) >= len)
