@@ -766,9 +766,12 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 		uint64_t killed = memory_cage_oom_kills(&cage);
 
 		if (ret < 0 && killed) {
-			char reason[sizeof(err)];
+			char reason[sizeof(err)] = "";
 
-			snprintf(reason, sizeof(reason), "%s", err);
+			/* CRIU's error line if it wrote one; not "see the log"
+			 * (the images and the log go now). */
+			if (strncmp(err, "criu: ", 6) == 0)
+				snprintf(reason, sizeof(reason), "%s", err);
 			snprintf(err, sizeof(err),
 				 "not enough memory: the kernel's OOM killer ended the restore "
 				 "(under a limit of %llu MiB, fault injected)%s%.300s",
