@@ -26,6 +26,9 @@ cleanup() {
 	[ -n "${small:-}" ] && kill "$small" "$big" 2>/dev/null
 	rm -rf "$M"
 	cluster_down
+	# The memory cgroup a slave was put in (emptied by the slave's end).
+	[ -n "${tight:-}" ] && [ -d "$tight" ] && rmdir "$tight" 2>/dev/null
+	true
 }
 trap cleanup EXIT
 
