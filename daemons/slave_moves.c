@@ -638,6 +638,49 @@ static void send_result(struct slave *s, uint64_t move_id, int status, const cha
 	slave_send_to_master(s, &msg);
 }
 
+/*
+ * The fault slave-memory-full: a memory cgroup of FAULT_RESTORE_MEMORY
+ * for the restore of move_id (migrate/memory_room.h); its cgroup.procs,
+ * open for writing, for CRIU_INHERIT_CGROUP, or -1.
+ */
+static int restore_cage_open(struct slave *s, uint64_t move_id, struct memory_cage *cage)
+{
+	char name[64], procs[PATH_MAX + 32];
+	int fd = -1;
+
+	snprintf(name, sizeof(name), "node%d-restore-%llu", s->node, (unsigned long long)move_id);
+	if (memory_cage_create(cage, name, FAULT_RESTORE_MEMORY) == 0) {
+		memory_cage_procs(cage, procs, sizeof(procs));
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		pr_warn("move %llu: no memory cgroup for the fault slave-memory-full",
+			(unsigned long long)move_id);
+	return fd;
+}
+
+/* The restore (ret) is over: a failed one that the OOM killer ended says
+ * so in err; the cage goes, with what failed in it or after sending back
+ * what was restored. */
+static void restore_cage_close(struct memory_cage *cage, int ret, char *err, size_t errlen)
+{
+	char reason[512] = "";
+
+	if (!cage->path[0])
+		return;
+	if (ret < 0 && memory_cage_oom_kills(cage) > 0) {
+		/* CRIU's error line if it wrote one; not "see the log" (the
+		 * images and the log go now). */
+		if (strncmp(err, "criu: ", 6) == 0)
+			snprintf(reason, sizeof(reason), "%s", err);
+		snprintf(err, errlen,
+			 "not enough memory: the kernel's OOM killer ended the restore "
+			 "(under a limit of %llu MiB, fault injected)%s%.300s",
+			 (unsigned long long)(cage->limit >> 20), reason[0] ? ": " : "", reason);
+	}
+	memory_cage_release(cage, ret < 0);
+}
+
 static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 {
 	char dir[128], nspath[64], err[512] = "", message[600];
@@ -713,23 +756,11 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	inherit[ninherit].fd = report[0];
 	inherit[ninherit++].key = CRIU_INHERIT_REPORT;
 	/* The fault: the restore runs under a memory limit it cannot meet. */
-	_cleanup_close_ int cage_fd = -1;
-	if (fault_at("slave-memory-full")) {
-		char name[64], procs[PATH_MAX + 32];
-
-		snprintf(name, sizeof(name), "node%d-restore-%llu", s->node,
-			 (unsigned long long)req->move_id);
-		if (memory_cage_create(&cage, name, FAULT_RESTORE_MEMORY) == 0) {
-			memory_cage_procs(&cage, procs, sizeof(procs));
-			cage_fd = open(procs, O_WRONLY | O_CLOEXEC);
-		}
-		if (cage_fd < 0)
-			pr_warn("move %llu: no memory cgroup for the fault slave-memory-full",
-				(unsigned long long)req->move_id);
-		else {
-			inherit[ninherit].fd = cage_fd;
-			inherit[ninherit++].key = CRIU_INHERIT_CGROUP;
-		}
+	_cleanup_close_ int cage_fd = fault_at("slave-memory-full") ?
+		restore_cage_open(s, req->move_id, &cage) : -1;
+	if (cage_fd >= 0) {
+		inherit[ninherit].fd = cage_fd;
+		inherit[ninherit++].key = CRIU_INHERIT_CGROUP;
 	}
 
 	image_dir(req->move_id, dir, sizeof(dir));
@@ -761,24 +792,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	if (ret == 0)
 		ret = criu_restore_tree(s->criu, dir, nsfd, inherit, ninherit, lazy, &nspid, err,
 					sizeof(err));
-	if (cage.path[0]) {
-		/* Out of the cage: a restore the OOM killer ended says so. */
-		uint64_t killed = memory_cage_oom_kills(&cage);
-
-		if (ret < 0 && killed) {
-			char reason[sizeof(err)] = "";
-
-			/* CRIU's error line if it wrote one; not "see the log"
-			 * (the images and the log go now). */
-			if (strncmp(err, "criu: ", 6) == 0)
-				snprintf(reason, sizeof(reason), "%s", err);
-			snprintf(err, sizeof(err),
-				 "not enough memory: the kernel's OOM killer ended the restore "
-				 "(under a limit of %llu MiB, fault injected)%s%.300s",
-				 (unsigned long long)(cage.limit >> 20), reason[0] ? ": " : "", reason);
-		}
-		memory_cage_release(&cage, ret < 0);
-	}
+	restore_cage_close(&cage, ret, err, sizeof(err));
 	/* The process holds the write ends now; ours would keep them open. */
 	for (int i = 0; i < npipes; i++)
 		close(pipes[i][1]);
