@@ -238,6 +238,18 @@ for ((i = 1; i <= 2; i++)); do
 	check "node 0 -> 1, slave-memory-full, round $i: node 1 up, no image, no cgroup left" \
 		bash -c "[ \"\$(bpstat -s 1)\" = up ] && [ -z \"\$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)\" ] && ! ls '$memcg/bproc' 2>/dev/null | grep -q -- -restore-"
 done
+# A small one fits under the limit: it moves, and its copy leaves the
+# restore's cgroup for the slave's, which goes.
+python3 -u -c "$prog" $((256 << 10)) </dev/null >"$M/mems" 2>&1 &
+mems=$!
+disown "$mems"
+sleep 0.5
+check "slave-memory-full: a small process from the master fits, and moves to node 1" bpmove "$mems" 1
+check "whole, once" whole_on mems 1
+copy=$(copy_of "$mems")
+check "its copy is out of the restore's memory cgroup, which is gone" \
+	bash -c "[ -n '$copy' ] && ! grep -q -- -restore- '${copy%/status}/cgroup' && ! ls '$memcg/bproc' 2>/dev/null | grep -q -- -restore-"
+kill -KILL "$mems"
 slave1_with ""
 check "without the fault the 24 MiB one moves on to node 1" bpmove "$mem0" 1
 check "whole, once" whole_on mem0 1
