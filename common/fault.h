@@ -12,6 +12,8 @@
  *   master-ghost    the ghost cannot be made after the node restored
  *   slave-prepare   the target refuses to prepare for the page stream
  *   slave-disk-full the target cannot write the image files (ENOSPC)
+ *   slave-memory-full the target's restore runs in a memory cgroup whose
+ *                   limit (16 MiB) it cannot meet: the OOM killer ends it
  *   slave-restore   the target's restore is taken for failed, the copy killed
  *   slave-die       the target's slave dies (SIGKILL) as the restore starts
  *   slave-cut       the target's slave cuts its link to the master then

@@ -149,6 +149,7 @@ static int on_welcome(struct slave *s, const Bproc__Welcome *w)
 		if (r < 0)
 			return r;
 		slave_move_out_clean_cgroups(s);
+		slave_moves_clean_cages(s);
 	}
 	pr_info("registered as node %d with master %s", s->node, s->master_text);
 	r = send_ready(s);

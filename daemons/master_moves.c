@@ -494,27 +494,6 @@ static int ask_paths(struct move *mv, struct conn *slave)
 	return move_ask_paths(slave, mv->id, &mv->movable);
 }
 
-/* What CRIU will dump of these processes' memory, about: their resident
- * anonymous and shared memory (file pages it does not copy). */
-static unsigned long long tree_memory_bytes(const pid_t *pids, int n)
-{
-	unsigned long long total = 0;
-
-	for (int i = 0; i < n; i++) {
-		char path[64], line[128];
-		_cleanup_fclose_ FILE *f = NULL;
-		unsigned long long kb;
-
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pids[i]);
-		f = fopen(path, "re");
-		while (f && fgets(line, sizeof(line), f))
-			if (sscanf(line, "RssAnon: %llu", &kb) == 1 ||
-			    sscanf(line, "RssShmem: %llu", &kb) == 1)
-				total += kb << 10;
-	}
-	return total;
-}
-
 static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		      uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy,
 		      struct move **created);
@@ -610,10 +589,10 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		pid_t tree[FREEZER_MAX_PIDS];
 		int ntree = move_tree_list(pid, tree, FREEZER_MAX_PIDS);
 
-		unsigned long long bytes = tree_memory_bytes(tree, ntree);
-
 		r = movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
-		mv->small = !lazy && bytes < SMALL_MOVE_BYTES;
+		/* What CRIU will dump of its memory (movable.memory): small
+		 * enough, its pages go with its images. */
+		mv->small = !lazy && mv->movable.memory < SMALL_MOVE_BYTES;
 		if (r == 0 && lazy && ntree > 1) {
 			movable_free(&mv->movable);
 			free(mv);

@@ -186,6 +186,8 @@ int move_ask_paths(struct conn *conn, uint64_t move_id, const struct movable *mo
 	req.move_id = move_id;
 	req.n_paths = movable->nfiles;
 	req.paths = paths;
+	req.has_memory = true;
+	req.memory = movable->memory;
 	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REQUEST;
 	msg.path_check_request = &req;
 	return conn_send(conn, &msg);
@@ -207,8 +209,19 @@ int move_paths_checked(const struct movable *movable, const Bproc__PathCheckRepl
 		seen[i].size = rep->seen[i]->has_size ? rep->seen[i]->size : 0;
 	}
 	r = movable_compare(movable, seen, rep->n_seen, node, reason, sizeof(reason));
-	if (r < 0)
+	if (r < 0) {
 		snprintf(err, errlen, "process %d cannot move: %s", (int)pid, reason);
+		return r;
+	}
+	/* The target's room for its memory: it must fit before anything is
+	 * frozen (a restore that runs out would fail only after the dump). */
+	if (rep->has_memory_room) {
+		r = movable_fits_memory(movable, rep->memory_room,
+					rep->has_memory_by_cgroup && rep->memory_by_cgroup, node, pid,
+					err, errlen);
+		if (r < 0)
+			pr_warn("%s", err);
+	}
 	return r;
 }
 

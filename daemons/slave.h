@@ -92,6 +92,9 @@ int slave_files_request(struct slave *s, struct conn *conn, const Msg *msg, bool
 
 /* slave_moves.c */
 int slave_moves_init(struct slave *s);
+/* Remove the memory cgroups of restores (slave-memory-full) that a killed
+ * slave of this node left, empty. */
+void slave_moves_clean_cages(struct slave *s);
 /* A move message from the master; -ENOTSUP if msg is not one. */
 int slave_moves_handle(struct slave *s, const Msg *msg);
 void slave_moves_shutdown(struct slave *s);

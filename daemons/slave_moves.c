@@ -35,6 +35,7 @@
 #include "fault.h"
 #include "freezer.h"
 #include "log.h"
+#include "memory_room.h"
 #include "movable.h"
 #include "move_source.h"
 #include "output_queue.h"
@@ -50,6 +51,9 @@
 #define PAGE_SERVER_END_MS 60000
 /* The source connects before it dumps: its connection is there. */
 #define PREP_ACCEPT_MS 5000
+/* The memory limit a restore runs under with the fault slave-memory-full:
+ * room for CRIU, not for a process of tens of MiB. */
+#define FAULT_RESTORE_MEMORY (16u << 20)
 
 /* A move this node is getting ready to take: the page stream's listening
  * socket, then its connection and the CRIU on it. */
@@ -634,6 +638,49 @@ static void send_result(struct slave *s, uint64_t move_id, int status, const cha
 	slave_send_to_master(s, &msg);
 }
 
+/*
+ * The fault slave-memory-full: a memory cgroup of FAULT_RESTORE_MEMORY
+ * for the restore of move_id (migrate/memory_room.h); its cgroup.procs,
+ * open for writing, for CRIU_INHERIT_CGROUP, or -1.
+ */
+static int restore_cage_open(struct slave *s, uint64_t move_id, struct memory_cage *cage)
+{
+	char name[64], procs[PATH_MAX + 32];
+	int fd = -1;
+
+	snprintf(name, sizeof(name), "node%d-restore-%llu", s->node, (unsigned long long)move_id);
+	if (memory_cage_create(cage, name, FAULT_RESTORE_MEMORY) == 0) {
+		memory_cage_procs(cage, procs, sizeof(procs));
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		pr_warn("move %llu: no memory cgroup for the fault slave-memory-full",
+			(unsigned long long)move_id);
+	return fd;
+}
+
+/* The restore (ret) is over: a failed one that the OOM killer ended says
+ * so in err; the cage goes, with what failed in it or after sending back
+ * what was restored. */
+static void restore_cage_close(struct memory_cage *cage, int ret, char *err, size_t errlen)
+{
+	char reason[512] = "";
+
+	if (!cage->path[0])
+		return;
+	if (ret < 0 && memory_cage_oom_kills(cage) > 0) {
+		/* CRIU's error line if it wrote one; not "see the log" (the
+		 * images and the log go now). */
+		if (strncmp(err, "criu: ", 6) == 0)
+			snprintf(reason, sizeof(reason), "%s", err);
+		snprintf(err, errlen,
+			 "not enough memory: the kernel's OOM killer ended the restore "
+			 "(under a limit of %llu MiB, fault injected)%s%.300s",
+			 (unsigned long long)(cage->limit >> 20), reason[0] ? ": " : "", reason);
+	}
+	memory_cage_release(cage, ret < 0);
+}
+
 static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 {
 	char dir[128], nspath[64], err[512] = "", message[600];
@@ -643,6 +690,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	int stdin_write = -1;
 	struct restored *r;
 	struct prepared *prep;
+	struct memory_cage cage = { .path = "" };
 	bool lazy = req->has_lazy && req->lazy;
 	pid_t nspid = 0, host = 0, lazy_pid = 0;
 	int ret;
@@ -655,7 +703,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	}
 	/* One pipe of ours per distinct pipe of the process (stdout and
 	 * stderr are often the same one). */
-	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT - 2; i++) {
+	for (size_t i = 0; i < req->n_pipes && npipes < CRIU_MAX_INHERIT - 3; i++) {
 		bool seen = false;
 
 		for (int j = 0; j < npipes; j++)
@@ -707,6 +755,13 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	}
 	inherit[ninherit].fd = report[0];
 	inherit[ninherit++].key = CRIU_INHERIT_REPORT;
+	/* The fault: the restore runs under a memory limit it cannot meet. */
+	_cleanup_close_ int cage_fd = fault_at("slave-memory-full") ?
+		restore_cage_open(s, req->move_id, &cage) : -1;
+	if (cage_fd >= 0) {
+		inherit[ninherit].fd = cage_fd;
+		inherit[ninherit++].key = CRIU_INHERIT_CGROUP;
+	}
 
 	image_dir(req->move_id, dir, sizeof(dir));
 	prep = find_prepared(req->move_id);
@@ -737,6 +792,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	if (ret == 0)
 		ret = criu_restore_tree(s->criu, dir, nsfd, inherit, ninherit, lazy, &nspid, err,
 					sizeof(err));
+	restore_cage_close(&cage, ret, err, sizeof(err));
 	/* The process holds the write ends now; ours would keep them open. */
 	for (int i = 0; i < npipes; i++)
 		close(pipes[i][1]);
@@ -1115,6 +1171,18 @@ int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckReq
 	rep.move_id = req->move_id;
 	rep.n_seen = req->n_paths;
 	rep.seen = ptrs;
+	/* And whether its memory fits (the source judges). */
+	if (req->has_memory) {
+		uint64_t room;
+		bool by_cgroup;
+
+		if (memory_room(&room, &by_cgroup) == 0) {
+			rep.has_memory_room = true;
+			rep.memory_room = room;
+			rep.has_memory_by_cgroup = true;
+			rep.memory_by_cgroup = by_cgroup;
+		}
+	}
 	msg.body_case = BPROC__MSG__BODY_PATH_CHECK_REPLY;
 	msg.path_check_reply = &rep;
 	if (to)
@@ -1458,6 +1526,17 @@ void slave_kill_stale(struct slave *s)
 	if (n)
 		pr_warn("the master took node %d for down and ended their ghosts: %d stale process%s killed",
 			s->node, n, n == 1 ? "" : "es");
+}
+
+void slave_moves_clean_cages(struct slave *s)
+{
+	char prefix[32];
+	int n;
+
+	snprintf(prefix, sizeof(prefix), "node%d-restore-", s->node);
+	n = memory_cage_remove_leftovers(prefix);
+	if (n > 0)
+		pr_info("removed %d empty memory cgroup%s of a slave before us", n, n == 1 ? "" : "s");
 }
 
 int slave_moves_init(struct slave *s)

@@ -24,6 +24,9 @@
 #include "util.h"
 
 #define CRIU_TIMEOUT_MS 120000
+/* The exit status of a restore that could not enter its cgroup
+ * (CRIU_INHERIT_CGROUP); 122-126 are the keeper's and the namespaces'. */
+#define CRIU_CGROUP_FAILED 121
 
 /* The first "Error" line of a CRIU log, for the user. */
 void criu_log_reason(const char *dir, const char *log, char *err, size_t errlen)
@@ -293,6 +296,13 @@ static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 			tty_fd = 100 + i;
 		if (strcmp(inherit[i].key, CRIU_INHERIT_REPORT) == 0)
 			report_fd = 100 + i;
+		/* Into the cgroup before anything is restored; CRIU_CGROUP_FAILED
+		 * if not (the caller says so, not CRIU). */
+		if (strcmp(inherit[i].key, CRIU_INHERIT_CGROUP) == 0) {
+			if (write(100 + i, "0", 1) != 1)
+				_exit(CRIU_CGROUP_FAILED);
+			close(100 + i);
+		}
 	}
 	if (pidns_fd >= 0) {
 		pid_t criu_pid;
@@ -629,7 +639,8 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 	 * terminal is not an --inherit-fd (criu_run.h). */
 	for (int i = 0; i < ninherit; i++) {
 		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY) == 0 ||
-		    strcmp(inherit[i].key, CRIU_INHERIT_REPORT) == 0)
+		    strcmp(inherit[i].key, CRIU_INHERIT_REPORT) == 0 ||
+		    strcmp(inherit[i].key, CRIU_INHERIT_CGROUP) == 0)
 			continue;
 		snprintf(specs[i], sizeof(specs[i]), "fd[%d]:%s", 100 + i, inherit[i].key);
 		argv[argc++] = "--inherit-fd";
@@ -651,6 +662,8 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status) && WEXITSTATUS(status) >= 124)
 			snprintf(err, errlen, "cannot enter the node's namespaces to restore");
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == CRIU_CGROUP_FAILED)
+			snprintf(err, errlen, "cannot enter the restore's cgroup");
 		else
 			criu_log_reason(dir, "restore.log", err, errlen);
 		return -ECANCELED;

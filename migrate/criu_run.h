@@ -125,6 +125,12 @@ struct criu_child_report {
 };
 #define CRIU_INHERIT_TTY "bproc:tty"
 #define CRIU_INHERIT_REPORT "bproc:report"
+/*
+ * And CRIU_INHERIT_CGROUP: fd is the cgroup.procs file of a cgroup, open
+ * for writing (a memory cage, migrate/memory_room.h): CRIU, and so the
+ * tree it restores, start in that cgroup.  Not passed on to CRIU.
+ */
+#define CRIU_INHERIT_CGROUP "bproc:cgroup"
 
 /* lazy: the memory is not in dir; `criu lazy-pages` (migrate/page_server.h)
  * runs beside and fills it in on demand (userfaultfd). */

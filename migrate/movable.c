@@ -38,6 +38,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "memory_room.h"
 #include "movable.h"
 #include "util.h"
 
@@ -629,6 +630,8 @@ int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *w
 	/* A socketpair between two processes of the tree moves with it. */
 	if (r == 0)
 		r = check_unix_peers(sc);
+	if (r == 0)
+		mv->memory = memory_of_tree(pids, n);
 	if (r < 0) {
 		if (r != -EOPNOTSUPP && len && !reason[0])
 			snprintf(reason, len, "cannot examine process %d: %s",
@@ -680,17 +683,39 @@ static const char *type_name(mode_t type)
 	}
 }
 
+/* Where a move goes, for messages: a move back to the master goes to its
+ * home node, which users know as the master (-1). */
+static void place_name(int node, char *buf, size_t len)
+{
+	if (node < 0)
+		snprintf(buf, len, "the master");
+	else
+		snprintf(buf, len, "node %d", node);
+}
+
+int movable_fits_memory(const struct movable *mv, uint64_t room, bool by_cgroup, int node,
+			pid_t pid, char *reason, size_t len)
+{
+	char place[32];
+
+	if (mv->memory <= room)
+		return 0;
+	place_name(node, place, sizeof(place));
+	/* What it needs rounded up, what there is rounded down: never
+	 * "needs 12 MiB, has 12 MiB". */
+	snprintf(reason, len, "%s: not enough memory: process %d needs %llu MiB, %s has %llu MiB available%s",
+		 place, (int)pid, (unsigned long long)((mv->memory + (1u << 20) - 1) >> 20),
+		 node < 0 ? "it" : "the node", (unsigned long long)(room >> 20),
+		 by_cgroup ? " (under its memory cgroup's limit)" : "");
+	return -ENOMEM;
+}
+
 int movable_compare(const struct movable *mv, const struct movable_seen *seen, size_t nseen,
 		    int node, char *reason, size_t len)
 {
 	char place[32];
 
-	/* A move back to the master goes to its home node, which users
-	 * know as the master (-1). */
-	if (node < 0)
-		snprintf(place, sizeof(place), "the master");
-	else
-		snprintf(place, sizeof(place), "node %d", node);
+	place_name(node, place, sizeof(place));
 	if (nseen != mv->nfiles) {
 		snprintf(reason, len, "%s answered about %zu files, not %zu", place, nseen,
 			 mv->nfiles);

@@ -35,6 +35,9 @@ struct movable {
 	 * 0 if none, and which of fds 0-2 are on it (bit n for fd n). */
 	dev_t tty_rdev;
 	unsigned int tty_stdio;
+	/* What the tree holds in memory that CRIU copies, bytes
+	 * (memory_of_tree(), migrate/memory_room.h). */
+	uint64_t memory;
 };
 
 /* What the target sees at a path: mode 0 if nothing is there. */
@@ -76,6 +79,15 @@ void movable_free(struct movable *mv);
  */
 int movable_compare(const struct movable *mv, const struct movable_seen *seen, size_t nseen,
 		    int node, char *reason, size_t len);
+
+/*
+ * Whether the tree fits in the room the target said it has (bytes;
+ * by_cgroup: a memory cgroup's limit bounds it): 0, or -ENOMEM with
+ * "node 1: not enough memory: process 42 needs 30 MiB, the node has
+ * 12 MiB available" in reason.
+ */
+int movable_fits_memory(const struct movable *mv, uint64_t room, bool by_cgroup, int node,
+			pid_t pid, char *reason, size_t len);
 
 /* Fill seen[] for paths, as this machine sees them. */
 void movable_look(const char *const *paths, size_t n, struct movable_seen *seen);

@@ -10,11 +10,25 @@
 rounds=${FAULT_ROUNDS:-3}
 # Where the daemons' freezer cgroups are (migrate/freezer.c).
 cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)/bproc
+# The hierarchy with the memory controller (migrate/memory_room.c): v1's
+# memory mount, or else the cgroup2 root; its limit and usage files.
+memcg=$(awk '$9 == "cgroup" && $NF ~ /(^|,)memory(,|$)/ { print $5; exit }' /proc/self/mountinfo)
+if [ -n "$memcg" ]; then
+	mem_limit=memory.limit_in_bytes
+else
+	memcg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+	mem_limit=memory.max
+fi
+# The memory cgroup a restore ran in under slave-memory-full is gone.
+no_cage_left() { ! ls "$memcg/bproc" 2>/dev/null | grep -q -- '-restore-'; }
 M=$(mktemp -d /var/tmp/faults-test.XXXXXX)
 cleanup() {
 	[ -n "${small:-}" ] && kill "$small" "$big" 2>/dev/null
 	rm -rf "$M"
 	cluster_down
+	# The memory cgroup a slave was put in (emptied by the slave's end).
+	[ -n "${tight:-}" ] && [ -d "$tight" ] && rmdir "$tight" 2>/dev/null
+	true
 }
 trap cleanup EXIT
 
@@ -63,7 +77,8 @@ node_clean() {
 try_moves() {
 	local fault=$1 size p out
 	for size in small big; do
-		[ "$fault" = slave-prepare ] && [ "$size" = small ] && continue
+		# A small process fits in the restore's 16 MiB.
+		case "$fault" in slave-prepare | slave-memory-full) [ "$size" = small ] && continue ;; esac
 		p=${!size}
 		out="$M/$size"
 		for ((i = 1; i <= rounds; i++)); do
@@ -74,6 +89,11 @@ try_moves() {
 				ok "$fault, $size process, round $i: the move fails (${msg:0:90})"
 			else
 				not_ok "$fault, $size process, round $i: the move fails (exit $st: $msg)"
+			fi
+			if [ "$fault" = slave-memory-full ]; then
+				check_match "$fault, round $i: it says the OOM killer ended the restore (${msg#bpmove: })" \
+					"node 0: not enough memory: the kernel's OOM killer ended the restore" "$msg"
+				check "$fault, round $i: the restore's memory cgroup is gone" wait_for 5 no_cage_left
 			fi
 			if runs_here "$p" "$out"; then
 				ok "$fault, $size, round $i: it runs on here, unchanged"
@@ -94,7 +114,7 @@ try_moves() {
 	done
 }
 
-for fault in master-dump master-ghost slave-prepare slave-disk-full slave-restore slave-die slave-cut; do
+for fault in master-dump master-ghost slave-prepare slave-disk-full slave-memory-full slave-restore slave-die slave-cut; do
 	# The daemons started now (and a slave restarted) fail there.
 	export BPROC_FAULT=$fault
 	cluster_up 1 >/dev/null
@@ -157,6 +177,83 @@ done
 slave1_with ""
 check "without the fault it moves on to node 1" bpmove "$mid" 1
 check_match "bpstat -p: on node 1" "^$mid	1$" "$(bpstat -p)"
+
+# --- memory: the target has no room, or its restore runs out --------------------
+# A process of 24 MiB (and python3's own) on node 0, and one on the master.
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/mem0" 2>&1 &
+mem0=$!
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/memm" 2>&1 &
+memm=$!
+disown "$mem0" "$memm"
+sleep 0.5
+check "a 24 MiB process moves to node 0" bpmove "$mem0" 0
+# It answers from node $2, whole, and is held by its ghost and one process.
+whole_on() {
+	local n
+	n=$(wc -l <"$M/$1")
+	kill -USR1 "${!1}"
+	wait_for 5 more_lines "$M/$1" "$n" && [ "$(tail -1 "$M/$1")" = "alive True n$2" ] &&
+		[ "$(holders "${!1}")" = 2 ] && bpstat -p | grep -q "^${!1}	$2$"
+}
+# The check before anything is frozen: node 1's slave is put in a memory
+# cgroup of its own limited to 16 MiB, so the node has room for less than
+# either process.  Both moves are refused, naming what each needs; both
+# run on where they were; with the slave back where it was, both move.
+slave1=$(cat /run/bproc/cluster/n1/slave.pid)
+slave1_memcg=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' /proc/"$slave1"/cgroup)
+[ -n "$slave1_memcg" ] || slave1_memcg=$(awk -F: '$1 == 0 { print $3 }' /proc/"$slave1"/cgroup)
+tight="$memcg/bproc-test-tight-$$"
+mkdir "$tight" && echo $((16 << 20)) >"$tight/$mem_limit" && echo "$slave1" >"$tight/cgroup.procs"
+msg=$(bpmove "$mem0" 1 2>&1)
+st=$?
+check_match "node 0 -> 1 with 16 MiB of room: refused for memory (exit $st: ${msg#bpmove: })" \
+	"node 1: not enough memory: process $mem0 needs (2[4-9]|[3-9][0-9]) MiB, the node has (1[0-6]|[0-9]) MiB available \(under its memory cgroup's limit\)" "$msg"
+# Refused before the freeze: node 0's slave never dumped it.
+check "node 0 never dumped it" bash -c "! grep -q 'process $mem0 (.*dumped' /run/bproc/cluster/n0/slave.log"
+check "it runs on on node 0, whole, once" whole_on mem0 0
+msg=$(bpmove "$memm" 1 2>&1)
+st=$?
+check_match "master -> node 1 with 16 MiB of room: refused for memory (exit $st: ${msg#bpmove: })" \
+	"node 1: not enough memory: process $memm needs (2[4-9]|[3-9][0-9]) MiB, the node has (1[0-6]|[0-9]) MiB available" "$msg"
+check "it runs on here, unchanged" runs_here "$memm" "$M/memm"
+check "node 1 is up, and keeps nothing" bash -c "[ \"\$(bpstat -s 1)\" = up ] && [ -z \"\$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)\" ]"
+echo "$slave1" >"$memcg$slave1_memcg/cgroup.procs"
+rmdir "$tight"
+check "with room again, the one on the master moves to node 1" bpmove "$memm" 1
+check "whole, once" whole_on memm 1
+kill -KILL "$memm"
+
+# The restore runs out: node 1's slave restores under a memory limit too
+# small (slave-memory-full), the OOM killer ends the restore; the process
+# runs on on node 0, once, whole; node 1 keeps no copy, no image, no
+# cgroup, and stays up.  Then, without the fault, it moves.
+slave1_with slave-memory-full
+for ((i = 1; i <= 2; i++)); do
+	wait_for 10 node_is 1 up || slave1_with slave-memory-full
+	msg=$(bpmove "$mem0" 1 2>&1)
+	st=$?
+	check_match "node 0 -> 1, slave-memory-full, round $i: the move fails for memory (exit $st: ${msg#bpmove: })" \
+		"node 1: not enough memory: the kernel's OOM killer ended the restore" "$msg"
+	check "node 0 -> 1, slave-memory-full, round $i: it runs on on node 0, whole, once" whole_on mem0 0
+	check "node 0 -> 1, slave-memory-full, round $i: node 1 up, no image, no cgroup left" \
+		bash -c "[ \"\$(bpstat -s 1)\" = up ] && [ -z \"\$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)\" ] && ! ls '$memcg/bproc' 2>/dev/null | grep -q -- -restore-"
+done
+# A small one fits under the limit: it moves, and its copy leaves the
+# restore's cgroup for the slave's, which goes.
+python3 -u -c "$prog" $((256 << 10)) </dev/null >"$M/mems" 2>&1 &
+mems=$!
+disown "$mems"
+sleep 0.5
+check "slave-memory-full: a small process from the master fits, and moves to node 1" bpmove "$mems" 1
+check "whole, once" whole_on mems 1
+copy=$(copy_of "$mems")
+check "its copy is out of the restore's memory cgroup, which is gone" \
+	bash -c "[ -n '$copy' ] && ! grep -q -- -restore- '${copy%/status}/cgroup' && ! ls '$memcg/bproc' 2>/dev/null | grep -q -- -restore-"
+kill -KILL "$mems"
+slave1_with ""
+check "without the fault the 24 MiB one moves on to node 1" bpmove "$mem0" 1
+check "whole, once" whole_on mem0 1
+kill -KILL "$mem0"
 
 # --- node to node, a tree: the target fails after the tree was frozen ----------
 # root -> A -> G, each appending its host's name to its own file: the whole

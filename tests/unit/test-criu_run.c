@@ -27,6 +27,7 @@
 #include "criu.h"
 #include "criu_run.h"
 #include "freezer.h"
+#include "memory_room.h"
 #include "util.h"
 
 #define SIZE (16 << 20)
@@ -94,7 +95,13 @@ static pid_t start_subject(unsigned long *addr, unsigned long *sum)
 	return pid;
 }
 
-/* A stand-in for a node: pid 1 of a new pid namespace that reaps. */
+static void woken(int sig)
+{
+	(void)sig;
+}
+
+/* A stand-in for a node: pid 1 of a new pid namespace that reaps (also
+ * what is orphaned to it after it had no child: SIGCHLD ends its pause). */
 static pid_t start_node_init(void)
 {
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -102,6 +109,7 @@ static pid_t start_node_init(void)
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGCHLD, woken);
 		for (;;)
 			if (waitpid(-1, NULL, 0) < 0)
 				pause();
@@ -211,6 +219,104 @@ Test(criu_run, dump_frozen_and_restore_in_a_node_namespace_with_the_same_pid)
 
 	/* The original is still frozen, untouched, in our cgroup. */
 	cr_expect_eq(state_of(subject) == 'S' || state_of(subject) == 'D', 1);
+	freezer_release(&f);
+	kill(subject, SIGKILL);
+	waitpid(subject, NULL, 0);
+	kill(init, SIGKILL);
+	waitpid(init, NULL, 0);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		cr_expect_eq(system(cmd), 0);
+	}
+}
+
+/*
+ * A restore under a memory limit it cannot meet (a memory cage of 8 MiB
+ * for a python3 that holds 16 MiB, CRIU_INHERIT_CGROUP, as the fault point
+ * slave-memory-full does): the OOM killer ends it, the restore fails,
+ * the cage says so, and once the cage is released nothing of the copy
+ * is left in the node.  The same image then restores without the cage.
+ */
+Test(criu_run, a_restore_over_its_memory_limit_fails_and_leaves_nothing)
+{
+	char dir[] = "/tmp/bproc-test-criu-XXXXXX", err[512] = "", name[64], nspath[64];
+	char procs[PATH_MAX + 32];
+	struct freezer f;
+	struct memory_cage cage;
+	struct criu_inherit in;
+	pid_t subject, init, nspid = 0, restored;
+	int nsfd, cage_fd, r;
+
+	if (!can_run())
+		cr_skip_test("needs root, cgroup v2 and a working CRIU");
+	/* A python3 of its own (not a fork of the test runner, whose arena
+	 * is a deleted file that a killed restore would leave behind). */
+	subject = fork();
+	cr_assert_geq(subject, 0);
+	if (subject == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		setsid();
+		execlp("python3", "python3", "-c",
+		       "import time; b = bytearray(16 << 20); time.sleep(1000)", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && memory_of_tree(&subject, 1) < (16u << 20); i++)
+		usleep(10000);
+	cr_assert_geq(memory_of_tree(&subject, 1), 16u << 20, "python3 never held 16 MiB");
+	init = start_node_init();
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(name, sizeof(name), "test-criu-mem-%d", (int)subject);
+	cr_assert_eq(freezer_create(&f, name), 0);
+	cr_assert_eq(freezer_add(&f, subject), 0);
+	cr_assert_eq(freezer_freeze(&f), 0);
+	r = criu_dump_tree(criu, subject, f.path, dir, err, sizeof(err));
+	cr_assert_eq(r, 0, "dump: %s", err);
+
+	snprintf(name, sizeof(name), "test-criu-cage-%d", (int)subject);
+	r = memory_cage_create(&cage, name, 8u << 20);
+	if (r == -ENOENT) {
+		freezer_release(&f);
+		kill(subject, SIGKILL);
+		kill(init, SIGKILL);
+		cr_skip_test("no memory controller");
+	}
+	cr_assert_eq(r, 0, "memory cage: %s", strerror(-r));
+	memory_cage_procs(&cage, procs, sizeof(procs));
+	cage_fd = open(procs, O_WRONLY | O_CLOEXEC);
+	cr_assert_geq(cage_fd, 0);
+	in.fd = cage_fd;
+	in.key = CRIU_INHERIT_CGROUP;
+	snprintf(nspath, sizeof(nspath), "/proc/%d/ns/pid", (int)init);
+	nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(nsfd, 0);
+	r = criu_restore_tree(criu, dir, nsfd, &in, 1, false, &nspid, err, sizeof(err));
+	close(cage_fd);
+	cr_log_info("restore under 8 MiB: %d (%s), %llu OOM kills", r, err,
+		    (unsigned long long)memory_cage_oom_kills(&cage));
+	cr_expect_lt(r, 0, "the restore under 8 MiB succeeded");
+	cr_expect_geq(memory_cage_oom_kills(&cage), 1, "the cage saw no OOM kill");
+	memory_cage_release(&cage, true);
+	/* Killed; the node's init reaps them. */
+	for (int i = 0; i < 200 && find_in_namespace(init, subject) > 0; i++)
+		usleep(10000);
+	cr_expect_eq(find_in_namespace(init, subject), 0, "a copy is left in the node");
+
+	/* The image was good: without the cage it restores. */
+	err[0] = '\0';
+	r = criu_restore_tree(criu, dir, nsfd, NULL, 0, false, &nspid, err, sizeof(err));
+	close(nsfd);
+	cr_expect_eq(r, 0, "restore without the cage: %s", err);
+	restored = r == 0 ? find_in_namespace(init, subject) : 0;
+	cr_expect_gt(restored, 0);
+	if (restored > 0)
+		kill(restored, SIGKILL);
 	freezer_release(&f);
 	kill(subject, SIGKILL);
 	waitpid(subject, NULL, 0);

@@ -626,3 +626,59 @@ Test(movable, on_a_node_a_descendant_is_named_by_its_pid_there)
 		  "%s", reason);
 	kill(tree[1], SIGKILL);
 }
+
+/* The memory check's verdict and message (movable_fits_memory). */
+Test(movable, fits_memory)
+{
+	struct movable mv = { .memory = (1030ull << 20) - 5 };
+	char reason[256] = "";
+
+	cr_assert_eq(movable_fits_memory(&mv, 2048ull << 20, false, 1, 42, reason, sizeof(reason)), 0);
+	cr_assert_eq(movable_fits_memory(&mv, mv.memory, false, 1, 42, reason, sizeof(reason)), 0);
+	cr_assert_eq(movable_fits_memory(&mv, (512ull << 20) + 100, false, 1, 42, reason,
+					 sizeof(reason)), -ENOMEM);
+	cr_assert_str_eq(reason, "node 1: not enough memory: process 42 needs 1030 MiB, "
+				 "the node has 512 MiB available");
+	cr_assert_eq(movable_fits_memory(&mv, 0, true, 3, 7, reason, sizeof(reason)), -ENOMEM);
+	cr_assert_str_eq(reason, "node 3: not enough memory: process 7 needs 1030 MiB, the node has "
+				 "0 MiB available (under its memory cgroup's limit)");
+	cr_assert_eq(movable_fits_memory(&mv, 1ull << 20, false, -1, 7, reason, sizeof(reason)),
+		     -ENOMEM);
+	cr_assert_str_eq(reason, "the master: not enough memory: process 7 needs 1030 MiB, it has "
+				 "1 MiB available");
+}
+
+/* A scan counts the tree's memory: a python3 that holds 8 MiB (exec'd:
+ * not the test runner's memory and fds). */
+Test(movable, scan_counts_memory)
+{
+	struct movable mv = { 0 };
+	char reason[256] = "";
+	bool counted = false;
+	int r;
+
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		syscall(SYS_close_range, 3, ~0U, 0);
+		setsid();
+		execlp("python3", "python3", "-c",
+		       "import time; b = bytearray(8 << 20); time.sleep(1000)", (char *)NULL);
+		_exit(1);
+	}
+	/* Until python3 has made its bytearray. */
+	for (int i = 0; i < 500 && !counted; i++) {
+		r = movable_scan(child, &mv, reason, sizeof(reason));
+		if (r == 0 && mv.memory >= (8u << 20))
+			counted = true;
+		else if (r == 0)
+			movable_free(&mv);
+		if (!counted)
+			usleep(10000);
+	}
+	stop_child();
+	cr_assert(counted, "never 8 MiB counted: %llu bytes (%s)",
+		     (unsigned long long)mv.memory, reason);
+	cr_assert_lt(mv.memory, 64u << 20);
+	movable_free(&mv);
+}
