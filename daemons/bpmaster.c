@@ -228,6 +228,8 @@ int main(int argc, char **argv)
 
 		if (now >= next_tick) {
 			master_check_heartbeats(&m, now);
+			/* Before the orphans end: a held copy may be theirs. */
+			master_held_decide(&m, now);
 			master_ghosts_orphans_tick(now);
 			master_recover_tick();
 			master_home_tick(&m, now);
@@ -243,6 +245,7 @@ int main(int argc, char **argv)
 	master_home_stop(&m);
 	master_nodes_shutdown(&m);
 	master_procs_shutdown();
+	master_held_shutdown();
 	master_store_close(m.store);
 	loop_run_once(m.loop, 0);
 	unlink(m.socket_path);

@@ -76,6 +76,8 @@ static int send_hello(struct slave *s)
 	Msg msg = BPROC__MSG__INIT;
 	char host[64] = "";
 	_cleanup_free_ int32_t *running = NULL;
+	Bproc__HeldCopy **held = NULL;
+	int r;
 
 	gethostname(host, sizeof(host) - 1);
 	hello.role = BPROC__PEER_ROLE__ROLE_SLAVE;
@@ -86,12 +88,16 @@ static int send_hello(struct slave *s)
 		hello.prev_node = s->node;
 		if (slave_moves_running(s, &running, &hello.n_running) == 0)
 			hello.running = running;
+		if (slave_moves_held(s, &held, &hello.n_held) == 0)
+			hello.held = held;
 	}
 	msg.has_id = true;
 	msg.id = ++s->next_id;
 	msg.body_case = BPROC__MSG__BODY_HELLO;
 	msg.hello = &hello;
-	return slave_send_to_master(s, &msg);
+	r = slave_send_to_master(s, &msg);
+	slave_moves_held_free(held, hello.n_held);
+	return r;
 }
 
 static int send_ready(struct slave *s)

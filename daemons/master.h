@@ -10,6 +10,7 @@
  *   master_files.c    bpcp: file transfers, served here or passed to a slave
  *   master_recover.c  what a master that died mid-move left, put right
  *   master_home.c     the home node: a bpslave of ours, for moves back here
+ *   master_held.c     copies held frozen by nodes whose commit never came
  */
 #ifndef BPROC_MASTER_H
 #define BPROC_MASTER_H
@@ -100,6 +101,15 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 void master_recover_start(void);
 void master_recover_tick(void);
 
+/* master_held.c: copies held frozen by nodes whose commit never came
+ * (Hello.held); each runs or goes once its fate is known (held_copy.h).
+ * decide: after each registration, and each tick (before the orphans
+ * that no node claimed end). */
+void master_held_claimed(struct master *m, int node, Bproc__HeldCopy *const *held, size_t n);
+void master_held_decide(struct master *m, long long now);
+void master_held_node_down(struct master *m, int node);
+void master_held_shutdown(void);
+
 /* master_moves.c */
 /* Move pid to node for the asker (client, request id; client NULL: the
  * process asked for its own move and waits on its wake_fd, see
@@ -117,6 +127,12 @@ int master_adopt_ghost(struct master *m, pid_t pid, int node);
  * there; our move ids start at 1 again, so the first would collide. */
 void master_moves_clean_images(void);
 void master_ghosts_orphans_tick(long long now);
+/* pid's ghost was left by a master before us, and no node took it back yet. */
+bool master_ghost_orphaned(pid_t pid);
+/* pid has a ghost of ours (taken back, or made by a move). */
+bool master_ghost_exists(pid_t pid);
+/* The time nodes had to claim the orphans is over (they end as killed). */
+bool master_ghosts_claims_over(long long now);
 /* A VMoveRequest: one program's processes to many nodes, one dump. */
 int master_vmove(struct master *m, struct conn *client, uint64_t id,
 		 const Bproc__VMoveRequest *req, uid_t uid, gid_t gid);

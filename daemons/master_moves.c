@@ -436,6 +436,12 @@ static int send_move_expect(struct conn *target, const struct move *mv)
 	ex.pid = mv->pid;
 	ex.token.data = (uint8_t *)mv->token;
 	ex.token.len = sizeof(mv->token);
+	/* Node to node: what the target names if its commit never comes
+	 * (HeldCopy, master_held.c). */
+	if (mv->from != BPROC_NODE_MASTER) {
+		ex.has_source = true;
+		ex.source = mv->from;
+	}
 	msg.has_id = true;
 	msg.id = EXPECT_ID_BIT | mv->id;
 	msg.body_case = BPROC__MSG__BODY_MOVE_EXPECT;
@@ -1288,6 +1294,21 @@ void master_ghosts_adopt_scan(struct master *m)
 			norphans, norphans == 1 ? "" : "s", ORPHAN_WAIT_MS / 1000);
 }
 
+bool master_ghost_orphaned(pid_t pid)
+{
+	return orphan_index(pid) >= 0;
+}
+
+bool master_ghost_exists(pid_t pid)
+{
+	return find_ghost(pid) != NULL;
+}
+
+bool master_ghosts_claims_over(long long now)
+{
+	return now >= orphans_until;
+}
+
 void master_moves_clean_images(void)
 {
 	move_remove_dir(IMAGES_DIR);
@@ -1516,7 +1537,9 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 	if (fault_at("master-die-ready"))
 		kill(getpid(), SIGKILL);
 	/* The original is frozen: it never runs again, and the source kills
-	 * it; only then can the copy run without two of it running. */
+	 * it; only then can the copy run without two of it running.  Should
+	 * we die between the two, the target holds its copy frozen and the
+	 * next master lets it run (master_held.c). */
 	send_commit(master_find_node(m, mv->from), mv->id, true);
 	if (fault_at("master-die-commits"))
 		kill(getpid(), SIGKILL);

@@ -131,6 +131,7 @@ static void slave_closed(struct conn *conn, void *data)
 		node_event(n, NODE_EVENT_LOST);
 		master_ghosts_node_down(link->m, n->node);
 		master_procs_node_down(link->m, n->node);
+		master_held_node_down(link->m, n->node);
 		master_files_node_down(link->m, n->node);
 	}
 	forget_unproven(link);
@@ -146,7 +147,7 @@ static int slave_hello(struct slave_link *link, struct conn *conn, const Msg *ms
 	char addr[INET_ADDRSTRLEN];
 	_cleanup_free_ int32_t *keep = NULL;
 	struct master_node *n;
-	int node;
+	int node, r;
 
 	inet_ntop(AF_INET, &link->peer, addr, sizeof(addr));
 	if (msg->hello->role != BPROC__PEER_ROLE__ROLE_SLAVE) {
@@ -199,7 +200,14 @@ static int slave_hello(struct slave_link *link, struct conn *conn, const Msg *ms
 	reply.id = msg->id;
 	reply.body_case = BPROC__MSG__BODY_WELCOME;
 	reply.welcome = &welcome;
-	return conn_send(conn, &reply);
+	r = conn_send(conn, &reply);
+	/* Copies it holds whose commit never came, and those other nodes
+	 * hold from this one: decided now if their fate is known.  After
+	 * Welcome, which kills what it does not keep: a held copy let run
+	 * before it would be taken for stale. */
+	master_held_claimed(m, node, msg->hello->held, msg->hello->n_held);
+	master_held_decide(m, now_ms());
+	return r;
 }
 
 static int slave_msg(struct conn *conn, Msg *msg, void *data)

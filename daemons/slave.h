@@ -149,7 +149,8 @@ void slave_moves_image_dir(uint64_t move_id, char *buf, size_t len);
 /* Answer a PathCheckRequest: to the master (to NULL), or on a link from
  * the source node of a move. */
 int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckRequest *req);
-/* The master link broke: copies not yet committed are killed. */
+/* The master link broke: copies not yet committed are killed, but those
+ * from another node, held frozen for the next master (HeldCopy). */
 void slave_moves_master_lost(struct slave *s);
 /* Kill (SIGKILL) and forget every process moved here and every one born
  * of them: the master ended their ghosts when it lost this node. */
@@ -162,6 +163,13 @@ void slave_peer_encrypt(struct slave *s, struct conn *peer, const uint8_t *token
 			bool connector);
 /* The processes moved here (roots), for Hello after a lost link. */
 int slave_moves_running(struct slave *s, int32_t **pids, size_t *n);
+/* The copies held frozen for want of their commit, for Hello.held; freed
+ * with slave_moves_held_free. */
+int slave_moves_held(struct slave *s, Bproc__HeldCopy ***held, size_t *n);
+void slave_moves_held_free(Bproc__HeldCopy **held, size_t n);
+/* A RestoreRequest; from_node: of a move from node source (MoveExpect). */
+int slave_moves_restore(struct slave *s, const Bproc__RestoreRequest *req, bool from_node,
+			int source);
 /* Welcome after a lost link: those in keep go on (their ghosts are held
  * again), the others are killed. */
 void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep);

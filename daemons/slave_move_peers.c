@@ -31,6 +31,8 @@ struct move_expected {
 	uint64_t id;
 	pid_t pid;
 	uint8_t token[TOKEN_LEN];
+	bool has_source;   /* a move between nodes (not a launch's copy) */
+	int source;        /* from this node (the master's number) */
 	struct conn *peer; /* the source, once it said MoveHello */
 	bool sending;      /* its images have begun to come */
 	struct move_expected *next;
@@ -104,14 +106,19 @@ static int peer_msg(struct conn *conn, Msg *msg, void *data)
 			return -EPROTO;
 		e->sending = true;
 		return slave_moves_handle(s, msg);
-	case BPROC__MSG__BODY_RESTORE_REQUEST:
+	case BPROC__MSG__BODY_RESTORE_REQUEST: {
+		bool from_node = e->has_source;
+		int source = e->source;
+
 		if (msg->restore_request->move_id != e->id || msg->restore_request->pid != e->pid)
 			return -EPROTO;
-		/* From here it is a restore like any other. */
+		/* From here it is a restore like any other (but for what
+		 * happens if its commit never comes: slave_moves_master_lost). */
 		unlink_expected(s, e);
 		free(e);
 		conn_close(conn, NULL);
-		return slave_moves_handle(s, msg);
+		return slave_moves_restore(s, msg->restore_request, from_node, source);
+	}
 	default:
 		return -EPROTO;
 	}
@@ -202,6 +209,8 @@ int slave_move_expect(struct slave *s, const Msg *msg)
 		return conn_reply(s->master, msg->id, -ENOMEM, "out of memory");
 	e->id = ex->move_id;
 	e->pid = ex->pid;
+	e->has_source = ex->has_source;
+	e->source = ex->source;
 	memcpy(e->token, ex->token.data, TOKEN_LEN);
 	e->next = s->expected;
 	s->expected = e;

@@ -10,6 +10,12 @@
  * CRIU (migrate/criu_run.c), which restores the process with its original
  * pid, stopped; MoveCommit lets it run or kills it.  Exits are learnt from
  * the node's init, which reaps the restored processes (slave_pidns.c).
+ *
+ * If the master link drops before the commit, a copy from the master is
+ * killed (the master thaws its original, master_recover.c), but one from
+ * another node is held frozen: its source may have committed already.
+ * The next master says whether it runs (Hello.held, HeldCopyVerdict;
+ * daemons/master_held.c).
  */
 #include <dirent.h>
 #include <arpa/inet.h>
@@ -113,6 +119,12 @@ struct restored {
 	int end_status;  /* how, if before the commit: told once committed */
 	uint64_t move_id;
 	bool committed;
+	/* From another node (MoveExpect.source): if the master link drops
+	 * before the commit, the copy is held frozen (held) until the next
+	 * master says whether it runs (HeldCopyVerdict, master_held.c). */
+	bool from_node;
+	int source;
+	bool held;
 	bool stop_told;  /* the master was told it stopped, not yet that it went on */
 	bool out_paused; /* the master holds enough of its output: not read now */
 	bool link_waiting; /* nor while the link to the master is behind */
@@ -681,7 +693,8 @@ static void restore_cage_close(struct memory_cage *cage, int ret, char *err, siz
 	memory_cage_release(cage, ret < 0);
 }
 
-static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
+static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req, bool from_node,
+			      int source)
 {
 	char dir[128], nspath[64], err[512] = "", message[600];
 	_cleanup_close_ int nsfd = -1;
@@ -920,6 +933,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req)
 	r->pid = req->pid;
 	r->host_pid = host;
 	r->move_id = req->move_id;
+	r->from_node = from_node;
+	r->source = source;
 	r->wake_fd = req->has_wake_fd ? req->wake_fd : -1;
 	r->next = s->restored;
 	s->restored = r;
@@ -970,6 +985,28 @@ static int kill_copy(struct slave *s, struct restored *r)
 	return n;
 }
 
+/* The commit: the copy runs (or, if it died meanwhile, its ghost is told). */
+static void run_copy(struct slave *s, struct restored *r)
+{
+	r->committed = true;
+	r->held = false;
+	signal_tree(r, SIGCONT);
+	if (r->ended) {
+		/* It died between its restore and now: its ghost ends the
+		 * same way (never a ghost of nothing). */
+		send_process_status(s, r->pid, r->end_status);
+		pr_warn("process %d ended on node %d before its move was committed (status 0x%x)",
+			r->pid, s->node, r->end_status);
+		if (!members_alive(r))
+			forget(s, r);
+		return;
+	}
+	/* A process that waits for its own move learns it is over, and
+	 * where it is now. */
+	move_wake(r->host_pid, r->wake_fd, 0, NULL);
+	pr_info("process %d runs on node %d", r->pid, s->node);
+}
+
 static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 {
 	struct prepared *p = find_prepared(c->move_id);
@@ -987,25 +1024,10 @@ static int on_move_commit(struct slave *s, const Bproc__MoveCommit *c)
 		/* Only a copy that waits for its commit: one that runs took
 		 * its move id from a master before this one, whose ids
 		 * started at 1 too (a move out of here may have that id). */
-		if (r->move_id != c->move_id || r->committed)
+		if (r->move_id != c->move_id || r->committed || r->held)
 			continue;
 		if (c->commit) {
-			r->committed = true;
-			signal_tree(r, SIGCONT);
-			if (r->ended) {
-				/* It died between its restore and now: its ghost
-				 * ends the same way (never a ghost of nothing). */
-				send_process_status(s, r->pid, r->end_status);
-				pr_warn("process %d ended on node %d before its move was committed (status 0x%x)",
-					r->pid, s->node, r->end_status);
-				if (!members_alive(r))
-					forget(s, r);
-				return 0;
-			}
-			/* A process that waits for its own move learns it is
-			 * over, and where it is now. */
-			move_wake(r->host_pid, r->wake_fd, 0, NULL);
-			pr_info("process %d runs on node %d", r->pid, s->node);
+			run_copy(s, r);
 		} else {
 			pr_info("move %llu aborted: copy of %d killed", (unsigned long long)c->move_id, r->pid);
 			kill_copy(s, r);
@@ -1046,6 +1068,31 @@ static void watch_output(struct slave *s, struct restored *r, bool on)
 		else if (loop_add(s->loop, o->fd, EPOLLIN, on_output, o) < 0)
 			pr_warn("process %d: cannot watch its output", r->pid);
 	}
+}
+
+/* The master decided what becomes of a copy we held frozen after losing
+ * its commit (master_held.c). */
+static int on_held_copy_verdict(struct slave *s, const Bproc__HeldCopyVerdict *v)
+{
+	for (struct restored *r = s->restored; r; r = r->next) {
+		if (r->pid != v->pid || !r->held)
+			continue;
+		if (!v->run) {
+			pr_info("process %d runs elsewhere (or no more): the copy held from node %d is killed",
+				r->pid, r->source);
+			kill_copy(s, r);
+			return 0;
+		}
+		pr_warn("process %d: the master lets the copy held from node %d run (node %d does not run it)",
+			r->pid, r->source, r->source);
+		/* As a copy taken back: its output flows (what waited first). */
+		r->out_paused = false;
+		watch_output(s, r, true);
+		run_copy(s, r);
+		return 0;
+	}
+	pr_debug("verdict on a held copy of %d we do not hold", v->pid);
+	return 0;
 }
 
 void slave_moves_link_drained(struct slave *s)
@@ -1191,6 +1238,12 @@ int slave_path_check(struct slave *s, struct conn *to, const Bproc__PathCheckReq
 	return 0;
 }
 
+int slave_moves_restore(struct slave *s, const Bproc__RestoreRequest *req, bool from_node,
+			int source)
+{
+	return on_restore_request(s, req, from_node, source);
+}
+
 int slave_moves_handle(struct slave *s, const Msg *msg)
 {
 	switch (msg->body_case) {
@@ -1201,9 +1254,11 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 	case BPROC__MSG__BODY_IMAGE_CHUNK:
 		return on_image_chunk(s, msg->image_chunk);
 	case BPROC__MSG__BODY_RESTORE_REQUEST:
-		return on_restore_request(s, msg->restore_request);
+		return on_restore_request(s, msg->restore_request, false, 0);
 	case BPROC__MSG__BODY_MOVE_COMMIT:
 		return on_move_commit(s, msg->move_commit);
+	case BPROC__MSG__BODY_HELD_COPY_VERDICT:
+		return on_held_copy_verdict(s, msg->held_copy_verdict);
 	case BPROC__MSG__BODY_SIGNAL_PROCESS:
 		return on_signal_process(s, msg->signal_process);
 	case BPROC__MSG__BODY_INPUT:
@@ -1447,8 +1502,18 @@ void slave_moves_master_lost(struct slave *s)
 		prepared_free(prepared_moves);
 	for (struct restored *r = s->restored, *next; r; r = next) {
 		next = r->next;
-		if (r->committed)
+		if (r->committed || r->held)
 			continue;
+		if (r->from_node) {
+			/* Its source may have committed already (killed its
+			 * original): killing this would lose the process.  The
+			 * next master decides (Hello.held, master_held.c). */
+			r->held = true;
+			pr_warn("move %llu: the master link dropped before the commit; the copy of %d from node %d is held frozen for the master to decide",
+				(unsigned long long)r->move_id, r->pid, r->source);
+			continue;
+		}
+		/* From the master: it thaws its original (master_recover.c). */
 		pr_info("move %llu aborted with the master link: copy of %d killed",
 			(unsigned long long)r->move_id, r->pid);
 		kill_copy(s, r);
@@ -1459,6 +1524,47 @@ void slave_moves_master_lost(struct slave *s)
 		for (int i = 0; i < r->nout; i++)
 			loop_remove(s->loop, r->out[i]->fd);
 	remove_stale_images(false);
+}
+
+int slave_moves_held(struct slave *s, Bproc__HeldCopy ***held, size_t *n)
+{
+	size_t k = 0;
+
+	*n = 0;
+	*held = NULL;
+	for (struct restored *r = s->restored; r; r = r->next)
+		k += r->held;
+	if (k == 0)
+		return 0;
+	*held = calloc(k, sizeof(**held));
+	if (!*held)
+		return -ENOMEM;
+	for (struct restored *r = s->restored; r; r = r->next) {
+		Bproc__HeldCopy *h;
+
+		if (!r->held)
+			continue;
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			break;
+		bproc__held_copy__init(h);
+		h->pid = r->pid;
+		h->source = r->source;
+		h->tree = r->nmembers ? calloc((size_t)r->nmembers, sizeof(*h->tree)) : NULL;
+		for (int i = 0; h->tree && i < r->nmembers; i++)
+			h->tree[h->n_tree++] = r->members[i].pid;
+		(*held)[(*n)++] = h;
+	}
+	return 0;
+}
+
+void slave_moves_held_free(Bproc__HeldCopy **held, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(held[i]->tree);
+		free(held[i]);
+	}
+	free(held);
 }
 
 int slave_moves_running(struct slave *s, int32_t **pids, size_t *n)
@@ -1474,8 +1580,11 @@ int slave_moves_running(struct slave *s, int32_t **pids, size_t *n)
 	*pids = calloc(k, sizeof(**pids));
 	if (!*pids)
 		return -ENOMEM;
-	/* The root, then the rest of its tree: each has its ghost. */
+	/* The root, then the rest of its tree: each has its ghost.  Not a
+	 * held copy: it does not run (slave_moves_held). */
 	for (struct restored *r = s->restored; r; r = r->next) {
+		if (r->held)
+			continue;
 		(*pids)[(*n)++] = r->pid;
 		for (int i = 0; i < r->nmembers; i++)
 			if (!r->members[i].ended)
@@ -1492,6 +1601,9 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep)
 		bool kept = false;
 
 		next = r->next;
+		/* Its fate comes apart (HeldCopyVerdict). */
+		if (r->held)
+			continue;
 		for (size_t i = 0; i < nkeep && !kept; i++)
 			kept = keep[i] == r->pid;
 		if (!kept) {
@@ -1520,8 +1632,12 @@ void slave_kill_stale(struct slave *s)
 {
 	int n = 0;
 
-	while (s->restored)
-		n += kill_copy(s, s->restored);
+	for (struct restored *r = s->restored, *next; r; r = next) {
+		next = r->next;
+		/* Its fate comes apart (HeldCopyVerdict). */
+		if (!r->held)
+			n += kill_copy(s, r);
+	}
 	n += slave_procs_kill_all(s);
 	if (n)
 		pr_warn("the master took node %d for down and ended their ghosts: %d stale process%s killed",

@@ -24,6 +24,7 @@ no_cage_left() { ! ls "$memcg/bproc" 2>/dev/null | grep -q -- '-restore-'; }
 M=$(mktemp -d /var/tmp/faults-test.XXXXXX)
 cleanup() {
 	[ -n "${small:-}" ] && kill "$small" "$big" 2>/dev/null
+	[ -n "${cm:-}" ] && kill -KILL "$cm" 2>/dev/null
 	rm -rf "$M"
 	cluster_down
 	# The memory cgroup a slave was put in (emptied by the slave's end).
@@ -413,9 +414,10 @@ cluster_down
 # --- the master dies during a move from node to node ----------------------------
 # Killed (SIGKILL) once MoveOut is sent (the source dumps), and once both
 # slaves are done but before either commit: the source thaws the original
-# when its master link drops, the target kills the copy it held for the
-# commit; the new master takes the process back from node 0's claim.  It
-# runs on on node 0, whole, once, thawed; no image left; it moves on.
+# when its master link drops, the target holds the copy it restored frozen
+# (Hello.held); the new master takes the process back from node 0's claim
+# and has node 1 drop its copy (daemons/master_held.c).  It runs on on
+# node 0, whole, once, thawed; no image left; it moves on.
 cluster_up 2 >/dev/null
 python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/n2n" 2>&1 &
 n2n=$!
@@ -423,6 +425,7 @@ disown "$n2n"
 sleep 0.5
 check "a process moves to node 0" bpmove "$n2n" 0
 both_up() { node_is 0 up && node_is 1 up; }
+two_holders() { [ "$(holders "$1")" = 2 ]; }
 for fault in master-die-moveout master-die-ready; do
 	for ((i = 1; i <= 2; i++)); do
 		BPROC_FAULT=$fault bpcluster restart-master
@@ -439,7 +442,7 @@ for fault in master-die-moveout master-die-ready; do
 		n=$(wc -l <"$M/n2n")
 		kill -USR1 "$n2n"
 		if wait_for 5 more_lines "$M/n2n" "$n" && [ "$(tail -1 "$M/n2n")" = "alive True n0" ] &&
-			wait_for 10 bash -c "bpstat -p | grep -q '^$n2n	0$'" && [ "$(holders "$n2n")" = 2 ] &&
+			wait_for 10 bash -c "bpstat -p | grep -q '^$n2n	0$'" && wait_for 5 two_holders "$n2n" &&
 			wait_for 5 src_clean "$n2n"; then
 			ok "$fault, round $i: it runs on on node 0, whole, once, thawed; no image left"
 		else
@@ -454,7 +457,6 @@ kill -USR1 "$n2n"
 wait_for 5 more_lines "$M/n2n" "$n"
 check_eq "it is whole on node 1" "alive True n1" "$(tail -1 "$M/n2n")"
 # (the killed original may take a moment to be reaped on node 0)
-two_holders() { [ "$(holders "$1")" = 2 ]; }
 if wait_for 5 two_holders "$n2n"; then
 	ok "and once: its ghost and one real process"
 else
@@ -464,6 +466,61 @@ else
 	done
 fi
 kill -KILL "$n2n"
+
+# Killed between the two commits: the source's sent (it killed its
+# original), the target's not.  The target holds its copy frozen when its
+# master link drops and says so to the new master, which sees the source
+# back without the process and lets the copy run, its ghost taken back for
+# node 1 (daemons/master_held.c).  Twice: node 0 -> 1, then 1 -> 0.  Each
+# time it runs on the target, whole, once; its ghost passes signals on; at
+# the end its parent's wait() gets its real status.
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/commits" 2>&1 &
+cm=$!
+sleep 0.5
+check "master-die-commits: a process moves to node 0" bpmove "$cm" 0
+from=0
+for ((i = 1; i <= 2; i++)); do
+	to=$((1 - from))
+	BPROC_FAULT=master-die-commits bpcluster restart-master
+	wait_for 10 both_up
+	fired=$(grep -c "fault injected: master-die-commits" /run/bproc/cluster/master.log)
+	bpmove "$cm" "$to" >/dev/null 2>&1 # the master dies under it: no answer
+	check_eq "master-die-commits, round $i: the master died between the commits" "$((fired + 1))" \
+		"$(grep -c "fault injected: master-die-commits" /run/bproc/cluster/master.log)"
+	bpcluster restart-master
+	wait_for 20 both_up
+	# Taken back before it is signalled: a ghost no node claimed yet
+	# takes a signal as its own.
+	wait_for 10 bash -c "bpstat -p | grep -q '^$cm	$to$'"
+	n=$(wc -l <"$M/commits")
+	kill -USR1 "$cm"
+	if wait_for 10 more_lines "$M/commits" "$n" && [ "$(tail -1 "$M/commits")" = "alive True n$to" ] &&
+		bpstat -p | grep -q "^$cm	$to$" && wait_for 5 two_holders "$cm" &&
+		[ -z "$(bpcluster exec "$from" ls /run/bproc/images 2>/dev/null)" ] &&
+		[ -z "$(bpcluster exec "$to" ls /run/bproc/images 2>/dev/null)" ]; then
+		ok "master-die-commits, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
+	else
+		not_ok "master-die-commits, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
+		echo "#   $(tail -1 "$M/commits"); holders $(holders "$cm"); $(bpstat -p | grep "^$cm	")"
+		grep -i 'held\|master-die' /run/bproc/cluster/master.log | tail -3 | sed 's/^/#   /'
+	fi
+	check_match "master-die-commits, round $i: the new master let node $to's held copy run" \
+		"process $cm: its move from node $from to node $to was never committed on node $to; its copy there runs \\(node $from is back without it" \
+		"$(cat /run/bproc/cluster/master.log)"
+	from=$to
+done
+check "master-die-commits: then it moves on, whole" bpmove "$cm" "$((1 - from))"
+n=$(wc -l <"$M/commits")
+kill -USR1 "$cm"
+wait_for 5 more_lines "$M/commits" "$n"
+check_eq "master-die-commits: whole on node $((1 - from))" "alive True n$((1 - from))" \
+	"$(tail -1 "$M/commits")"
+check "master-die-commits: and once" wait_for 5 two_holders "$cm"
+kill -TERM "$cm"
+{ wait "$cm"; } 2>/dev/null
+check_eq "master-die-commits: SIGTERM through its ghost ends it; its parent's wait() says so" "143" "$?"
+no_holders() { [ "$(holders "$1")" = 0 ]; }
+check "master-die-commits: nothing of it is left" wait_for 5 no_holders "$cm"
 cluster_down
 
 # --- the master dies mid-move ---------------------------------------------------

@@ -1,0 +1,174 @@
+/*
+ * master_held.c - copies a node holds frozen because the commit of their
+ * move between nodes never came: the master says whether each runs or goes.
+ *
+ * A move from node S to node N commits S first (it kills its frozen
+ * original), then N.  A master that dies between the two would otherwise
+ * lose the process: S killed the original, and N would kill the copy it
+ * held when its master link dropped.  N now holds it frozen instead, and
+ * says so (Hello.held) when it registers with the next master; S, if it
+ * had not committed, thawed its original and claims it running
+ * (Hello.running), and its ghost is taken back for S (master_moves.c).
+ * Here each held copy waits until its fate is known (held_copy.h: the
+ * source registered, or the time for claims after a restart is over),
+ * then its node is told (HeldCopyVerdict): run, with its ghost (and those
+ * of its tree) taken back for N, or drop.
+ *
+ * A master that did not restart has no orphan ghosts: a copy held by a
+ * node whose link broke (N's link cut, its commit lost with it) is always
+ * dropped; the master took N for down and ended its processes' ghosts as
+ * killed, or aborted the move and S thawed its original.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bproc.h"
+#include "held_copy.h"
+#include "log.h"
+#include "master.h"
+#include "util.h"
+
+struct held {
+	int node;        /* N: where the copy is held */
+	int source;      /* S: where it came from */
+	pid_t pid;
+	int32_t *tree;   /* the rest of its tree */
+	size_t ntree;
+	struct held *next;
+};
+
+static struct held *helds;
+
+static void held_free(struct held *h)
+{
+	free(h->tree);
+	free(h);
+}
+
+static void send_verdict(struct master *m, int node, pid_t pid, bool run)
+{
+	struct master_node *n = master_find_node(m, node);
+	Bproc__HeldCopyVerdict v = BPROC__HELD_COPY_VERDICT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	if (!n || !n->conn)
+		return;
+	v.pid = pid;
+	v.run = run;
+	msg.body_case = BPROC__MSG__BODY_HELD_COPY_VERDICT;
+	msg.held_copy_verdict = &v;
+	conn_send(n->conn, &msg);
+}
+
+static enum held_fate fate_of(struct master *m, const struct held *h, long long now)
+{
+	struct master_node *src = master_find_node(m, h->source);
+	struct held_facts f = {
+		.orphan = master_ghost_orphaned(h->pid),
+		.source_registered = src && src->conn,
+		.claims_over = master_ghosts_claims_over(now),
+	};
+
+	return held_copy_fate(&f);
+}
+
+/* It runs on h->node from now on: its ghost, and those of its tree,
+ * follow it there. */
+static bool take_back(struct master *m, const struct held *h)
+{
+	if (master_adopt_ghost(m, h->pid, h->node) < 0)
+		return false;
+	for (size_t i = 0; i < h->ntree; i++)
+		master_adopt_ghost(m, h->tree[i], h->node); /* those born on S have none */
+	return true;
+}
+
+void master_held_decide(struct master *m, long long now)
+{
+	for (struct held **p = &helds; *p;) {
+		struct held *h = *p;
+		enum held_fate fate = fate_of(m, h, now);
+
+		if (fate == HELD_WAIT) {
+			p = &h->next;
+			continue;
+		}
+		*p = h->next;
+		if (fate == HELD_RUN && take_back(m, h)) {
+			struct master_node *src = master_find_node(m, h->source);
+
+			pr_warn("process %d: its move from node %d to node %d was never committed on node %d; "
+				"its copy there runs (node %d %s)",
+				h->pid, h->source, h->node, h->node, h->source,
+				src && src->conn ? "is back without it: it committed" :
+						   "did not claim it in time: down");
+			send_verdict(m, h->node, h->pid, true);
+		} else {
+			pr_info("process %d: the copy node %d holds from node %d's move is dropped "
+				"(%s)", h->pid, h->node, h->source,
+				fate == HELD_RUN ? "its ghost is gone" :
+				master_ghost_exists(h->pid) ? "it runs elsewhere" : "it has no ghost");
+			send_verdict(m, h->node, h->pid, false);
+		}
+		held_free(h);
+	}
+}
+
+void master_held_claimed(struct master *m, int node, Bproc__HeldCopy *const *held, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct held *h = calloc(1, sizeof(*h));
+
+		if (h && held[i]->n_tree) {
+			h->tree = calloc(held[i]->n_tree, sizeof(*h->tree));
+			if (!h->tree) {
+				free(h);
+				h = NULL;
+			}
+		}
+		if (!h) {
+			/* Not kept frozen for nothing: with no answer, it would. */
+			pr_warn("out of memory: the copy of %d held on node %d is dropped",
+				held[i]->pid, node);
+			send_verdict(m, node, held[i]->pid, false);
+			continue;
+		}
+		h->node = node;
+		h->source = held[i]->source;
+		h->pid = held[i]->pid;
+		if (held[i]->n_tree)
+			memcpy(h->tree, held[i]->tree, held[i]->n_tree * sizeof(*h->tree));
+		h->ntree = held[i]->n_tree;
+		h->next = helds;
+		helds = h;
+		pr_info("node %d holds a frozen copy of %d, from node %d, whose commit never came",
+			node, h->pid, h->source);
+	}
+}
+
+/* Its node is gone: it claims them again when it is back. */
+void master_held_node_down(struct master *m, int node)
+{
+	(void)m;
+	for (struct held **p = &helds; *p;) {
+		struct held *h = *p;
+
+		if (h->node != node) {
+			p = &h->next;
+			continue;
+		}
+		*p = h->next;
+		held_free(h);
+	}
+}
+
+void master_held_shutdown(void)
+{
+	while (helds) {
+		struct held *h = helds;
+
+		helds = h->next;
+		held_free(h);
+	}
+}
