@@ -34,6 +34,7 @@
  *   master-die-exec     ... the registers set for the execve, not yet run
  *   master-die-launch   a launch on many nodes: the master dies when a
  *                       copy a relay passed on says it is restored
+ *   master-die-launched ... right after the commit of the first copy
  *   source-die-frozen   the source's slave dies once the tree is frozen,
  *                       before CRIU starts
  *   source-die-sent     the source's slave dies once the target has the

@@ -1917,6 +1917,10 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		ghosts = c;
 	}
 	send_commit(n, mv->id, true);
+	/* A launch on many nodes: this copy runs, the others are wherever
+	 * they are. */
+	if (mv->group && fault_at("master-die-launched"))
+		kill(getpid(), SIGKILL);
 	for (int i = 0; i < early.n; i++)
 		forward_signal(m, g, early.sig[i]);
 	for (int i = 1; i < mv->tree->n; i++) {
