@@ -552,7 +552,7 @@ he_source_faults() {
 # killed by its node); afterwards nothing of it runs on a node or is known
 # to bpstat, and a launch on the six works.
 he_launch_faults() {
-	local fault i out st n ran
+	local fault i out st n ran fired
 	cluster_up 6 >/dev/null
 	echo "launchfanout 2" >>/run/bproc/cluster/config
 	for fault in master-die-launch master-die-launched; do
