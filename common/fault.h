@@ -30,6 +30,17 @@
  *                       the source sent, before either commit
  *   master-die-commits  node to node: it dies between the source's commit
  *                       and the target's
+ *   master-die-seized   the master dies (SIGKILL) as it makes a ghost
+ *                       (ghost/ghost.c), every thread held, nothing written
+ *   master-die-written  ... the ghost's strings written below the stack
+ *   master-die-exec     ... the registers set for the execve, not yet run
+ *   master-die-launch   a launch on many nodes: the master dies when a
+ *                       copy a relay passed on says it is restored
+ *   master-die-launched ... right after the commit of the first copy
+ *   source-die-frozen   the source's slave dies once the tree is frozen,
+ *                       before CRIU starts
+ *   source-die-sent     the source's slave dies once the target has the
+ *                       whole image (it closed the link), before a commit
  *   seal-alter      a sealing relay (seal_relay.h) alters a byte of the
  *                   second record it sends, as someone on the network could
  */

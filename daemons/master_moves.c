@@ -768,6 +768,31 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 	return move_dump(m, mv, n, criu, take_fd(&ps), err, errlen);
 }
 
+/* A process that waits for its own move (bproc_move, each child of a
+ * launch) reads its wake pipe: the cgroup says which fd, and which pipe
+ * (its /proc link, so that no other process is taken for it), for a
+ * master after us to wake it if we die (master_recover.c). */
+static void note_wake_pipe(struct move *mv)
+{
+	char path[64], pipe[64], name[32], note[96];
+	ssize_t n;
+	int r;
+
+	if (mv->wake_fd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)mv->pid, mv->wake_fd);
+	n = readlink(path, pipe, sizeof(pipe) - 1);
+	if (n <= 0)
+		return;
+	pipe[n] = '\0';
+	snprintf(name, sizeof(name), "wake.%d", (int)mv->pid);
+	snprintf(note, sizeof(note), "%d %s", mv->wake_fd, pipe);
+	r = freezer_note(&mv->freezer, name, note);
+	if (r < 0)
+		pr_warn("process %d: cannot note its wake pipe on its cgroup: %s", (int)mv->pid,
+			strerror(-r));
+}
+
 /* Freeze the process and its descendants, silently (migrate/freezer.c). */
 static int move_freeze(struct move *mv, char *err, size_t errlen)
 {
@@ -799,6 +824,7 @@ static int move_freeze(struct move *mv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot freeze process %d: %s", pid, strerror(-r));
 		return r;
 	}
+	note_wake_pipe(mv);
 	/* A pipe between the root and another process of the tree (a shell's
 	 * process substitution, say) moves whole: it is not forwarded. */
 	for (int i = 0; i < mv->npipes;) {
@@ -1815,6 +1841,10 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 
 	if (fault_at("master-die-restored"))
 		kill(getpid(), SIGKILL);
+	/* A launch on many nodes: a copy a relay passed on is restored; the
+	 * others are wherever they are (restored, committed, in transit). */
+	if (mv->relayed && fault_at("master-die-launch"))
+		kill(getpid(), SIGKILL);
 	/* The copies wait, stopped.  Now each original becomes its ghost;
 	 * for a lazy move not yet: CRIU holds the original until every page
 	 * is across (lazy_dump_ended). */
@@ -1838,6 +1868,13 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		finish_move(m, mv, r, why);
 		return;
 	}
+	/* Said before the copy may run, as for --lazy above: a master after
+	 * us that finds a ghost of this move knows whether its copy was let
+	 * run (master_recover.c).  Past the ghost's execve there is no way
+	 * back, so a failure here only costs that knowledge. */
+	if (!mv->lazy && (r = freezer_mark_committed(&mv->freezer)) < 0)
+		pr_warn("move %llu: cannot mark its cgroup committed: %s", (unsigned long long)mv->id,
+			strerror(-r));
 	early = mv->tree->ghost[0].early;
 	g->held = mv->lazy;
 	g->tty_out = mv->tty_out;
@@ -1882,6 +1919,10 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 		ghosts = c;
 	}
 	send_commit(n, mv->id, true);
+	/* A launch on many nodes: this copy runs, the others are wherever
+	 * they are. */
+	if (mv->group && fault_at("master-die-launched"))
+		kill(getpid(), SIGKILL);
 	for (int i = 0; i < early.n; i++)
 		forward_signal(m, g, early.sig[i]);
 	for (int i = 1; i < mv->tree->n; i++) {

@@ -10,6 +10,23 @@
  * lost.  The next master thaws it and sends it back to its cgroup: it runs
  * on here, as after any failed move, and its parent saw nothing.
  *
+ * A master that dies as it makes the ghost (ghost/ghost.c) left the
+ * process out of the cgroup, thawed and traced: the kernel let it go on
+ * when its tracer died.  Until its registers were set for the injected
+ * execve it runs on unharmed, as above; after, it ran the execve itself
+ * and is a ghost whose copy was never let run (the slave killed the copy
+ * it held for the commit when the link broke).  The cgroup still names it
+ * (its notes stay when it leaves), and says whether the commit was sent
+ * (freezer_mark_committed, for every move before its commit): such a
+ * half-made ghost is ended at once as killed, which its parent sees as for
+ * a process whose node went down; it is not left for the 30 s in which
+ * ghosts wait for a node to claim them (master_moves.c).
+ *
+ * A process that waits for its own move (bproc_move(), each child of a
+ * bpsh on many nodes) reads its wake pipe, which only the master writes:
+ * it is told the move failed (the pipe is noted on the cgroup), or it would
+ * wait for good.
+ *
  * Except once a --lazy move was committed: its copy was let run on the
  * node before all its pages were across, so the original is behind the
  * copy, and thawing it would run again what the copy already did.  The
@@ -41,6 +58,7 @@
 #include "freezer.h"
 #include "log.h"
 #include "master.h"
+#include "move_source.h"
 #include "util.h"
 
 /* A move's cgroup is "move-PID" (master_moves.c); a slave's on this same
@@ -100,13 +118,67 @@ static bool runs_the_ghost(pid_t pid)
 	return strstr(exe, "/bproc-ghost") != NULL;
 }
 
+/* Tell a process that waits for its own move that it failed (its wake
+ * pipe as noted on the cgroup, if it is still that pipe). */
+static void wake_failed(const char *path, pid_t pid)
+{
+	char name[32], note[96], pipe[64], fd_path[64], link[64];
+	int fd;
+	ssize_t n;
+
+	snprintf(name, sizeof(name), "wake.%d", (int)pid);
+	if (freezer_read_note(path, name, note, sizeof(note)) <= 0 ||
+	    sscanf(note, "%d %63s", &fd, pipe) != 2)
+		return;
+	snprintf(fd_path, sizeof(fd_path), "/proc/%d/fd/%d", (int)pid, fd);
+	n = readlink(fd_path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return;
+	link[n] = '\0';
+	if (strcmp(link, pipe) == 0)
+		move_wake(pid, fd, -ECONNRESET,
+			  "the master died during the move; the process stays where it was");
+}
+
+static bool in_cgroup(const struct freezer *f, pid_t pid)
+{
+	for (int i = 0; i < f->npids; i++)
+		if (f->pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* One the move took out of the cgroup to make its ghost. */
+static void recover_ghost_making(const char *path, pid_t pid, bool committed)
+{
+	if (kill(pid, 0) < 0)
+		return;
+	if (!runs_the_ghost(pid)) {
+		if (committed)
+			return;
+		pr_warn("process %d was being made a ghost when a master before us died: it runs "
+			"on here",
+			pid);
+		wake_failed(path, pid);
+		return;
+	}
+	/* Committed: its copy runs, and its node claims it. */
+	if (committed)
+		return;
+	kill(pid, SIGKILL);
+	pr_warn("process %d: a master before us died having made its ghost but before its copy "
+		"was let run (the node killed it): ended as killed",
+		pid);
+}
+
 /* Thaw what a dead master froze, or kill it if its copy ran on. */
 static void recover_cgroup(const char *path)
 {
 	struct freezer f;
 	char file[PATH_MAX + 32];
+	pid_t noted[FREEZER_MAX_PIDS];
 	bool committed = false;
-	int pid, r;
+	int pid, r, n;
 	FILE *procs;
 
 	r = freezer_adopt(&f, path, &committed);
@@ -123,16 +195,21 @@ static void recover_cgroup(const char *path)
 		if (committed) {
 			kill(pid, SIGKILL);
 			pr_warn("process %d: a master before us died after letting its copy run on a "
-				"node (--lazy) before its pages were across; killed here",
+				"node before it became the ghost; killed here",
 				pid);
 		} else {
 			pr_warn("process %d was frozen for a move when a master before us died: "
 				"thawed, it runs on here",
 				pid);
+			wake_failed(path, pid);
 		}
 	}
 	if (procs)
 		fclose(procs);
+	n = freezer_noted_pids(path, noted, FREEZER_MAX_PIDS);
+	for (int i = 0; i < n; i++)
+		if (!in_cgroup(&f, noted[i]))
+			recover_ghost_making(path, noted[i], committed);
 	freezer_release(&f);
 }
 

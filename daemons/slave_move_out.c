@@ -135,6 +135,10 @@ static void peer_closed(struct conn *conn, void *data)
 	if (!o)
 		return;
 	o->peer = NULL;
+	/* Fault source-die-sent: the target closes once it has the whole
+	 * image (after the RestoreRequest); we die before any commit. */
+	if (!o->checking && fault_at("source-die-sent"))
+		kill(getpid(), SIGKILL);
 	if (o->checking) {
 		char err[128];
 
@@ -392,6 +396,8 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 	 * ahead of our result, so its readers get it before anything the
 	 * process writes on the target. */
 	slave_restored_flush(r);
+	if (fault_at("source-die-frozen"))
+		kill(getpid(), SIGKILL);
 
 	snprintf(dir, sizeof(dir), OUT_DIR "/out-%llu", (unsigned long long)o->id);
 	if ((mkdir(OUT_DIR, 0700) < 0 && errno != EEXIST) || mkdir(dir, 0700) < 0) {

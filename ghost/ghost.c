@@ -4,11 +4,21 @@
  *
  * The injection: with the main thread in a ptrace stop, write the ghost's
  * path, argv and environment below its stack pointer (past the red zone),
- * write a `syscall` instruction at its instruction pointer (the text is
- * private, so the write only touches this process, and the execve discards
- * it anyway), point the registers at execve, and step through the system
- * call.  If the kernel refuses the execve, the bytes and registers are put
- * back and the task is exactly as it was.
+ * point its registers at execve and at a `syscall` instruction already in
+ * its memory (the vDSO has some), and step through the system call.  If
+ * the kernel refuses the execve, the registers are put back and the task
+ * is exactly as it was.
+ *
+ * Nothing of its code is written over, because the master may die (a
+ * crash, SIGKILL) at any step: the kernel then lets the task go on as its
+ * registers say.  Before they are set it runs on unharmed (what was
+ * written is below its stack, unused); after, it runs the execve itself and
+ * is the ghost (the new master ends it as killed, since its copy was never
+ * committed: daemons/master_recover.c).  A `syscall` written at its
+ * instruction pointer, the old way, left a task that ran two bytes of
+ * ours in its own code if the master died between the write and the
+ * registers (seen: SIGSEGV).  That way is kept only for a task without a
+ * vDSO.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "ghost.h"
 #include "log.h"
 #include "util.h"
@@ -131,6 +142,40 @@ static int write_mem(int memfd, unsigned long addr, const void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
+/* Where pid's vDSO has a `syscall` instruction (0f 05, at any offset: it
+ * is only ever run as that); 0 if it has none or no vDSO. */
+static unsigned long find_syscall_insn(pid_t pid, int memfd)
+{
+	char path[64], line[512];
+	_cleanup_fclose_ FILE *maps = NULL;
+	unsigned long found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "re");
+	while (maps && !found && fgets(line, sizeof(line), maps)) {
+		unsigned long start, end;
+		unsigned char buf[4096];
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3 || perms[2] != 'x' ||
+		    !strstr(line, "[vdso]"))
+			continue;
+		for (unsigned long at = start; at < end && !found; at += sizeof(buf) - 1) {
+			size_t want = end - at < sizeof(buf) ? end - at : sizeof(buf);
+			ssize_t n = pread(memfd, buf, want, (off_t)at);
+
+			for (ssize_t i = 0; i + 1 < n; i++)
+				if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+					found = at + (unsigned long)i;
+					break;
+				}
+			if (n < (ssize_t)want)
+				break;
+		}
+	}
+	return found;
+}
+
 /* Lay out "path\0 env...\0 argv...\0" then the pointer arrays below sp. */
 struct exec_blob {
 	char *data;
@@ -223,6 +268,8 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 	char env_comm[64], env_daemon[64], mem[64];
 	char *envp[] = { env_comm, env_daemon, NULL };
 	_cleanup_close_ int memfd = -1;
+	unsigned long insn;
+	bool wrote_code = false;
 	int n, status, r;
 
 	n = list_threads(pid, tids, MAX_THREADS);
@@ -251,6 +298,11 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 		}
 	}
 
+	/* Fault points: the master dies (SIGKILL) with every thread held
+	 * and nothing written yet; with the ghost's strings written below
+	 * the stack; with the registers set for the execve, not yet run. */
+	if (fault_at("master-die-seized"))
+		kill(getpid(), SIGKILL);
 	if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0)
 		return -errno;
 	saved = regs;
@@ -262,27 +314,41 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 
 	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
 	memfd = open(mem, O_RDWR | O_CLOEXEC);
-	if (memfd < 0 || pread(memfd, saved_code, sizeof(saved_code), (off_t)regs.rip) !=
-				 (ssize_t)sizeof(saved_code)) {
-		r = memfd < 0 ? -errno : -EFAULT;
+	if (memfd < 0) {
+		r = -errno;
 		goto out;
 	}
+	insn = find_syscall_insn(pid, memfd);
 	r = write_mem(memfd, blob.base, blob.data, blob.len);
-	if (r == 0)
+	if (r == 0 && !insn) {
+		/* No vDSO: the instruction goes at its instruction pointer. */
+		insn = regs.rip;
+		if (pread(memfd, saved_code, sizeof(saved_code), (off_t)regs.rip) !=
+		    (ssize_t)sizeof(saved_code)) {
+			r = -EFAULT;
+			goto out;
+		}
 		r = write_mem(memfd, regs.rip, syscall_insn, sizeof(syscall_insn));
+		wrote_code = r == 0;
+	}
 	if (r < 0)
 		goto restore;
 
+	if (fault_at("master-die-written"))
+		kill(getpid(), SIGKILL);
 	regs.orig_rax = (unsigned long long)-1; /* no system-call restart */
 	regs.rax = SYS_execve;
 	regs.rdi = blob.path;
 	regs.rsi = blob.argv;
 	regs.rdx = blob.envp;
 	regs.rsp = blob.base - 64;
+	regs.rip = insn;
 	if (ptrace(PTRACE_SETREGS, pid, 0, &regs) < 0) {
 		r = -errno;
 		goto restore;
 	}
+	if (fault_at("master-die-exec"))
+		kill(getpid(), SIGKILL);
 	/* Enter the system call, then see how it ends: an exec event, or its
 	 * return with an error. */
 	for (;;) {
@@ -338,7 +404,8 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 	goto out;
 
 restore:
-	write_mem(memfd, saved.rip, saved_code, sizeof(saved_code));
+	if (wrote_code)
+		write_mem(memfd, saved.rip, saved_code, sizeof(saved_code));
 	ptrace(PTRACE_SETREGS, pid, 0, &saved);
 out:
 	free(blob.data);

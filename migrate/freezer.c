@@ -342,6 +342,56 @@ int freezer_mark_committed(struct freezer *f)
 	return setxattr(f->path, XATTR_COMMITTED, "1", 1, 0) < 0 ? -errno : 0;
 }
 
+int freezer_note(struct freezer *f, const char *name, const char *value)
+{
+	char attr[128];
+
+	if (!f->path[0])
+		return -EINVAL;
+	snprintf(attr, sizeof(attr), "trusted.bproc.%s", name);
+	return setxattr(f->path, attr, value, strlen(value), 0) < 0 ? -errno : 0;
+}
+
+int freezer_read_note(const char *path, const char *name, char *buf, size_t len)
+{
+	char attr[128];
+	ssize_t n;
+
+	if (len == 0)
+		return -EINVAL;
+	snprintf(attr, sizeof(attr), "trusted.bproc.%s", name);
+	n = getxattr(path, attr, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int freezer_noted_pids(const char *path, pid_t *pids, int max)
+{
+	size_t plen = strlen(XATTR_ORIGIN);
+	ssize_t len = listxattr(path, NULL, 0);
+	_cleanup_free_ char *names = NULL;
+	int n = 0;
+
+	if (len <= 0)
+		return len < 0 ? -errno : 0;
+	names = malloc((size_t)len);
+	if (!names)
+		return -ENOMEM;
+	len = listxattr(path, names, (size_t)len);
+	if (len < 0)
+		return -errno;
+	for (char *a = names; a < names + len && n < max; a += strlen(a) + 1) {
+		long pid;
+
+		if (strncmp(a, XATTR_ORIGIN, plen) == 0 &&
+		    parse_long(a + plen, 1, 0x7fffffff, &pid) == 0)
+			pids[n++] = (pid_t)pid;
+	}
+	return n;
+}
+
 int freezer_leftovers(const char *prefix, char (*paths)[PATH_MAX], int max)
 {
 	/* Room for a name (255) after sub, within PATH_MAX. */

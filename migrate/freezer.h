@@ -64,6 +64,14 @@ void freezer_release(struct freezer *f);
  * before the commit is sent).
  */
 int freezer_mark_committed(struct freezer *f);
+/* Other notes for a daemon after us, as extended attributes of the cgroup
+ * (trusted.bproc.NAME): 0 or -errno; the length read, or -errno. */
+int freezer_note(struct freezer *f, const char *name, const char *value);
+int freezer_read_note(const char *path, const char *name, char *buf, size_t len);
+/* Every process freezer_add() put into the cgroup at path, those moved out
+ * since included (their notes stay): how many pids (at most max), or
+ * -errno. */
+int freezer_noted_pids(const char *path, pid_t *pids, int max);
 /* The cgroups of the bproc subtree whose names begin with prefix: at most
  * max paths into paths; how many, or -errno. */
 int freezer_leftovers(const char *prefix, char (*paths)[PATH_MAX], int max);

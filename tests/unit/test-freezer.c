@@ -257,3 +257,32 @@ Test(freezer, a_committed_mark_is_read_back)
 	freezer_release(&found);
 	cr_assert(access(cgroup, F_OK) == -1 && errno == ENOENT);
 }
+
+/* The notes a daemon after us reads: every process the move put in, those
+ * taken out since (to make their ghosts) too, and the notes themselves. */
+Test(freezer, its_notes_name_every_process_it_took_even_those_gone_out)
+{
+	struct freezer f;
+	char name[64], cgroup[PATH_MAX], note[64];
+	pid_t pids[8];
+
+	if (!can_run())
+		cr_skip_test("needs root and a cgroup v2 hierarchy");
+	start_idle_root();
+	snprintf(name, sizeof(name), "test-notes-%d", (int)getpid());
+	cr_assert_eq(freezer_create(&f, name), 0);
+	snprintf(cgroup, sizeof(cgroup), "%s", f.path);
+	cr_assert_eq(freezer_noted_pids(cgroup, pids, 8), 0, "nobody yet");
+	cr_assert_eq(freezer_add_tree(&f, root), 0);
+	cr_assert_eq(freezer_note(&f, "wake.1234", "7 pipe:[42]"), 0);
+	cr_assert_eq(freezer_remove(&f, root), 0);
+	cr_assert_not(in_cgroup(root, name), "out, to be made a ghost");
+	cr_assert_eq(freezer_noted_pids(cgroup, pids, 8), 1, "still named");
+	cr_assert_eq(pids[0], root);
+	cr_assert_eq(freezer_read_note(cgroup, "wake.1234", note, sizeof(note)), 11);
+	cr_assert_str_eq(note, "7 pipe:[42]");
+	cr_assert_eq(freezer_read_note(cgroup, "wake.1", note, sizeof(note)), -ENODATA);
+	freezer_release(&f);
+	cr_assert_lt(freezer_noted_pids(cgroup, pids, 8), 0, "gone with the cgroup");
+	stop_root();
+}
