@@ -1941,8 +1941,11 @@ static void held_member_ghost(struct master *m, struct move *mv, int i, bool was
 	if (!g)
 		return;
 	if (!mv->tree->ghost[i].made) {
-		if (was_dead && !g->exit_ordered)
+		if (was_dead && !g->exit_ordered) {
+			pr_info("move %llu: process %d was killed while its pages were served; so is its copy",
+				(unsigned long long)mv->id, g->pid);
 			forward_signal(m, g, SIGKILL);
+		}
 		ghost_entry_free(m, g);
 		return;
 	}

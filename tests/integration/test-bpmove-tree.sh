@@ -386,6 +386,24 @@ check_eq "the root reaped A's 10 and B's 11 on node 1" "$lr [2560, 2816] n1" "$(
 check "node 0 and node 1 kept no images" \
 	test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)"
 
+# SIGKILL to a child's ghost right after the commit, most likely while CRIU
+# still holds its original: its copy is killed too (when the ghosts are
+# made), and the rest of the tree runs on.
+start_lazy_tree 64
+check "bpmove --lazy of a tree of 2 x 64 MiB to node 0" bpmove --lazy "$lr" 0
+realB=$(real_of "$B")
+kill -KILL "$B"
+# Dead, waiting for its real parent (a zombie) until the root reaps it.
+check "SIGKILL to B's ghost: the real B dies on node 0" wait_for 20 is_zombie "$realB"
+check_eq "A runs on on node 0, its memory intact" "A True $A $lr n0" "$(ask A "$A")"
+kill -TERM "$A"
+wait "$lr"
+check_eq "the root ends with 7" "7" "$?"
+check_eq "it reaped A's 10 and B's SIGKILL on node 0" "$lr [2560, 9] n0" "$(cat "$out_dir/root" 2>&1)"
+if grep -q "process $B was killed while its pages were served" /run/bproc/cluster/master.log; then
+	echo "# (B was killed while CRIU held its original)"
+fi
+
 # A lazy tree move whose page stream breaks after the commit: the copies lack
 # memory and the originals are behind them; the whole tree is lost on both
 # sides, and the root's parent sees SIGKILL.  So is the grandchild A forked
