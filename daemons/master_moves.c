@@ -39,8 +39,7 @@
  * Back to the master is a node-to-node move into the home node
  * (master_home.c); past launchfanout nodes a launch's copies go out
  * through relaying slaves (launch_tree.c).  Not yet here (see
- * docs/migration.md): a process on a terminal between nodes, --lazy of a
- * tree.
+ * docs/migration.md): a process on a terminal between nodes.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -599,13 +598,6 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		/* What CRIU will dump of its memory (movable.memory): small
 		 * enough, its pages go with its images. */
 		mv->small = !lazy && mv->movable.memory < SMALL_MOVE_BYTES;
-		if (r == 0 && lazy && ntree > 1) {
-			movable_free(&mv->movable);
-			free(mv);
-			return answer(client, id, pid, wake_fd, -ENOTSUP,
-				      "process %d has children; --lazy moves a single process for now",
-				      pid);
-		}
 	}
 	if (r < 0) {
 		free(mv);
@@ -814,11 +806,6 @@ static int move_freeze(struct move *mv, char *err, size_t errlen)
 				 mv->tree->pid[i], pid);
 			return -EPERM;
 		}
-	}
-	if (r == 0 && mv->lazy && mv->tree->n > 1) {
-		snprintf(err, errlen, "process %d has children; --lazy moves a single process for now",
-			 pid);
-		return -ENOTSUP;
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot freeze process %d: %s", pid, strerror(-r));
@@ -1908,12 +1895,16 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	g->next = ghosts;
 	ghosts = g;
 	/* The rest of the tree: ghosts with nothing to forward but signals
-	 * and their ends. */
+	 * and their ends.  Lazy, held as the root is: each original becomes
+	 * its ghost once every page is across (lazy_dump_ended); a zombie
+	 * has no ghost, as in a full copy. */
 	for (int i = 1; i < mv->tree->n; i++) {
+		bool member = mv->lazy ? !ghost_is_zombie(mv->tree->pid[i]) : mv->tree->ghost[i].made;
 		struct ghost_entry *c;
 
-		if (!mv->tree->ghost[i].made || !(c = ghost_entry_new(m, mv->tree->pid[i], node)))
+		if (!member || !(c = ghost_entry_new(m, mv->tree->pid[i], node)))
 			continue;
+		c->held = mv->lazy;
 		member_output_fds(c, mv);
 		c->next = ghosts;
 		ghosts = c;
@@ -1970,43 +1961,85 @@ static void ghost_entry_free(struct master *m, struct ghost_entry *g)
 	free(g);
 }
 
+/* The entry of member i of a lazy move's tree, still held, or NULL. */
+static struct ghost_entry *held_member(const struct move *mv, int i)
+{
+	struct ghost_entry *g = find_ghost(mv->tree->pid[i]);
+
+	return g && g->held ? g : NULL;
+}
+
+/*
+ * Member i of a lazy move's tree, all its pages across: its original is its
+ * ghost now (made), so what waited goes on (the signals sent to it meanwhile,
+ * its end).  One whose ghost could not be made has none, as in a full copy;
+ * if its original was dead before (a SIGKILL sent to it while CRIU held it
+ * frozen: nothing else ends a frozen task), so is the copy.
+ */
+static void held_member_ghost(struct master *m, struct move *mv, int i, bool was_dead)
+{
+	struct ghost_entry *g = held_member(mv, i);
+	const struct ghost_early_signals *e = &mv->tree->ghost[i].early;
+
+	if (!g)
+		return;
+	if (!mv->tree->ghost[i].made) {
+		if (was_dead && !g->exit_ordered) {
+			pr_info("move %llu: process %d was killed while its pages were served; so is its copy",
+				(unsigned long long)mv->id, g->pid);
+			forward_signal(m, g, SIGKILL);
+		}
+		ghost_entry_free(m, g);
+		return;
+	}
+	g->held = false;
+	for (int k = 0; k < e->n; k++)
+		forward_signal(m, g, e->sig[k]);
+	if (g->exit_deferred) {
+		g->exit_ordered = true;
+		output_drained(g);
+	}
+}
+
 /*
  * The CRIU of a lazy move ended: every page is on the node (exit 0), or the
- * stream broke.  In the first case the original, frozen again, becomes the
- * ghost now.  In the second the copy on the node cannot go on (its memory
- * is incomplete; its slave kills it) and the original cannot either (the
- * copy already ran): the process dies as by SIGKILL on both sides.
+ * stream broke.  In the first case the originals, frozen again, become the
+ * ghosts now, the whole tree.  In the second the copies on the node cannot
+ * go on (their memory is incomplete; their slave kills them) and the
+ * originals cannot either (the copies already ran): the tree dies as by
+ * SIGKILL on both sides.
  */
 static void lazy_dump_ended(struct master *m, struct move *mv, int status)
 {
 	struct ghost_entry *g = find_ghost(mv->pid);
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	bool was_dead[FREEZER_MAX_PIDS];
 	char ghost_path[PATH_MAX];
 	int r = -ECANCELED;
 
 	mv->criu_pid = 0;
 	if (g && g->exit_ordered) {
-		/* Killed meanwhile (its node went down). */
-		ghost_entry_free(m, g);
+		/* Killed meanwhile (its node went down), with its tree. */
+		for (int i = 0; i < mv->tree->n; i++)
+			if ((g = held_member(mv, i)))
+				ghost_entry_free(m, g);
 		g = NULL;
 	}
 	if (g && ok) {
+		for (int i = 0; i < mv->tree->n; i++) {
+			char state = proc_state(mv->tree->pid[i]);
+
+			was_dead[i] = state == 0 || state == 'Z' || state == 'X';
+		}
 		locate_ghost_program(ghost_path, sizeof(ghost_path));
 		r = move_tree_make_ghosts(mv->tree, &mv->freezer, ghost_path);
 		if (r == 0 && !mv->tree->ghost[0].made)
 			r = -ESRCH;
 		if (r == 0) {
-			const struct ghost_early_signals *e = &mv->tree->ghost[0].early;
-
-			g->held = false;
-			for (int i = 0; i < e->n; i++)
-				forward_signal(m, g, e->sig[i]);
-			pr_info("move %llu: every page of %d is on node %d; its ghost is in place",
-				(unsigned long long)mv->id, mv->pid, mv->node);
-			if (g->exit_deferred) {
-				g->exit_ordered = true;
-				output_drained(g);
-			}
+			for (int i = 0; i < mv->tree->n; i++)
+				held_member_ghost(m, mv, i, was_dead[i]);
+			pr_info("move %llu: every page of %d (%d in its tree) is on node %d; its ghosts are in place",
+				(unsigned long long)mv->id, mv->pid, mv->tree->n, mv->node);
 		}
 	}
 	if (g && r < 0) {
@@ -2014,14 +2047,22 @@ static void lazy_dump_ended(struct master *m, struct move *mv, int status)
 
 		if (!ok)
 			criu_log_reason(mv->dir, "dump.log", reason, sizeof(reason));
-		pr_err("move %llu: process %d is lost: %s; killed on node %d and here",
-		       (unsigned long long)mv->id, mv->pid,
+		pr_err("move %llu: process %d (%d in its tree) is lost: %s; killed on node %d and here",
+		       (unsigned long long)mv->id, mv->pid, mv->tree->n,
 		       ok ? "cannot make its ghost after its pages went across" :
 			    (reason[0] ? reason : "its page stream broke"),
 		       mv->node);
-		forward_signal(m, g, SIGKILL);
-		kill(mv->pid, SIGKILL);
-		ghost_entry_free(m, g);
+		/* Every original, frozen or let go (a ghost that could not be
+		 * made), and every copy: none of them may run on. */
+		for (int i = 0; i < mv->tree->n; i++) {
+			struct ghost_entry *c = held_member(mv, i);
+
+			if (c && !c->exit_ordered)
+				forward_signal(m, c, SIGKILL);
+			kill(mv->tree->pid[i], SIGKILL);
+			if (c)
+				ghost_entry_free(m, c);
+		}
 	}
 	move_unlink(mv);
 	move_free(mv);

@@ -122,6 +122,9 @@ int slave_procs_init(struct slave *s);
 bool slave_procs_polling(void);
 /* SIGKILL every process born on the node we follow, forget them; how many. */
 int slave_procs_kill_all(struct slave *s);
+/* SIGKILL every process born on the node we follow that descends from one
+ * of roots (pids in the node); how many.  Their ends are told as usual. */
+int slave_procs_kill_born_of(const pid_t *roots, int nroots);
 /* Stop following host (a host pid) without telling the master it ended:
  * it moved to another node with its tree. */
 void slave_procs_drop(pid_t host);

@@ -557,11 +557,6 @@ int slave_move_out(struct slave *s, const Bproc__MoveOut *mo)
 	/* Nothing is frozen until the tree passed its checks here and the
 	 * target said it has the files. */
 	ret = examine(s, o, err, sizeof(err));
-	if (ret == 0 && o->lazy && o->ntree > 1) {
-		ret = -ENOTSUP;
-		snprintf(err, sizeof(err), "process %d has children; --lazy moves a single process for now",
-			 o->pid);
-	}
 	if (ret == 0) {
 		fd = slave_connect_peer(o->addr, mo->port);
 		if (fd < 0) {

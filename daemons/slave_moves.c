@@ -629,6 +629,22 @@ static void signal_tree(const struct restored *r, int sig)
 			kill(r->members[i].host_pid, sig);
 }
 
+/* The processes the tree forked here since its restore: a lazy move's
+ * took the pages their parents still lacked, from the same stream. */
+static void kill_born_of(const struct restored *r)
+{
+	pid_t roots[FREEZER_MAX_PIDS];
+	int n = 0, killed;
+
+	roots[n++] = r->pid;
+	for (int i = 0; i < r->nmembers && n < FREEZER_MAX_PIDS; i++)
+		roots[n++] = r->members[i].pid;
+	killed = slave_procs_kill_born_of(roots, n);
+	if (killed)
+		pr_err("move %llu: killed too: %d process%s the tree of %d forked since its restore",
+		       (unsigned long long)r->move_id, killed, killed == 1 ? "" : "es", r->pid);
+}
+
 static bool members_alive(const struct restored *r)
 {
 	for (int i = 0; i < r->nmembers; i++)
@@ -1680,12 +1696,15 @@ void slave_moves_child_exited(struct slave *s, pid_t pid, int status)
 			continue;
 		*pd = d->next;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			/* Its memory cannot be completed: it must not run on. */
+			/* Their memory cannot be completed: the whole tree
+			 * restored from that stream must not run on. */
 			for (struct restored *r = s->restored; r; r = r->next)
 				if (r->move_id == d->move_id) {
-					pr_err("move %llu: the page stream of process %d broke (criu lazy-pages, status 0x%x); killing it",
-					       (unsigned long long)d->move_id, r->pid, status);
-					kill(r->host_pid, SIGKILL);
+					pr_err("move %llu: the page stream of process %d (%d in its tree) broke (criu lazy-pages, status 0x%x); killing it",
+					       (unsigned long long)d->move_id, r->pid, 1 + r->nmembers,
+					       status);
+					signal_tree(r, SIGKILL);
+					kill_born_of(r);
 				}
 		} else {
 			pr_info("move %llu: every page is in", (unsigned long long)d->move_id);

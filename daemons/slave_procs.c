@@ -353,6 +353,39 @@ int slave_procs_kill_all(struct slave *s)
 	return n;
 }
 
+/* The followed process whose pid in the node is pid, or NULL. */
+static struct node_proc *find_node_pid(pid_t pid)
+{
+	for (struct node_proc *p = procs; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+int slave_procs_kill_born_of(const pid_t *roots, int nroots)
+{
+	int n = 0;
+
+	for (struct node_proc *p = procs; p; p = p->next) {
+		pid_t up = p->ppid;
+		bool below = false;
+
+		/* Up its followed ancestors (a chain, at most one per
+		 * process we follow) to one of the roots, or to none. */
+		for (int depth = 0; !below && up > 0 && depth < FREEZER_MAX_PIDS; depth++) {
+			const struct node_proc *a;
+
+			for (int i = 0; i < nroots && !below; i++)
+				below = roots[i] == up;
+			a = below ? NULL : find_node_pid(up);
+			up = a ? a->ppid : 0;
+		}
+		if (below && still_there(p) && kill(p->host, SIGKILL) == 0)
+			n++;
+	}
+	return n;
+}
+
 void slave_procs_forget(struct slave *s)
 {
 	(void)s;

@@ -118,10 +118,6 @@ read -r A B <<<"$(children_of "$root")"
 wait_for 5 nchildren_is "$A" 1
 G=$(children_of "$A" | tr -d ' ')
 check "a python3 with 2 children and a grandchild moves to node 0" bpmove "$root" 0
-out=$(bpmove --lazy "$root" 1 2>&1)
-check_match "--lazy of the tree from node 0 is refused there" \
-	"node 0: process $root has children; --lazy moves a single process" "$out"
-check_eq "and it stays on node 0" "0 0" "$(node_of "$root") $(node_of "$G")"
 t0=$(date +%s%N)
 check "and from node 0 to node 1, the whole tree" bpmove "$root" 1
 echo "# tree node 0 -> node 1: $(( ($(date +%s%N) - t0) / 1000000 )) ms"

@@ -2,7 +2,10 @@
 # bpmove of a process tree: a process moves with its children and
 # grandchildren, each keeps its pid and parent and leaves its own ghost;
 # children forked on the node after the move show in bpstat -p; a tree
-# move that fails leaves the whole tree running here.
+# move that fails leaves the whole tree running here.  With --lazy too
+# (master -> node -> node): the tree runs on the node at once, its memory
+# pulled after it; a failure before the commit leaves it where it was, a
+# page stream broken after it kills it on both sides.
 . "$(dirname "$0")/lib.sh"
 
 cluster_up 2
@@ -242,6 +245,195 @@ touch "$out_dir/go-locked"
 wait "$p"
 check_eq "and the tree finishes here: exit code 5" "5" "$?"
 check_eq "with its links as they were" "$p $c" "$(cat "$out_dir/c" 2>&1) $(cat "$out_dir/cg" 2>&1)"
+
+# --- --lazy: the whole tree restored at once, its memory after it -------------------
+# A python3 root with two children, A and B, each holding MIB MiB with its
+# checksum.  They report through a pipe to the root (a pipe inside the tree
+# moves whole), which appends each report to a file: on SIGUSR1, and once
+# at start, a child reports "NAME MEMORY-INTACT PID PPID HOST COUNT".
+# SIGTERM ends A with 10, B with 11; the root reaps both and ends with 7.
+# With a host name as third argument, A forks a grandchild as soon as it
+# runs there (which writes its pid into G and waits).
+lazy_tree='
+import hashlib, os, signal, sys, time
+out, mib = sys.argv[1], int(sys.argv[2])
+fork_on = sys.argv[3] if len(sys.argv) > 3 else None
+host = lambda: open("/proc/sys/kernel/hostname").read().strip()
+r, w = os.pipe()
+def child(name, code):
+    pid = os.fork()
+    if pid:
+        return pid
+    os.close(r)
+    data = bytearray(os.urandom(mib << 20))
+    before = hashlib.sha256(data).hexdigest()
+    count = [0]
+    def report(sig, frame):
+        count[0] += 1
+        os.write(w, ("%s %s %d %d %s %d\n" % (name, hashlib.sha256(data).hexdigest() == before,
+                                              os.getpid(), os.getppid(), host(), count[0])).encode())
+    signal.signal(signal.SIGUSR1, report)
+    signal.signal(signal.SIGTERM, lambda s, f: os._exit(code))
+    report(0, None)
+    while not fork_on:
+        signal.pause()
+    while name != "A" or host() != fork_on:
+        time.sleep(0.02)
+    if os.fork() == 0:
+        with open(out + "/G", "w") as f:
+            f.write("%d" % os.getpid())
+    while True:
+        signal.pause()
+kids = [child("A", 10), child("B", 11)]
+os.close(w)
+with os.fdopen(r) as reports:
+    for line in iter(reports.readline, ""):
+        with open(out + "/reports", "a") as f:
+            f.write(line)
+st = [os.waitpid(k, 0)[1] for k in kids]
+with open(out + "/root", "w") as f:
+    f.write("%d %s %s" % (os.getpid(), st, host()))
+sys.exit(7)
+'
+master_host=$(cat /proc/sys/kernel/hostname)
+node_of() { bpstat -p | awk -v p="$1" '$1 == p { print $2 }'; }
+copies() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -vc "^/proc/$1/"; }
+copies_are() { local n=$1; shift; for q; do [ "$(copies "$q")" = "$n" ] || return 1; done; }
+ghosts_made() { for q; do [[ "$(exe_of "$q")" == *bproc-ghost ]] || return 1; done; }
+nreports() { grep -c "^$1 " "$out_dir/reports" 2>/dev/null; }
+more_reports() { [ "$(nreports "$1")" -gt "$2" ]; }
+# ask NAME PID: SIGUSR1 to PID (the child, or its ghost); its new report,
+# without the count.
+ask() {
+	local n
+	n=$(nreports "$1")
+	kill -USR1 "$2"
+	wait_for 20 more_reports "$1" "$n" && grep "^$1 " "$out_dir/reports" | tail -1 | cut -d' ' -f1-5
+}
+start_lazy_tree() {
+	rm -f "$out_dir/reports" "$out_dir/root" "$out_dir/G"
+	python3 -c "$lazy_tree" "$out_dir" "$@" </dev/null >/dev/null 2>&1 &
+	lr=$!
+	wait_for 30 more_reports A 0
+	wait_for 30 more_reports B 0
+	A=$(grep "^A " "$out_dir/reports" | cut -d' ' -f3)
+	B=$(grep "^B " "$out_dir/reports" | cut -d' ' -f3)
+}
+slave1_with() {
+	bpcluster kill-slave 1 >/dev/null 2>&1
+	wait_for 10 node_is 1 down
+	BPROC_FAULT=$1 bpcluster start-slave 1 >/dev/null
+	wait_for 10 node_is 1 up
+}
+
+# Node 1's restores fail twice (the copies killed there, before the commit).
+slave1_with slave-restore:2
+start_lazy_tree 32
+out=$(bpmove --lazy "$lr" 1 2>&1)
+check_match "a lazy tree move whose restore fails on node 1 fails" "fault injected" "$out"
+for q in "$lr" "$A" "$B"; do
+	check_match "process $q runs on here" "python3" "$(exe_of "$q")"
+	check_eq "process $q is out of the freezer" "" "$(grep bproc/ /proc/"$q"/cgroup || true)"
+done
+check_eq "nothing of it is on node 1" "0 0" "$(on_node 1) $(bpcluster exec 1 ls /run/bproc/images 2>/dev/null | wc -l)"
+check_eq "A runs on here, its memory intact" "A True $A $lr $master_host" "$(ask A "$A")"
+
+t0=$(date +%s%N)
+check "bpmove --lazy of the tree (a root, two children of 32 MiB) to node 0" bpmove --lazy "$lr" 0
+echo "# --lazy tree master -> node 0: $(( ($(date +%s%N) - t0) / 1000000 )) ms to bpmove's return"
+# Right away, while the originals are likely still held by CRIU: the
+# signal waits in A's original and reaches the copy with its ghost.
+check_eq "SIGUSR1 to A's ghost reaches A on node 0, its 32 MiB intact there" \
+	"A True $A $lr n0" "$(ask A "$A")"
+for q in "$lr" "$A" "$B"; do
+	check_eq "bpstat -p lists $q on node 0" "0" "$(node_of "$q")"
+done
+check "once every page is across, each original is its ghost" wait_for 30 ghosts_made "$lr" "$A" "$B"
+check "one copy of each runs" copies_are 1 "$lr" "$A" "$B"
+check_eq "the ghosts keep the tree's shape" "$lr $lr $$" "$(ppid_of "$A") $(ppid_of "$B") $(ppid_of "$lr")"
+check_eq "on node 0, A's and B's real parent is the root's copy" \
+	"$(real_of "$lr") $(real_of "$lr")" "$(ppid_of "$(real_of "$A")") $(ppid_of "$(real_of "$B")")"
+check_eq "SIGUSR1 to B's ghost reaches B, its 32 MiB intact" "B True $B $lr n0" "$(ask B "$B")"
+check_match "the master made the ghosts once every page was across" \
+	"every page of $lr \(3 in its tree\) is on node 0; its ghosts are in place" \
+	"$(cat /run/bproc/cluster/master.log)"
+
+out=$(bpmove --lazy "$lr" 1 2>&1)
+check_match "from node 0 to node 1, a lazy tree move whose restore fails there fails" "fault injected" "$out"
+check "the tree runs on on node 0, one copy of each" wait_for 10 copies_are 1 "$lr" "$A" "$B"
+check_eq "bpstat -p: on node 0" "0 0 0" "$(node_of "$lr") $(node_of "$A") $(node_of "$B")"
+check_eq "B runs on on node 0, its memory intact" "B True $B $lr n0" "$(ask B "$B")"
+
+t0=$(date +%s%N)
+check "bpmove --lazy of the tree from node 0 to node 1" bpmove --lazy "$lr" 1
+echo "# --lazy tree node 0 -> node 1: $(( ($(date +%s%N) - t0) / 1000000 )) ms to bpmove's return"
+check_eq "SIGUSR1 to B's ghost reaches B on node 1, its 32 MiB intact there" \
+	"B True $B $lr n1" "$(ask B "$B")"
+check_eq "bpstat -p: on node 1" "1 1 1" "$(node_of "$lr") $(node_of "$A") $(node_of "$B")"
+check "once every page is across, node 0 lets the originals go: one copy of each" \
+	wait_for 30 copies_are 1 "$lr" "$A" "$B"
+check_match "node 0 served the pages after the commit, then let the tree go" \
+	"move [0-9]+: every page of process $lr is on node 1" "$(cat /run/bproc/cluster/n0/slave.log)"
+check_eq "on node 1, A's and B's real parent is the root's copy" \
+	"$(real_of "$lr") $(real_of "$lr")" "$(ppid_of "$(real_of "$A")") $(ppid_of "$(real_of "$B")")"
+check_eq "A on node 1: its 32 MiB intact, same pid, same parent" "A True $A $lr n1" "$(ask A "$A")"
+kill -TERM "$A"
+wait_for 10 gone "$A"
+kill -TERM "$B"
+wait "$lr"
+check_eq "the root's parent sees its exit code 7" "7" "$?"
+check_eq "the root reaped A's 10 and B's 11 on node 1" "$lr [2560, 2816] n1" "$(cat "$out_dir/root" 2>&1)"
+check "node 0 and node 1 kept no images" \
+	test -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)"
+
+# SIGKILL to a child's ghost right after the commit, most likely while CRIU
+# still holds its original: its copy is killed too (when the ghosts are
+# made), and the rest of the tree runs on.
+start_lazy_tree 64
+check "bpmove --lazy of a tree of 2 x 64 MiB to node 0" bpmove --lazy "$lr" 0
+realB=$(real_of "$B")
+kill -KILL "$B"
+# Dead, waiting for its real parent (a zombie) until the root reaps it.
+check "SIGKILL to B's ghost: the real B dies on node 0" wait_for 20 is_zombie "$realB"
+check_eq "A runs on on node 0, its memory intact" "A True $A $lr n0" "$(ask A "$A")"
+kill -TERM "$A"
+wait "$lr"
+check_eq "the root ends with 7" "7" "$?"
+check_eq "it reaped A's 10 and B's SIGKILL on node 0" "$lr [2560, 9] n0" "$(cat "$out_dir/root" 2>&1)"
+if grep -q "process $B was killed while its pages were served" /run/bproc/cluster/master.log; then
+	echo "# (B was killed while CRIU held its original)"
+fi
+
+# A lazy tree move whose page stream breaks after the commit: the copies lack
+# memory and the originals are behind them; the whole tree is lost on both
+# sides, and the root's parent sees SIGKILL.  So is the grandchild A forked
+# on node 1 meanwhile (its pages came from the same stream).  From the
+# master, then between nodes.
+for from in master 0; do
+	start_lazy_tree 192 n1
+	g=""
+	[ "$from" = 0 ] && bpmove "$lr" 0
+	if bpmove --lazy "$lr" 1; then
+		ok "bpmove --lazy of a tree of 2 x 192 MiB from $from to node 1"
+		wait_for 10 test -s "$out_dir/G"
+		g=$(cat "$out_dir/G")
+		check_match "from $from: A forks a grandchild on node 1, in bpstat -p" "^$g	1$" "$(bpstat -p)"
+		kill -9 $(pgrep -f "criu lazy-pages") 2>/dev/null
+		if wait_for 10 copies_are 0 "$g"; then ok "from $from: the grandchild is killed with the tree"; else
+			not_ok "from $from: the grandchild is killed with the tree"
+		fi
+	else
+		not_ok "bpmove --lazy of a tree of 2 x 192 MiB from $from to node 1"
+		kill -9 "$lr" "$A" "$B"
+	fi
+	wait "$lr" 2>/dev/null
+	check_eq "from $from: when the page stream breaks, the root's parent sees SIGKILL" "137" "$?"
+	if wait_for 10 copies_are 0 "$lr" "$A" "$B"; then ok "from $from: no copy is left on any node"; else
+		not_ok "from $from: no copy is left on any node"
+	fi
+	check "from $from: nor any original or ghost" wait_for 10 eval "gone $A && gone $B"
+	check_eq "from $from: bpstat -p forgets the tree" "" "$(node_of "$lr")$(node_of "$A")$(node_of "$B")$(node_of "$g")"
+done
 
 # --- a tree to a node that is down ----------------------------------------------------
 bash -c 'sleep 300 & sleep 300 & wait' </dev/null >/dev/null 2>&1 &
