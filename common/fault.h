@@ -5,7 +5,7 @@
  * fails at each point of that name, every time it gets there; without it
  * (always, outside tests) fault_at() is false and costs a look at a flag.
  * name:N fails there the first N times only.
- * tests/integration/test-faults.sh injects each in turn and checks that
+ * tests/integration/test-faults*.sh inject each in turn and check that
  * the process being moved runs on where it was.  The points:
  *
  *   master-dump     the master's CRIU dump is taken for failed

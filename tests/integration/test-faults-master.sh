@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# The master killed (SIGKILL, as a crash) at each step of a move and of a
+# launch, and started again without the fault: during a move between nodes
+# (before, between and after the commits), mid-move from the master, after
+# a --lazy commit, while it makes a ghost, and during a launch on six
+# nodes.  Afterwards the process runs once, where it was or where it went,
+# whole; or, where it cannot, its parent's wait() says it was killed.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults-lib.sh"
+
+# --- the master dies during a move from node to node ----------------------------
+# Killed (SIGKILL) once MoveOut is sent (the source dumps), and once both
+# slaves are done but before either commit: the source thaws the original
+# when its master link drops, the target holds the copy it restored frozen
+# (Hello.held); the new master takes the process back from node 0's claim
+# and has node 1 drop its copy (daemons/master_held.c).  It runs on on
+# node 0, whole, once, thawed; no image left; it moves on.
+cluster_up 2 >/dev/null
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/n2n" 2>&1 &
+n2n=$!
+disown "$n2n"
+sleep 0.5
+check "a process moves to node 0" bpmove "$n2n" 0
+for fault in master-die-moveout master-die-ready; do
+	for ((i = 1; i <= 2; i++)); do
+		BPROC_FAULT=$fault bpcluster restart-master
+		wait_for 10 both_up
+		fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
+		msg=$(bpmove "$n2n" 1 2>&1)
+		st=$?
+		check_match "$fault, round $i: the move fails with the master (exit $st)" "." "$st${msg:+ $msg}"
+		[ "$st" -ne 0 ] || not_ok "$fault, round $i: bpmove said it moved"
+		check_eq "$fault, round $i: the master died there" "$((fired + 1))" \
+			"$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
+		bpcluster restart-master
+		wait_for 10 both_up
+		n=$(wc -l <"$M/n2n")
+		kill -USR1 "$n2n"
+		if wait_for 5 more_lines "$M/n2n" "$n" && [ "$(tail -1 "$M/n2n")" = "alive True n0" ] &&
+			wait_for 10 bash -c "bpstat -p | grep -q '^$n2n	0$'" && wait_for 5 two_holders "$n2n" &&
+			wait_for 5 src_clean "$n2n"; then
+			ok "$fault, round $i: it runs on on node 0, whole, once, thawed; no image left"
+		else
+			not_ok "$fault, round $i: it runs on on node 0, whole, once, thawed; no image left"
+			echo "#   $(tail -1 "$M/n2n"); holders $(holders "$n2n"); $(bpstat -p | grep "^$n2n	")"
+		fi
+	done
+done
+check "after that it moves on to node 1" bpmove "$n2n" 1
+n=$(wc -l <"$M/n2n")
+kill -USR1 "$n2n"
+wait_for 5 more_lines "$M/n2n" "$n"
+check_eq "it is whole on node 1" "alive True n1" "$(tail -1 "$M/n2n")"
+# (the killed original may take a moment to be reaped on node 0)
+if wait_for 5 two_holders "$n2n"; then
+	ok "and once: its ghost and one real process"
+else
+	not_ok "and once: its ghost and one real process"
+	for f in $(grep -l "^NSpid:.*[[:space:]]$n2n$" /proc/[0-9]*/status); do
+		echo "#   $f: $(grep -E '^(State|NSpid)' "$f" | tr '\n\t' '  ')"
+	done
+fi
+kill -KILL "$n2n"
+
+# Killed between the two commits: the source's sent (it killed its
+# original), the target's not.  The target holds its copy frozen when its
+# master link drops and says so to the new master, which sees the source
+# back without the process and lets the copy run, its ghost taken back for
+# node 1 (daemons/master_held.c).  Twice: node 0 -> 1, then 1 -> 0.  Each
+# time it runs on the target, whole, once; its ghost passes signals on; at
+# the end its parent's wait() gets its real status.
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/commits" 2>&1 &
+cm=$!
+sleep 0.5
+check "master-die-commits: a process moves to node 0" bpmove "$cm" 0
+from=0
+for ((i = 1; i <= 2; i++)); do
+	to=$((1 - from))
+	BPROC_FAULT=master-die-commits bpcluster restart-master
+	wait_for 10 both_up
+	fired=$(grep -c "fault injected: master-die-commits" /run/bproc/cluster/master.log)
+	bpmove "$cm" "$to" >/dev/null 2>&1 # the master dies under it: no answer
+	check_eq "master-die-commits, round $i: the master died between the commits" "$((fired + 1))" \
+		"$(grep -c "fault injected: master-die-commits" /run/bproc/cluster/master.log)"
+	bpcluster restart-master
+	wait_for 20 both_up
+	# Taken back before it is signalled: a ghost no node claimed yet
+	# takes a signal as its own.
+	wait_for 10 bash -c "bpstat -p | grep -q '^$cm	$to$'"
+	n=$(wc -l <"$M/commits")
+	kill -USR1 "$cm"
+	if wait_for 10 more_lines "$M/commits" "$n" && [ "$(tail -1 "$M/commits")" = "alive True n$to" ] &&
+		bpstat -p | grep -q "^$cm	$to$" && wait_for 5 two_holders "$cm" &&
+		[ -z "$(bpcluster exec "$from" ls /run/bproc/images 2>/dev/null)" ] &&
+		[ -z "$(bpcluster exec "$to" ls /run/bproc/images 2>/dev/null)" ]; then
+		ok "master-die-commits, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
+	else
+		not_ok "master-die-commits, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
+		echo "#   $(tail -1 "$M/commits"); holders $(holders "$cm"); $(bpstat -p | grep "^$cm	")"
+		grep -i 'held\|master-die' /run/bproc/cluster/master.log | tail -3 | sed 's/^/#   /'
+	fi
+	check_match "master-die-commits, round $i: the new master let node $to's held copy run" \
+		"process $cm: its move from node $from to node $to was never committed on node $to; its copy there runs \\(node $from is back without it" \
+		"$(cat /run/bproc/cluster/master.log)"
+	from=$to
+done
+check "master-die-commits: then it moves on, whole" bpmove "$cm" "$((1 - from))"
+n=$(wc -l <"$M/commits")
+kill -USR1 "$cm"
+wait_for 5 more_lines "$M/commits" "$n"
+check_eq "master-die-commits: whole on node $((1 - from))" "alive True n$((1 - from))" \
+	"$(tail -1 "$M/commits")"
+check "master-die-commits: and once" wait_for 5 two_holders "$cm"
+kill -TERM "$cm"
+{ wait "$cm"; } 2>/dev/null
+check_eq "master-die-commits: SIGTERM through its ghost ends it; its parent's wait() says so" "143" "$?"
+check "master-die-commits: nothing of it is left" wait_for 5 no_holders "$cm"
+cluster_down
+
+# --- the master dies mid-move ---------------------------------------------------
+# It is killed (SIGKILL, as a crash) once the process is frozen, or once the
+# node restored the copy, and started again without the fault: the new
+# master finds the process frozen for a move that will never end, thaws it
+# and sends it back to its cgroup; it runs on here, unchanged.
+cluster_up 1 >/dev/null
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/crash" 2>&1 &
+crash=$!
+disown "$crash"
+sleep 0.5
+for fault in master-die-frozen master-die-restored; do
+	BPROC_FAULT=$fault bpcluster restart-master
+	wait_for 10 node_is 0 up
+	msg=$(bpmove "$crash" 0 2>&1)
+	st=$?
+	check_match "$fault: the move fails with the master (exit $st)" "." "$st${msg:+ $msg}"
+	[ "$st" -ne 0 ] || not_ok "$fault: bpmove said it moved"
+	bpcluster restart-master
+	wait_for 10 node_is 0 up
+	if wait_for 10 runs_here "$crash" "$M/crash"; then
+		ok "$fault: the new master thawed it; it runs on here, unchanged"
+	else
+		not_ok "$fault: the new master thawed it; it runs on here, unchanged"
+		grep -i 'frozen\|thawed\|CRIU' /run/bproc/cluster/master.log | tail -3 | sed 's/^/#   /'
+	fi
+	check "$fault: its cgroup is gone" test ! -e "$cg/move-$crash"
+	check "$fault: node 0 keeps nothing of it" wait_for 10 node_clean "$crash"
+	check_match "$fault: the master says so" "frozen for a move when a master before us died" \
+		"$(cat /run/bproc/cluster/master.log)"
+done
+check "after that it moves" bpmove "$crash" 0
+check_match "bpstat -p: on node 0" "^$crash	0$" "$(bpstat -p)"
+
+# After the commit of a --lazy move the copy ran on the node ahead of the
+# original: the new master kills the original (its parent sees SIGKILL, as
+# for a node that went down), and the slave the copy (no ghost claims it).
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/lazy" 2>&1 &
+lazy=$!
+sleep 0.5
+BPROC_FAULT=master-die-lazy bpcluster restart-master
+wait_for 10 node_is 0 up
+bpmove --lazy "$lazy" 0 >/dev/null 2>&1
+bpcluster restart-master
+wait_for 10 node_is 0 up
+{ wait "$lazy"; } 2>/dev/null
+check_eq "master-die-lazy: the original ends as killed" "137" "$?"
+check "master-die-lazy: no copy is left on node 0" wait_for 10 node_clean "$lazy"
+check "master-die-lazy: nor its cgroup" test ! -e "$cg/move-$lazy"
+cluster_down
+
+# The master is killed (SIGKILL) while it turns the frozen original into its
+# ghost (ghost/ghost.c), at three steps, twice each, a 256 KiB process moved
+# to node 0, then started again without the fault.  Until the execve the
+# original is whole (nothing of it was written over): it runs on here,
+# unchanged, and node 0 killed the copy it held for the commit.  Once the
+# registers are set the process runs the execve itself when its tracer dies:
+# it is gone, its copy was never committed, and the new master ends the
+# half-made ghost at once as killed (its parent's wait(): 137).
+# As $prog, but it never sleeps in a system call: its threads are stopped in
+# its own code, where a written instruction would be run.
+busy_prog='
+import hashlib, os, signal, sys
+data = bytearray(os.urandom(int(sys.argv[1])))
+before = hashlib.sha256(data).digest()
+def report(sig, frame):
+    ok = hashlib.sha256(data).digest() == before
+    host = open("/proc/sys/kernel/hostname").read().strip()
+    print("alive", ok, host, flush=True)
+signal.signal(signal.SIGUSR1, report)
+n = 0
+while True:
+    n += 1
+'
+ghost_making_faults() {
+	local fault p ws i fired t0
+	cluster_up 1 >/dev/null
+	for fault in ${GHOST_FAULTS:-master-die-seized master-die-written master-die-exec}; do
+		python3 -u -c "$busy_prog" $((256 << 10)) </dev/null >"$M/faults-$fault" 2>&1 &
+		p=$!
+		sleep 0.3
+		for ((i = 1; i <= 2; i++)); do
+			kill -0 "$p" 2>/dev/null || break
+			BPROC_FAULT=$fault bpcluster restart-master
+			wait_for 10 node_is 0 up
+			fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
+			bpmove "$p" 0 >/dev/null 2>&1
+			check_eq "$fault, round $i: the master died there" "$((fired + 1))" \
+				"$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
+			bpcluster restart-master
+			t0=$SECONDS
+			wait_for 10 node_is 0 up
+			if [ "$fault" = master-die-exec ]; then
+				{ wait "$p"; } 2>/dev/null
+				ws=$?
+				check_eq "$fault, round $i: the ghost ends as killed (its parent's wait)" "137" "$ws"
+				# At once, not after the 30 s the ghosts of a master before
+				# wait for a node to claim them.
+				check "$fault, round $i: at once ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 10
+				check_match "$fault, round $i: the new master says why" \
+					"process $p: .*made its ghost but before its copy was let run" \
+					"$(cat /run/bproc/cluster/master.log)"
+				check "$fault, round $i: no copy of it runs anywhere" wait_for 5 bash -c "[ -z \"\$(grep -l '^NSpid:.*[[:space:]]$p\$' /proc/[0-9]*/status 2>/dev/null)\" ]"
+				python3 -u -c "$busy_prog" $((256 << 10)) </dev/null >"$M/faults-$fault" 2>&1 &
+				p=$!
+				sleep 0.3
+			elif wait_for 10 runs_here "$p" "$M/faults-$fault"; then
+				ok "$fault, round $i: it runs on here, unchanged"
+			else
+				not_ok "$fault, round $i: it runs on here, unchanged"
+				tail -2 "$M/faults-$fault" | sed 's/^/#   /'
+			fi
+			check "$fault, round $i: no move cgroup is left" wait_for 5 test ! -e "$cg/move-$p"
+			check "$fault, round $i: node 0 keeps nothing of it" wait_for 10 node_clean "$p"
+		done
+		check "$fault: then it moves to node 0" bpmove "$p" 0
+		check_match "$fault: bpstat -p: on node 0" "^$p	0$" "$(bpstat -p)"
+		kill -KILL "$p"
+		{ wait "$p"; } 2>/dev/null
+	done
+	cluster_down
+}
+
+# The master dies (SIGKILL) during a launch on 6 nodes through the fan-out
+# tree (launchfanout 2: nodes 0 and 1 pass the image on to 2-5), twice at
+# each of two steps: when the first copy a relay passed on says it is
+# restored (master-die-launch), and right after the first copy's commit
+# (master-die-launched); started again without the fault.  bpsh ends (it
+# used to wait for good): the copy committed ran (its node claims it, its
+# output and end reach bpsh through the new master), each other node says
+# the master died during the move (its copy, held for the commit, was
+# killed by its node); afterwards nothing of it runs on a node or is known
+# to bpstat, and a launch on the six works.
+launch_faults() {
+	local fault i out st n ran fired
+	cluster_up 6 >/dev/null
+	echo "launchfanout 2" >>/run/bproc/cluster/config
+	for fault in master-die-launch master-die-launched; do
+		for ((i = 1; i <= 2; i++)); do
+			BPROC_FAULT=$fault bpcluster restart-master
+			wait_for 10 bash -c 'for n in 0 1 2 3 4 5; do [ "$(bpstat -s $n)" = up ] || exit 1; done'
+			fired=$(grep -c "fault injected: $fault " /run/bproc/cluster/master.log)
+			out=$( (sleep 3; bpcluster restart-master >/dev/null) &
+				timeout 60 bpsh 0-5 sh -c 'sleep 1; echo launched-$(hostname)' 2>&1)
+			st=$?
+			wait
+			check_eq "$fault, round $i: the master died there" "$((fired + 1))" \
+				"$(grep -c "fault injected: $fault " /run/bproc/cluster/master.log)"
+			check "$fault, round $i: bpsh ends (exit $st)" test "$st" -ne 124
+			# Each node once: its copy ran, or it says why.
+			for n in 0 1 2 3 4 5; do
+				check_eq "$fault, round $i: node $n ran it or says why, once" "1" \
+					"$(grep -cE "^launched-n$n$|node $n: cannot move there: the master died during the move" <<<"$out")"
+			done
+			ran=$(grep -c "^launched-" <<<"$out")
+			# Those committed before the death (at the first, none to a
+			# few, as the restores came) ran; at the second, one.
+			[ "$fault" = master-die-launched ] &&
+				check_eq "$fault, round $i: the one copy committed ran" "1" "$ran"
+			echo "$out" | sort | uniq -c | sed 's/^/#   /'
+			wait_for 40 bash -c "[ -z \"\$(bpstat -p | awk 'NR > 1')\" ]"
+			check_eq "$fault, round $i: bpstat -p lists nothing after" "" "$(bpstat -p | awk 'NR > 1')"
+			check_eq "$fault, round $i: nothing of it runs on a node" "" \
+				"$(pgrep -f 'sleep 1; echo launched')"
+		done
+	done
+	bpcluster restart-master
+	wait_for 10 bash -c 'for n in 0 1 2 3 4 5; do [ "$(bpstat -s $n)" = up ] || exit 1; done'
+	check_eq "then a launch on the six works" "6" "$(bpsh 0-5 echo launched | grep -c launched)"
+	cluster_down
+}
+
+ghost_making_faults
+launch_faults
+finish
