@@ -413,7 +413,7 @@ static int dump_argv(char **argv, const char *criu, char *pidtext, const char *d
 	argv[argc++] = "--leave-running";
 	/* Its cgroups stay behind, as the restore ignores them: without
 	 * this CRIU mounts every cgroup hierarchy to read the process's
-	 * (8-15 ms of each dump here, docs/performance.md). */
+	 * (8-40 ms of many dumps here, docs/criu.md). */
 	argv[argc++] = "--manage-cgroups=ignore";
 	/* The session and process group leaders (a shell) stay behind. */
 	argv[argc++] = "--shell-job";
