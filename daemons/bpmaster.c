@@ -25,6 +25,7 @@
 #include "config.h"
 #include "criu.h"
 #include "criu_kdat.h"
+#include "move_latency.h"
 #include "version.h"
 #include "log.h"
 #include "master.h"
@@ -216,6 +217,8 @@ int main(int argc, char **argv)
 		log_to_syslog();
 	}
 
+	/* After daemon() too: the perf event it holds is this process's. */
+	move_latency_prepare();
 	/* After daemon(): a tracer must be the process that stays. */
 	master_ghosts_adopt_scan(&m);
 	master_recover_start();

@@ -35,6 +35,7 @@
 #include "version.h"
 #include "criu.h"
 #include "criu_kdat.h"
+#include "move_latency.h"
 #include "log.h"
 #include "slave.h"
 #include "sockets.h"
@@ -349,6 +350,9 @@ static void find_criu(struct slave *s, const char *configured)
 	else
 		pr_info("using CRIU %s at %s", version, s->criu);
 	criu_kdat_prepare(s->criu);
+	/* What dumps and freezes wait for in the kernel (a node of its own
+	 * is a machine of its own). */
+	move_latency_prepare();
 }
 
 /* An open file from bpcluster, whose /run we do not see, or -1. */

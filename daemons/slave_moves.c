@@ -510,28 +510,41 @@ static pid_t host_pid_by_scan(pid_t init, pid_t nspid)
 	return found;
 }
 
-/* The child of the node's init whose pid inside is nspid, host view. */
+/* Whether host's innermost pid (the node's) is nspid. */
+static bool node_pid_is(pid_t host, pid_t nspid)
+{
+	char path[64], line[256];
+	_cleanup_fclose_ FILE *st = NULL;
+	int outer = 0, inner = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)host);
+	st = fopen(path, "re");
+	while (st && fgets(line, sizeof(line), st))
+		if (sscanf(line, "NSpid: %d %d", &outer, &inner) == 2)
+			break;
+	return inner == nspid;
+}
+
+/*
+ * A just restored process whose pid inside the node is nspid, host view:
+ * a child of the node's init, or of one of its children (its keeper,
+ * criu_run.c, is its parent).  Failing those, every process of the host
+ * is looked at, which costs a millisecond or more on a busy host.
+ */
 static pid_t host_pid_of(pid_t init, pid_t nspid)
 {
-	char path[128], line[256];
-	_cleanup_fclose_ FILE *f = NULL;
-	int candidate;
+	pid_t kids[FREEZER_MAX_PIDS], grandkids[FREEZER_MAX_PIDS];
+	int n = freezer_children(init, kids, FREEZER_MAX_PIDS);
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%d", &candidate) == 1) {
-		_cleanup_fclose_ FILE *st = NULL;
-		int host = 0, inner = 0;
+	for (int i = 0; i < n; i++)
+		if (node_pid_is(kids[i], nspid))
+			return kids[i];
+	for (int i = 0; i < n; i++) {
+		int m = freezer_children(kids[i], grandkids, FREEZER_MAX_PIDS);
 
-		snprintf(path, sizeof(path), "/proc/%d/status", candidate);
-		st = fopen(path, "re");
-		while (st && fgets(line, sizeof(line), st))
-			if (sscanf(line, "NSpid: %d %d", &host, &inner) == 2)
-				break;
-		if (inner == nspid)
-			return candidate;
+		for (int k = 0; k < m; k++)
+			if (node_pid_is(grandkids[k], nspid))
+				return grandkids[k];
 	}
 	return host_pid_by_scan(init, nspid);
 }

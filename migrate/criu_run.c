@@ -56,9 +56,13 @@ static int wait_child_streaming(pid_t pid, int *status, int ps_fd)
 {
 	long long deadline = now_ms() + CRIU_TIMEOUT_MS;
 	bool corked = ps_fd >= 0;
+	/* Readable the moment the child ends: no sleeping past its end
+	 * (a 2 ms sleep cost every restore 1 ms on average). */
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
 	for (;;) {
 		pid_t r = waitpid(pid, status, WNOHANG);
+		long long left = deadline - now_ms();
 
 		if (r == pid)
 			return 0;
@@ -66,12 +70,19 @@ static int wait_child_streaming(pid_t pid, int *status, int ps_fd)
 			corked = false;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() > deadline) {
+		if (left < 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, status, 0);
 			return -ETIMEDOUT;
 		}
-		usleep(2000);
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+			/* Corked: look for the cork again every 2 ms. */
+			poll(&p, 1, corked ? 2 : (int)(left < 1000 ? left + 1 : 1000));
+		} else {
+			usleep(2000);
+		}
 	}
 }
 
@@ -410,6 +421,10 @@ static int dump_argv(char **argv, const char *criu, char *pidtext, const char *d
 	argv[argc++] = "--freeze-cgroup";
 	argv[argc++] = (char *)freezer_path;
 	argv[argc++] = "--leave-running";
+	/* Its cgroups stay behind, as the restore ignores them: without
+	 * this CRIU mounts every cgroup hierarchy to read the process's
+	 * (8-40 ms of many dumps here, docs/criu.md). */
+	argv[argc++] = "--manage-cgroups=ignore";
 	/* The session and process group leaders (a shell) stay behind. */
 	argv[argc++] = "--shell-job";
 	return argc;

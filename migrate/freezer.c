@@ -230,28 +230,33 @@ static int wait_frozen(struct freezer *f, int want)
 {
 	char path[PATH_MAX + 32], buf[256];
 	long long deadline = now_ms() + 5000;
+	_cleanup_close_ int fd = -1;
 
 	snprintf(path, sizeof(path), "%s/cgroup.events", f->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
 	for (;;) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n;
-		char *p;
+		struct pollfd p = { .fd = fd, .events = POLLPRI };
+		struct timespec step = { 0, 100000 };
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		char *p_frozen;
 
-		if (fd < 0)
-			return -errno;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
 		if (n < 0)
 			return -errno;
 		buf[n] = '\0';
-		p = strstr(buf, "frozen ");
-		if (p && p[7] - '0' == want)
+		p_frozen = strstr(buf, "frozen ");
+		if (p_frozen && p_frozen[7] - '0' == want)
 			return 0;
 		if (now_ms() > deadline)
 			return -ETIMEDOUT;
-		/* cgroup.events signals changes with POLLPRI; a short sleep is
-		 * simpler and freezing takes microseconds. */
-		usleep(1000);
+		/* The kernel signals a change of cgroup.events with POLLPRI,
+		 * but at most once per 10 ms per file (the change to
+		 * "populated" just before counts): look every 0.1 ms too.
+		 * A task that freezes need only be scheduled once; a 1 ms
+		 * sleep here cost each freeze about 1 ms. */
+		if (ppoll(&p, 1, &step, NULL) < 0 && errno != EINTR)
+			return -errno;
 	}
 }
 
