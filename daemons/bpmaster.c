@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 	}
 
 	/* After daemon() too: the perf event it holds is this process's. */
-	move_latency_prepare();
+	move_latency_prepare(m.cfg.favordynmods);
 	/* After daemon(): a tracer must be the process that stays. */
 	master_ghosts_adopt_scan(&m);
 	master_recover_start();

@@ -336,7 +336,7 @@ static int watch_signals(struct slave *s)
 	return loop_add(s->loop, fd, EPOLLIN, on_signal, s);
 }
 
-static void find_criu(struct slave *s, const char *configured)
+static void find_criu(struct slave *s, const char *configured, bool favor_moves)
 {
 	char version[64];
 
@@ -352,7 +352,7 @@ static void find_criu(struct slave *s, const char *configured)
 	criu_kdat_prepare(s->criu);
 	/* What dumps and freezes wait for in the kernel (a node of its own
 	 * is a machine of its own). */
-	move_latency_prepare();
+	move_latency_prepare(favor_moves);
 }
 
 /* An open file from bpcluster, whose /run we do not see, or -1. */
@@ -428,7 +428,8 @@ int main(int argc, char **argv)
 {
 	struct slave s = { .connect_fd = -1, .unix_fd = -1, .exits_fd = -1, .move_fd = -1, .node = -1,
 			   .action = -1 };
-	struct config cfg = { 0 };
+	/* Without a config file, the defaults that matter here. */
+	struct config cfg = { .favordynmods = true };
 	const char *config_path = NULL, *master_fd = NULL;
 	bool foreground = false;
 	char err[512];
@@ -516,7 +517,7 @@ int main(int argc, char **argv)
 		}
 		log_to_syslog();
 	}
-	find_criu(&s, cfg.criu);
+	find_criu(&s, cfg.criu, cfg.favordynmods);
 	config_free(&cfg);
 	r = slave_moves_init(&s);
 	if (r < 0) {

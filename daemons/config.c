@@ -183,6 +183,14 @@ static int key_string(struct parser *p, const char *key, char **words, int nword
 	return *out ? 0 : -ENOMEM;
 }
 
+static int key_yes_no(struct parser *p, const char *key, char **words, int nwords, bool *out)
+{
+	if (nwords != 1 || (strcmp(words[0], "yes") != 0 && strcmp(words[0], "no") != 0))
+		return parse_error(p, "'%s' takes yes or no", key);
+	*out = strcmp(words[0], "yes") == 0;
+	return 0;
+}
+
 static int key_number(struct parser *p, const char *key, char **words, int nwords, long min,
 		      long max, long *out)
 {
@@ -254,12 +262,10 @@ static int parse_line(struct parser *p, char *line)
 		return key_string(p, key, words + 1, nwords, &p->cfg->statefile);
 	if (strcmp(key, "criu") == 0)
 		return key_string(p, key, words + 1, nwords, &p->cfg->criu);
-	if (strcmp(key, "encrypt") == 0) {
-		if (nwords != 1 || (strcmp(words[1], "yes") != 0 && strcmp(words[1], "no") != 0))
-			return parse_error(p, "'encrypt' takes yes or no");
-		p->cfg->encrypt = strcmp(words[1], "yes") == 0;
-		return 0;
-	}
+	if (strcmp(key, "encrypt") == 0)
+		return key_yes_no(p, key, words + 1, nwords, &p->cfg->encrypt);
+	if (strcmp(key, "favordynmods") == 0)
+		return key_yes_no(p, key, words + 1, nwords, &p->cfg->favordynmods);
 	return parse_error(p, "unknown key '%s'", key);
 }
 
@@ -329,6 +335,7 @@ int config_parse(const char *text, const char *name, struct config *cfg, char *e
 	cfg->port = CONFIG_DEFAULT_PORT;
 	cfg->pingtimeout_ms = CONFIG_DEFAULT_PINGTIMEOUT_MS;
 	cfg->launchfanout = CONFIG_DEFAULT_LAUNCHFANOUT;
+	cfg->favordynmods = true;
 	if (!copy)
 		return -ENOMEM;
 	/* strtok_r would skip empty lines and lose the count: split by hand. */

@@ -11,6 +11,8 @@
  *   secretfile PATH         the cluster's shared secret
  *   statefile PATH          the master's store across restarts (SQLite)
  *   encrypt yes|no          encrypt the links between the daemons (no)
+ *   favordynmods yes|no     let the daemons turn cgroup2's favordynmods on
+ *                           (yes; migrate/move_latency.h says why)
  *   criu PATH               the CRIU binary to run
  *   pingtimeout SECONDS     silence after which a node is marked down
  *   launchfanout WIDTH      a launch on more nodes than this goes out
@@ -53,6 +55,7 @@ struct config {
 	int pingtimeout_ms;
 	int launchfanout;
 	bool encrypt;
+	bool favordynmods;
 };
 
 /*

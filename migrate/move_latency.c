@@ -121,13 +121,18 @@ int move_latency_hold_perf(void)
 	return fd < 0 ? -errno : fd;
 }
 
-void move_latency_prepare(void)
+void move_latency_prepare(bool favor_moves)
 {
 	char root[PATH_MAX];
-	int r = freezer_cgroup2_root(root, sizeof(root));
+	int r = 0;
 
-	if (r == 0)
-		r = move_latency_favor_moves(root);
+	if (!favor_moves)
+		pr_info("favordynmods left as it is (the configuration says no)");
+	else {
+		r = freezer_cgroup2_root(root, sizeof(root));
+		if (r == 0)
+			r = move_latency_favor_moves(root);
+	}
 	if (r > 0)
 		pr_info("cgroup2 at %s: favordynmods on (processes enter our freezer without waiting for the kernel)",
 			root);

@@ -23,6 +23,7 @@
 #ifndef BPROC_MOVE_LATENCY_H
 #define BPROC_MOVE_LATENCY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MOVE_LATENCY_MAX_FLAGS 16
@@ -45,7 +46,9 @@ int move_latency_favor_moves(const char *path);
  * the process runs: the fd, or -errno. */
 int move_latency_hold_perf(void);
 
-/* Both, as a daemon starts (logged; failures only slow moves down). */
-void move_latency_prepare(void);
+/* As a daemon starts (logged; failures only slow moves down): the perf
+ * event, and favordynmods unless the configuration says no to it
+ * (favor_moves false: bproc.conf's "favordynmods no"). */
+void move_latency_prepare(bool favor_moves);
 
 #endif
