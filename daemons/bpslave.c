@@ -392,8 +392,7 @@ static void on_home_link(struct loop *loop, int fd, uint32_t events, void *data)
 		return;
 	}
 	if (s->welcomed)
-		pr_info("bpmaster %d connected: it takes the home node's processes back",
-			(int)cred.pid);
+		pr_info("a new bpmaster connected: it takes the home node's processes back");
 	s->master->on_drained = master_link_drained;
 	auth_connect(&s->auth, &s->secret, s->master);
 }

@@ -113,6 +113,7 @@ still_home() {
 	check "$1: it is alive" kill -0 "$hs"
 	check_eq "$1: the process runs on in it, the same task" "$real" "$(real_of "$p")"
 	check "$1: bpstat -p lists it at -1" wait_for 10 at "$p" -1
+	echo "# $1: listed at -1 again $(( ($(date +%s%N) - t0) / 1000000 )) ms after the restart"
 	check_eq "$1: the new master took its ghost back" "$2" \
 		"$(grep -c "ghost $p taken back" /run/bproc/cluster/master.log)"
 	check_eq "$1: the new master traces the ghost" "$(cat /run/bproc/cluster/master.pid)" \
@@ -128,6 +129,7 @@ still_home() {
 		wait_for 5 bash -c "[ \$(grep -c usr1 '$M/home') -gt $n ]"
 }
 
+t0=$(date +%s%N)
 check "bpcluster restart-master (SIGKILL)" bpcluster restart-master
 still_home "restart-master" 1
 check_match "the new master says it took the home slave back" \
@@ -142,6 +144,7 @@ check_match "master-die-moveout: the move from the home node fails with the mast
 	"^[1-9]" "$st${out:+ $out}"
 check_match "master-die-moveout: the master died there" "fault injected: master-die-moveout" \
 	"$(cat /run/bproc/cluster/master.log)"
+t0=$(date +%s%N)
 check "bpcluster restart-master (without the fault)" bpcluster restart-master
 still_home "after master-die-moveout" 3
 
@@ -156,10 +159,16 @@ kill -TERM "$p"
 wait "$p"
 check_eq "SIGTERM through its ghost runs its handler; wait() says 41" "41" "$?"
 
-# Stopping the cluster stops the home node too: nothing of it is left.
+# Stopping the cluster stops the home node too, even one that a master
+# killed for good (not started again) left: nothing of it is left.
 hs=$(home_pid)
 # (Zombies do not count: in a container, pid 1 may never reap them.)
 runs() { local st; st=$(ps -o stat= -p "$1") && [[ $st != Z* ]]; }
+master=$(cat /run/bproc/cluster/master.pid)
+kill -KILL "$master"
+gone() { ! runs "$1"; }
+check "the master killed for good" wait_for 5 gone "$master"
+check "its home slave runs on" runs "$hs"
 check "bpcluster down" bpcluster down
 check_fails "the home slave is gone" runs "$hs"
 check_fails "and /run/bproc/home" test -e /run/bproc/home
