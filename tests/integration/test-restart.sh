@@ -100,6 +100,9 @@ wait_for 5 grep -q . "$M/home"
 check "it moves to node 0" bpmove "$p" 0
 check "and back to the master (its home node)" bpmove "$p" master
 check_eq "bpstat -p: at -1" "-1" "$(node_of "$p")"
+# (Its original on node 0 may take a moment to be reaped there.)
+one_real() { [ "$(real_of "$p" | wc -l)" = 1 ]; }
+check "one real copy of it runs" wait_for 5 one_real
 real=$(real_of "$p")
 hs=$(home_pid)
 check_match "the home slave's pid is in /run/bproc/home/slave.pid" "^[0-9]+$" "$hs"
