@@ -128,7 +128,8 @@ static int watch_signals(struct master *m)
 
 int main(int argc, char **argv)
 {
-	struct master m = { .config_path = DEFAULT_CONFIG, .tcp_fd = -1, .unix_fd = -1 };
+	struct master m = { .config_path = DEFAULT_CONFIG, .tcp_fd = -1, .unix_fd = -1,
+			    .home_pidfd = -1 };
 	char err[512];
 	bool foreground = false;
 	long long next_tick;
@@ -222,7 +223,9 @@ int main(int argc, char **argv)
 	/* After daemon(): a tracer must be the process that stays. */
 	master_ghosts_adopt_scan(&m);
 	master_recover_start();
-	/* After daemon() too: it dies with the process that stays. */
+	/* After the scan: a home slave that a master before us left names
+	 * their processes in its Hello.  After daemon() too: we watch (and
+	 * reap) it from the process that stays. */
 	m.foreground = foreground;
 	master_home_start(&m);
 	next_tick = now_ms() + TICK_MS;

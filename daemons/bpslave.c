@@ -13,8 +13,10 @@
  * or power off (kill its processes, stop).
  *
  * With -m FD it is the master's home node (daemons/master_home.c): bpmaster
- * started it, FD is its link (one end of a socketpair), and it stops when
- * that link goes, since nothing could reach it again.
+ * started it and FD is a unix socket it listens on, in a directory of root's
+ * alone, where bpmaster connects.  When that link goes (bpmaster crashed),
+ * it keeps its processes, as any node, and waits for the next bpmaster to
+ * connect there.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,8 +52,8 @@ static void usage(FILE *f)
 		"Usage: bpslave [-c CONFIG] [-f] [-v] MASTER[:PORT]\n"
 		"The bproc daemon of a node; MASTER is the master's address (port %d by default).\n"
 		"  -c CONFIG  configuration file (a node uses its 'criu' and 'secretfile' keys)\n"
-		"  -m FD      no MASTER: FD is an inherited link to bpmaster, which started us\n"
-		"             as its home node (see docs/migration.md)\n"
+		"  -m FD      no MASTER: FD is an inherited listening unix socket where bpmaster\n"
+		"             connects, which started us as its home node (docs/migration.md)\n"
 		"  -f         stay in the foreground and log to stderr\n"
 		"  -v         verbose (debug) logging\n"
 		"  -h         this help;  -V  version\n",
@@ -221,13 +223,6 @@ static void master_closed(struct conn *conn, void *data)
 	struct slave *s = data;
 
 	s->master = NULL;
-	/* The home node has no way back to its master: it stops. */
-	if (s->home) {
-		if (!s->stopping)
-			pr_warn("the link to bpmaster closed: the home node stops");
-		s->stopping = true;
-		return;
-	}
 	/* No heartbeat on the next link before it is authenticated and we
 	 * are welcomed again: the master refuses the link for it. */
 	s->registered = false;
@@ -240,6 +235,9 @@ static void master_closed(struct conn *conn, void *data)
 	if (!auth_done(&s->auth) && s->auth.started && !s->stopping)
 		pr_warn("the master %s closed the link before it was authenticated: "
 			"do both sides have the same cluster secret?", s->master_text);
+	else if (!s->stopping && s->home)
+		pr_warn("lost bpmaster; the home node keeps its processes and waits for the next "
+			"bpmaster to connect");
 	else if (!s->stopping)
 		pr_warn("lost the master %s; node %d reconnects (the master ends the ghosts of what runs here; it is killed when we are back)",
 			s->master_text, s->node);
@@ -379,8 +377,39 @@ static int load_secret(struct slave *s, const char *configured, char *err, size_
 				errlen);
 }
 
-/* The home node's link: already connected, bpmaster at the other end. */
-static int use_master_fd(struct slave *s, const char *text)
+/* The home node: a bpmaster connected to our socket.  The directory it
+ * is in is root's alone; the link proves the secret, as any. */
+static void on_home_link(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct slave *s = data;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int link = accept4(fd, NULL, NULL, SOCK_CLOEXEC), r;
+
+	(void)events;
+	if (link < 0)
+		return;
+	if (getsockopt(link, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+		pr_warn("home node: a connection not from root refused");
+		close(link);
+		return;
+	}
+	/* Only one master runs: a link of one before it is stale. */
+	if (s->master)
+		conn_close(s->master, "a new bpmaster connected");
+	r = conn_new(loop, link, "master", master_msg, master_closed, s, &s->master);
+	if (r < 0) {
+		pr_err("master link: %s", strerror(-r));
+		return;
+	}
+	if (s->welcomed)
+		pr_info("a new bpmaster connected: it takes the home node's processes back");
+	s->master->on_drained = master_link_drained;
+	auth_connect(&s->auth, &s->secret, s->master);
+}
+
+/* The home node's socket, listening (bpmaster made it; see master_home.c). */
+static int home_listen(struct slave *s, const char *text)
 {
 	long fd;
 	int r;
@@ -389,17 +418,14 @@ static int use_master_fd(struct slave *s, const char *text)
 		fprintf(stderr, "bpslave: -m '%s': not an open file descriptor\n", text);
 		return -EBADF;
 	}
-	/* Not for CRIU, bproc-init or the node's processes: bpmaster must
-	 * see the link close when we die. */
+	/* Not for CRIU, bproc-init or the node's processes; and accept()
+	 * must not block the node when a connection was given up. */
 	fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-	r = conn_new(s->loop, (int)fd, "master", master_msg, master_closed, s, &s->master);
-	if (r < 0) {
-		pr_err("master link: %s", strerror(-r));
-		return r;
-	}
-	s->master->on_drained = master_link_drained;
-	auth_connect(&s->auth, &s->secret, s->master);
-	return 0;
+	fcntl((int)fd, F_SETFL, fcntl((int)fd, F_GETFL) | O_NONBLOCK);
+	r = loop_add(s->loop, (int)fd, EPOLLIN, on_home_link, s);
+	if (r < 0)
+		pr_err("home node socket: %s", strerror(-r));
+	return r;
 }
 
 static void run(struct slave *s)
@@ -479,7 +505,7 @@ int main(int argc, char **argv)
 	/* It logs where bpmaster does: say which slave speaks. */
 	if (s.home)
 		log_init("bpslave-home");
-	s.master_text = master_fd ? "bpmaster (home node link)" : argv[optind];
+	s.master_text = master_fd ? "bpmaster (home node socket)" : argv[optind];
 	s.argv = argv;
 	r = master_fd ? 0 : socket_parse_hostport(s.master_text, CONFIG_DEFAULT_PORT, &s.master_addr);
 	if (r < 0) {
@@ -505,9 +531,9 @@ int main(int argc, char **argv)
 	}
 	if (watch_signals(&s) < 0 || slave_clients_listen(&s) < 0)
 		return 1;
-	if (s.home && use_master_fd(&s, master_fd) < 0)
+	if (s.home && home_listen(&s, master_fd) < 0)
 		return 1;
-	/* The home node stays bpmaster's child: it reaps and restarts it. */
+	/* The home node is not made a daemon: bpmaster made it one. */
 	if (!foreground && s.home)
 		log_to_syslog();
 	else if (!foreground) {

@@ -63,7 +63,10 @@ struct master {
 	bool foreground, verbose; /* -f, -v: passed on to the home slave */
 	struct master_node home; /* not in nodes: bpstat does not list it */
 	pid_t home_pid;         /* its bpslave, 0 while none runs */
-	long long home_restart_ms; /* when to start it again, 0: not due */
+	int home_pidfd;         /* home_pid's pidfd, to learn of its end; -1 */
+	pid_t home_child;       /* home_pid when we started it: ours to reap */
+	bool home_linked;       /* a link to it is open (maybe not proven yet) */
+	long long home_restart_ms; /* when to start it (or connect) again, 0: not due */
 };
 
 /* master_nodes.c */
@@ -78,7 +81,7 @@ struct master_node *master_client_node(struct master *m, int node);
  * for the home node the master's own address on peer's link. */
 struct in_addr master_node_addr_for(struct master *m, const struct master_node *n,
 				    const struct master_node *peer);
-/* Take the home slave's end of a socketpair as its link. */
+/* Take fd, connected to the home slave's socket, as its link. */
 int master_home_link(struct master *m, int fd);
 /* The node settings kept from before a restart, then kept up to date. */
 void master_nodes_load_settings(struct master *m);
@@ -174,9 +177,12 @@ void master_procs_shutdown(void);
 /* pid's command line (argv, NULL-terminated, malloc'd) and comm. */
 char **master_read_cmdline(pid_t pid, char *comm, size_t commlen);
 
-/* master_home.c: start the home slave (again, when it died), stop it. */
+/* master_home.c: take back the home slave a master before us left, or
+ * start one (again, when it died); stop it. */
 void master_home_start(struct master *m);
 void master_home_tick(struct master *m, long long now);
+/* Its link closed (master_nodes.c): connect to it again if it lives. */
+void master_home_link_closed(struct master *m);
 /* A child was reaped: true if it was the home slave. */
 bool master_home_reaped(struct master *m, pid_t pid, int status);
 void master_home_stop(struct master *m);

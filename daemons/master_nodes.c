@@ -10,8 +10,9 @@
  * from then on sends a Heartbeat every heartbeat interval.  A node whose
  * link closes or falls silent for pingtimeout is down.
  *
- * The home node's slave (master_home.c) comes over a socketpair instead:
- * it proves the secret the same way, and is the home node whatever it says.
+ * The home node's slave (master_home.c) is reached over a unix socket of
+ * its own instead: it proves the secret the same way, and is the home node
+ * whatever it says.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,7 +33,7 @@ struct slave_link {
 	struct master *m;
 	struct master_node *node; /* set by Hello */
 	struct in_addr peer;
-	bool home;                /* the home slave's socketpair */
+	bool home;                /* the link to the home slave's socket */
 	struct conn *conn;
 	struct auth auth;
 	long long accepted_ms;
@@ -134,6 +135,8 @@ static void slave_closed(struct conn *conn, void *data)
 		master_held_node_down(link->m, n->node);
 		master_files_node_down(link->m, n->node);
 	}
+	if (link->home)
+		master_home_link_closed(link->m);
 	forget_unproven(link);
 	master_files_client_closed(conn);
 	free(link);

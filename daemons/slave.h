@@ -43,7 +43,7 @@ struct slave {
 	int connect_fd;           /* a connect() in progress, or -1 */
 	long long next_connect_ms;
 	int connect_failures;
-	bool home;                /* the master's home node (-m): no reconnecting */
+	bool home;                /* the master's home node (-m): it waits for bpmaster */
 	bool welcomed;
 	bool registered;   /* welcomed on the current master link */
 	int node;                 /* our node number once welcomed */

@@ -42,6 +42,7 @@
 #include "auth.h"
 #include "bproc.h"
 #include "localnet.h"
+#include "master_home.h"
 #include "nodens.h"
 #include "proc_events.h"
 #include "util.h"
@@ -334,6 +335,12 @@ static int cmd_down(int quiet)
 		stop_process(read_pid(path, "bpslave"), "bpslave");
 	}
 	stop_process(read_pid(CLUSTER_DIR "/master.pid", "bpmaster"), "bpmaster");
+	/* bpmaster stops its home node's slave; one that crashed (or was
+	 * killed) left it running, with its processes, for the next one. */
+	stop_process(read_pid(MASTER_HOME_PIDFILE, "bpslave"), "bpslave");
+	unlink(MASTER_HOME_SOCKET);
+	unlink(MASTER_HOME_PIDFILE);
+	rmdir(MASTER_HOME_DIR);
 	for (int i = 0; i < n; i++) {
 		node_dir(i, dir, sizeof(dir));
 		nodens_destroy(i, dir);
@@ -591,6 +598,8 @@ static int cmd_status(void)
 		       "/master.log\n", (int)pid);
 	else
 		printf("master: bpmaster is NOT running\n");
+	if (read_pid(MASTER_HOME_PIDFILE, "bpslave"))
+		printf("home node: bpslave pid %d\n", (int)read_pid(MASTER_HOME_PIDFILE, "bpslave"));
 	if (pid && bproc_nodelist(&ns) < 0)
 		ns.size = 0;
 	for (int i = 0; i < n; i++) {
