@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -84,12 +85,14 @@ void tcp_nodelay(int fd)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-char proc_state(pid_t pid)
+char proc_state_code(pid_t pid, int *code)
 {
-	char path[64], buf[512], *paren;
+	char path[64], buf[1024], *paren, *save = NULL;
 	ssize_t n;
-	int fd;
+	int fd, field = 3;
 
+	if (code)
+		*code = -1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -101,5 +104,20 @@ char proc_state(pid_t pid)
 	buf[n] = '\0';
 	/* "PID (COMM) STATE ...": the name may hold anything, even ')' */
 	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' ? paren[2] : 0;
+	if (!paren || paren[1] != ' ')
+		return 0;
+	if (!code)
+		return paren[2];
+	for (char *tok = strtok_r(paren + 1, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save), field++)
+		if (field == 52) {
+			*code = atoi(tok);
+			break;
+		}
+	return paren[2];
+}
+
+char proc_state(pid_t pid)
+{
+	return proc_state_code(pid, NULL);
 }

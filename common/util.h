@@ -77,6 +77,10 @@ int read_full(int fd, void *buf, size_t len);
 /* The state letter of pid as /proc/PID/stat gives it ('R', 'S', 'T',
  * 'Z'...), 0 if there is no such process. */
 char proc_state(pid_t pid);
+/* The same, and the task's exit code (field 52 of its stat: the wait
+ * status of a zombie, the signal that stopped a stopped task), -1 if
+ * unreadable. */
+char proc_state_code(pid_t pid, int *code);
 
 /* Turn Nagle's algorithm off on a TCP socket; nothing for other sockets.
  * Our messages are whole frames: held back until the peer's delayed ACK,

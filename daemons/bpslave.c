@@ -552,6 +552,7 @@ int main(int argc, char **argv)
 	}
 	/* Without it the node works, but does not report its children. */
 	slave_procs_init(&s);
+	slave_stops_init(&s);
 	r = slave_move_listen(&s);
 	if (r < 0)
 		pr_warn("cannot listen for moves from other nodes: %s", strerror(-r));
@@ -563,6 +564,7 @@ int main(int argc, char **argv)
 	slave_move_peers_shutdown(&s);
 	slave_moves_shutdown(&s);
 	slave_procs_shutdown(&s);
+	slave_stops_shutdown(&s);
 	slave_pidns_kill(&s);
 	if (s.master)
 		conn_close(s.master, NULL);

@@ -63,35 +63,15 @@ int proc_pidfd_open(pid_t pid)
 	return fd < 0 ? -errno : fd;
 }
 
-/* A zombie's wait() status: field 52 of its stat.  1, or 0 if pid is
- * not a zombie (any more). */
+/* A zombie's wait() status.  1, or 0 if pid is not a zombie (any more). */
 static int zombie_status(pid_t pid, int *status)
 {
-	char path[64], buf[1024], *p, *save = NULL;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	int field = 3;
+	int code;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_state_code(pid, &code) != 'Z' || code < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the name may hold anything */
-	if (!p)
-		return 0;
-	for (char *tok = strtok_r(p + 1, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), field++) {
-		if (field == 3 && strcmp(tok, "Z") != 0)
-			return 0;
-		if (field == 52) {
-			*status = atoi(tok);
-			return 1;
-		}
-	}
-	return 0;
+	*status = code;
+	return 1;
 }
 
 int proc_exit_status(int pidfd, int *status)

@@ -108,6 +108,9 @@ void slave_moves_child_exited(struct slave *s, pid_t pid, int status);
 bool slave_moves_is_ours(struct slave *s, pid_t host_pid);
 /* A non-root process of a moved tree ended (host pid, wait status). */
 void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status);
+/* Tell the master of each stop or continue of a process below the root
+ * of a tree moved here (stop_mirror.h); how many such processes run. */
+int slave_moves_check_stops(struct slave *s);
 /* Polling (no connector): report the members of moved trees that ended. */
 void slave_moves_poll_members(struct slave *s);
 /* Call fn for every child of every process moved here (after lost events). */
@@ -135,6 +138,12 @@ void slave_procs_resend(struct slave *s);
 /* The node's processes are gone (its pid namespace died). */
 void slave_procs_forget(struct slave *s);
 void slave_procs_shutdown(struct slave *s);
+
+/* slave_stops.c: when to look for stops below the roots of moved trees.
+ * watch: there are processes to watch (soon: one was just signalled). */
+int slave_stops_init(struct slave *s);
+void slave_stops_watch(bool soon);
+void slave_stops_shutdown(struct slave *s);
 
 /* For slave_move_out.c: a moved process that runs here (committed). */
 struct restored *slave_restored_find(struct slave *s, pid_t nspid);

@@ -47,6 +47,7 @@
 #include "output_queue.h"
 #include "slave.h"
 #include "slave_tty.h"
+#include "stop_mirror.h"
 #include "util.h"
 
 /* How long the source may take to send its token, once connected. */
@@ -108,6 +109,7 @@ struct member {
 	pid_t host_pid;
 	int pidfd;       /* when polling (slave_procs.c): how it ended; else -1 */
 	bool ended;
+	bool stop_told;  /* its ghost was told it stopped, not yet that it went on */
 };
 
 struct restored {
@@ -1033,6 +1035,8 @@ static void run_copy(struct slave *s, struct restored *r)
 	/* A process that waits for its own move learns it is over, and
 	 * where it is now. */
 	move_wake(r->host_pid, r->wake_fd, 0, NULL);
+	if (members_alive(r))
+		slave_stops_watch(false);
 	pr_info("process %d runs on node %d", r->pid, s->node);
 }
 
@@ -1208,18 +1212,49 @@ static int job_stop_signal(pid_t host, int sig)
 	return SIGSTOP;
 }
 
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
 static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
 		pid_t host = r->pid == sp->pid && !r->ended ? r->host_pid : 0;
+		bool *stop_told = &r->stop_told;
 
 		for (int i = 0; !host && i < r->nmembers; i++)
-			if (r->members[i].pid == sp->pid && !r->members[i].ended)
+			if (r->members[i].pid == sp->pid && !r->members[i].ended) {
 				host = r->members[i].host_pid;
+				stop_told = &r->members[i].stop_told;
+			}
 		if (!host)
 			continue;
 		if (sp->sig > 0 && sp->sig < 65 && kill(host, job_stop_signal(host, sp->sig)) < 0)
 			pr_warn("signal %d to %d: %s", sp->sig, sp->pid, strerror(errno));
+		if (is_stop_signal(sp->sig) && r->committed) {
+			/* The ghost runs (it took this signal), and must stop
+			 * with its real process, even one that was stopped
+			 * already (a SIGCONT sent to the ghost just before is
+			 * dropped by this signal, so it never came here). */
+			int status;
+
+			*stop_told = false;
+			status = stop_mirror_look(host, stop_told);
+			if (status)
+				send_process_status(s, sp->pid, status);
+		}
+		if (sp->sig == SIGCONT && *stop_told && r->committed) {
+			/* The kernel continued the ghost when it was sent
+			 * this: say so now, after the stop we told, or a
+			 * stop that follows within one look (or one report
+			 * of the keeper) would seem no news. */
+			*stop_told = false;
+			send_process_status(s, sp->pid, STOP_MIRROR_CONTINUED);
+		}
+		/* Below the root, a stop or a continue is ours to see. */
+		if (host != r->host_pid && r->committed)
+			slave_stops_watch(true);
 		return 0;
 	}
 	return 0;
@@ -1419,6 +1454,35 @@ void slave_moves_poll_members(struct slave *s)
 				again = true;
 			}
 	}
+}
+
+int slave_moves_check_stops(struct slave *s)
+{
+	int n = 0;
+
+	for (struct restored *r = s->restored; r; r = r->next) {
+		/* Held stopped until the commit: that stop is ours. */
+		if (!r->committed)
+			continue;
+		for (int i = 0; i < r->nmembers; i++) {
+			struct member *m = &r->members[i];
+			int status;
+
+			if (m->ended)
+				continue;
+			n++;
+			/* No master to tell: what it would be told waits. */
+			if (!s->registered)
+				continue;
+			status = stop_mirror_look(m->host_pid, &m->stop_told);
+			if (status == 0)
+				continue;
+			pr_debug("process %d (of the tree of %d) %s", m->pid, r->pid,
+				 WIFSTOPPED(status) ? "stopped" : "continued");
+			send_process_status(s, m->pid, status);
+		}
+	}
+	return n;
 }
 
 /*

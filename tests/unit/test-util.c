@@ -80,3 +80,38 @@ Test(util, proc_state_reads_the_state_letter)
 	cr_assert_eq(waitpid(child, NULL, 0), child);
 	cr_expect_eq(proc_state(child), 0, "gone");
 }
+
+Test(util, proc_state_code_reads_the_stop_signal_and_the_zombie_status)
+{
+	pid_t child = fork();
+	int code;
+
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		/* A group of its own, with its parent outside it in the same
+		 * session: not orphaned, so SIGTSTP stops it. */
+		setpgid(0, 0);
+		pause();
+		_exit(0);
+	}
+	setpgid(child, child); /* whichever of us comes first */
+	cr_expect_eq(proc_state_code(getpid(), &code), 'R');
+	cr_expect_geq(code, 0, "read");
+	cr_assert_eq(kill(child, SIGTSTP), 0);
+	for (int i = 0; i < 200 && proc_state(child) != 'T'; i++)
+		usleep(5000);
+	cr_expect_eq(proc_state_code(child, &code), 'T');
+	cr_expect_eq(code, SIGTSTP, "stopped by SIGTSTP: %d", code);
+	cr_assert_eq(kill(child, SIGCONT), 0);
+	for (int i = 0; i < 200 && proc_state(child) != 'S'; i++)
+		usleep(5000);
+	cr_expect_eq(proc_state_code(child, &code), 'S', "back in pause()");
+	cr_assert_eq(kill(child, SIGTERM), 0);
+	for (int i = 0; i < 200 && proc_state(child) != 'Z'; i++)
+		usleep(5000);
+	cr_expect_eq(proc_state_code(child, &code), 'Z');
+	cr_expect(WIFSIGNALED(code) && WTERMSIG(code) == SIGTERM, "its wait status: 0x%x", code);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	cr_expect_eq(proc_state_code(child, &code), 0, "gone");
+	cr_expect_eq(code, -1);
+}
