@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -58,6 +59,39 @@ int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
+ssize_t read_upto(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, (char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int read_text_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read_upto(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	buf[n] = '\0';
+	return 0;
+}
+
 int parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
@@ -88,20 +122,13 @@ void tcp_nodelay(int fd)
 char proc_state_code(pid_t pid, int *code)
 {
 	char path[64], buf[1024], *paren, *save = NULL;
-	ssize_t n;
-	int fd, field = 3;
+	int field = 3;
 
 	if (code)
 		*code = -1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_text_file(path, buf, sizeof(buf)) < 0 || !buf[0])
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	/* "PID (COMM) STATE ...": the name may hold anything, even ')' */
 	paren = strrchr(buf, ')');
 	if (!paren || paren[1] != ' ')

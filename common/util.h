@@ -73,6 +73,12 @@ long long now_ms(void);
  * -EPIPE on end of file before len bytes. */
 int write_full(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
+/* Read up to len bytes, stopping early only at end of file: how many, or
+ * -errno. */
+ssize_t read_upto(int fd, void *buf, size_t len);
+/* A small file (of /proc, of a cgroup) into buf as a string, cut to
+ * len - 1 bytes: 0 or -errno. */
+int read_text_file(const char *path, char *buf, size_t len);
 
 /* The state letter of pid as /proc/PID/stat gives it ('R', 'S', 'T',
  * 'Z'...), 0 if there is no such process. */

@@ -86,25 +86,6 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Read len bytes, fewer only at end of file: the count, or -errno. */
-static ssize_t read_upto(int fd, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = read(fd, (char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /* Check every entry's framing, decode the first. */
 static int pstree_load(int dfd, const char *dir, struct pstree *pt, char *err, size_t errlen)
 {

@@ -137,29 +137,6 @@ uint64_t memory_parse_oom_kills(const char *text)
 	return find_number(text, "oom_kill", &n) == 0 ? (uint64_t)n : 0;
 }
 
-/* A small file (of /proc or a cgroup) into buf.  0 or -errno. */
-static int read_text(const char *path, char *buf, size_t len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t got = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (got < len - 1) {
-		ssize_t n = read(fd, buf + got, len - 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	return 0;
-}
-
 static int write_text(const char *path, const char *text)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -178,7 +155,7 @@ uint64_t memory_of_tree(const pid_t *pids, int n)
 		uint64_t bytes;
 
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)pids[i]);
-		if (read_text(path, text, sizeof(text)) == 0 && memory_parse_process(text, &bytes) == 0)
+		if (read_text_file(path, text, sizeof(text)) == 0 && memory_parse_process(text, &bytes) == 0)
 			total += bytes;
 	}
 	return total;
@@ -214,7 +191,7 @@ static int memory_hierarchy(char *buf, size_t len, bool *v1)
 
 			snprintf(path, sizeof(path), "%s/cgroup.controllers", mountpoint);
 			text[0] = '\0';
-			read_text(path, text, sizeof(text));
+			read_text_file(path, text, sizeof(text));
 			text[strcspn(text, "\n")] = '\0';
 			if (!has_word(text, text + strlen(text), "memory", ' '))
 				continue;
@@ -235,7 +212,7 @@ static int own_memory_cgroup(char *buf, size_t len, bool *v1)
 	int r = memory_hierarchy(root, sizeof(root), v1);
 
 	if (r == 0)
-		r = read_text("/proc/self/cgroup", text, sizeof(text));
+		r = read_text_file("/proc/self/cgroup", text, sizeof(text));
 	if (r == 0)
 		r = memory_parse_cgroup(text, *v1, sub, sizeof(sub));
 	if (r < 0)
@@ -252,11 +229,11 @@ static uint64_t cgroup_room(const char *dir, bool v1)
 	uint64_t limit, usage;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, v1 ? "memory.limit_in_bytes" : "memory.max");
-	if (read_text(path, text, sizeof(text)) < 0 || memory_parse_limit(text, &limit) < 0 ||
+	if (read_text_file(path, text, sizeof(text)) < 0 || memory_parse_limit(text, &limit) < 0 ||
 	    limit == MEMORY_UNLIMITED)
 		return MEMORY_UNLIMITED;
 	snprintf(path, sizeof(path), "%s/%s", dir, v1 ? "memory.usage_in_bytes" : "memory.current");
-	if (read_text(path, text, sizeof(text)) < 0 || memory_parse_limit(text, &usage) < 0 ||
+	if (read_text_file(path, text, sizeof(text)) < 0 || memory_parse_limit(text, &usage) < 0 ||
 	    usage == MEMORY_UNLIMITED)
 		return MEMORY_UNLIMITED;
 	return usage >= limit ? 0 : limit - usage;
@@ -266,7 +243,7 @@ int memory_room(uint64_t *bytes, bool *by_cgroup)
 {
 	char text[8192], dir[PATH_MAX], root[PATH_MAX];
 	bool v1;
-	int r = read_text("/proc/meminfo", text, sizeof(text));
+	int r = read_text_file("/proc/meminfo", text, sizeof(text));
 
 	if (r == 0)
 		r = memory_parse_meminfo(text, bytes);
@@ -347,7 +324,7 @@ uint64_t memory_cage_oom_kills(const struct memory_cage *c)
 	if (!c->path[0])
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", c->path, c->v1 ? "memory.oom_control" : "memory.events");
-	if (read_text(path, text, sizeof(text)) < 0)
+	if (read_text_file(path, text, sizeof(text)) < 0)
 		return 0;
 	return memory_parse_oom_kills(text);
 }
@@ -394,7 +371,7 @@ void memory_cage_release(struct memory_cage *c, bool kill_all)
 		char text[4096], *p, *next;
 		bool any = false;
 
-		if (read_text(procs, text, sizeof(text)) < 0)
+		if (read_text_file(procs, text, sizeof(text)) < 0)
 			break;
 		for (p = text; *p; p = next) {
 			long pid;

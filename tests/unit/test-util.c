@@ -3,6 +3,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -114,4 +115,23 @@ Test(util, proc_state_code_reads_the_stop_signal_and_the_zombie_status)
 	cr_assert_eq(waitpid(child, NULL, 0), child);
 	cr_expect_eq(proc_state_code(child, &code), 0, "gone");
 	cr_expect_eq(code, -1);
+}
+
+Test(util, read_text_file)
+{
+	char path[] = "/tmp/bproc-test-util-XXXXXX", buf[8];
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write_full(fd, "0123456789\n", 11), 0);
+	close(fd);
+	cr_expect_eq(read_text_file(path, buf, sizeof(buf)), 0);
+	cr_expect_str_eq(buf, "0123456", "cut to the buffer, ended");
+	cr_expect_eq(read_text_file(path, buf, 2), 0);
+	cr_expect_str_eq(buf, "0");
+	unlink(path);
+	cr_expect_eq(read_text_file(path, buf, sizeof(buf)), -ENOENT);
+	fd = open("/dev/null", O_RDONLY);
+	cr_expect_eq(read_upto(fd, buf, sizeof(buf)), 0, "end of file at once");
+	close(fd);
 }
