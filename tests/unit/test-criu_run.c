@@ -161,6 +161,21 @@ static char state_of(pid_t pid)
 	return st;
 }
 
+/* A test's end: its freezer, its subject and node init killed and
+ * reaped, its image directory removed. */
+static void end_test(struct freezer *f, pid_t subject, pid_t init, const char *dir)
+{
+	char cmd[128];
+
+	freezer_release(f);
+	kill(subject, SIGKILL);
+	waitpid(subject, NULL, 0);
+	kill(init, SIGKILL);
+	waitpid(init, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
 Test(criu_run, dump_frozen_and_restore_in_a_node_namespace_with_the_same_pid)
 {
 	char dir[] = "/tmp/bproc-test-criu-XXXXXX", err[512] = "", name[64], nspath[64];
@@ -219,17 +234,7 @@ Test(criu_run, dump_frozen_and_restore_in_a_node_namespace_with_the_same_pid)
 
 	/* The original is still frozen, untouched, in our cgroup. */
 	cr_expect_eq(state_of(subject) == 'S' || state_of(subject) == 'D', 1);
-	freezer_release(&f);
-	kill(subject, SIGKILL);
-	waitpid(subject, NULL, 0);
-	kill(init, SIGKILL);
-	waitpid(init, NULL, 0);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		cr_expect_eq(system(cmd), 0);
-	}
+	end_test(&f, subject, init, dir);
 }
 
 /*
@@ -317,17 +322,7 @@ Test(criu_run, a_restore_over_its_memory_limit_fails_and_leaves_nothing)
 	cr_expect_gt(restored, 0);
 	if (restored > 0)
 		kill(restored, SIGKILL);
-	freezer_release(&f);
-	kill(subject, SIGKILL);
-	waitpid(subject, NULL, 0);
-	kill(init, SIGKILL);
-	waitpid(init, NULL, 0);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		cr_expect_eq(system(cmd), 0);
-	}
+	end_test(&f, subject, init, dir);
 }
 
 Test(criu_run, dump_of_a_missing_process_fails_clearly)
