@@ -33,7 +33,8 @@ trap cleanup EXIT
 
 # A process that keeps a buffer and, on SIGUSR1, says whether it is intact
 # and on which host it runs.
-prog='
+# (prog_report: all of it but its loop.)
+prog_report='
 import hashlib, os, signal, sys, time
 data = bytearray(os.urandom(int(sys.argv[1])))
 before = hashlib.sha256(data).digest()
@@ -42,6 +43,8 @@ def report(sig, frame):
     host = open("/proc/sys/kernel/hostname").read().strip()
     print("alive", ok, host, flush=True)
 signal.signal(signal.SIGUSR1, report)
+'
+prog="$prog_report"'
 while True:
     time.sleep(0.05)
 '
@@ -70,12 +73,15 @@ node_clean() {
 # How many processes have pid $1 in their own namespace: the ghost and
 # one real process, never two.
 holders() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | wc -l; }
-slave1_with() {
-	bpcluster kill-slave 1 >/dev/null 2>&1
-	wait_for 10 node_is 1 down
-	BPROC_FAULT=$1 bpcluster start-slave 1 >/dev/null
-	wait_for 10 node_is 1 up
+# Node $1's slave started again, with the fault point $2 ("": none).
+slave_with() {
+	bpcluster kill-slave "$1" >/dev/null 2>&1
+	wait_for 10 node_is "$1" down
+	BPROC_FAULT=$2 bpcluster start-slave "$1" >/dev/null
+	wait_for 10 node_is "$1" up
 }
+slave0_with() { slave_with 0 "$1"; }
+slave1_with() { slave_with 1 "$1"; }
 # It answers from node $2, whole, and is held by its ghost and one process.
 whole_on() {
 	local n
@@ -85,12 +91,6 @@ whole_on() {
 		[ "$(holders "${!1}")" = 2 ] && bpstat -p | grep -q "^${!1}	$2$"
 }
 size_of() { if [ "$1" = small ]; then echo $((256 << 10)); else echo $((24 << 20)); fi; }
-slave0_with() {
-	bpcluster kill-slave 0 >/dev/null 2>&1
-	wait_for 10 node_is 0 down
-	BPROC_FAULT=$1 bpcluster start-slave 0 >/dev/null
-	wait_for 10 node_is 0 up
-}
 # Thawed, out of the move's cgroup; and no node keeps an image of it.
 src_clean() {
 	local r
