@@ -7,6 +7,8 @@ enum held_fate held_copy_fate(const struct held_facts *f)
 {
 	if (!f->orphan)
 		return HELD_DROP;
+	if (f->from_master)
+		return f->half_made ? HELD_RUN : HELD_DROP;
 	if (f->source_registered || f->claims_over)
 		return HELD_RUN;
 	return HELD_WAIT;

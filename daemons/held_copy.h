@@ -20,6 +20,13 @@
  *     anything it still runs is killed when it registers) -> run the copy;
  *   - otherwise                                           -> wait.
  *
+ * A copy from the master itself (S is BPROC_NODE_MASTER) is the process
+ * only if the master died once its original was turning into the ghost
+ * (the execve under way, master_recover.c): then the ghost is one a
+ * master before us left, noted half made for this node -> run; otherwise
+ * the new master thawed the original, or the process is gone -> drop
+ * (never two: in doubt, drop).
+ *
  * Pure, so it can be tested without a cluster (tests/unit/test-held_copy.c);
  * daemons/master_held.c gathers the facts and acts.
  */
@@ -44,6 +51,10 @@ struct held_facts {
 	/* The time nodes have to claim their processes after a master
 	 * restart is over. */
 	bool claims_over;
+	/* From the master itself: its original was found half made into
+	 * the ghost, whose copy this node was to run. */
+	bool from_master;
+	bool half_made;
 };
 
 enum held_fate held_copy_fate(const struct held_facts *f);

@@ -112,6 +112,9 @@ void master_held_claimed(struct master *m, int node, Bproc__HeldCopy *const *hel
 void master_held_decide(struct master *m, long long now);
 void master_held_node_down(struct master *m, int node);
 void master_held_shutdown(void);
+/* A ghost a master before us left half made (master_recover.c), whose
+ * copy node should hold: it runs when node says so. */
+int master_held_half_made(pid_t pid, int node);
 
 /* master_moves.c */
 /* Move pid to node for the asker (client, request id; client NULL: the

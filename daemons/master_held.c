@@ -14,12 +14,23 @@
  * then its node is told (HeldCopyVerdict): run, with its ghost (and those
  * of its tree) taken back for N, or drop.
  *
+ * A copy from the master itself is held too (slave_moves.c): a master
+ * that died once its original was turning into the ghost (the execve
+ * under way) left a ghost and no original.  The next master notes such a
+ * half-made ghost with the node its copy went to (master_recover.c:
+ * master_held_half_made); that node's held copy runs, the ghost taken back
+ * for it; a copy of an original the new master thawed is dropped.  A node
+ * that registers without the copy it was to hold has the half-made ghost
+ * ended at once as killed: the process is lost with its copy.
+ *
  * A master that did not restart has no orphan ghosts: a copy held by a
  * node whose link broke (N's link cut, its commit lost with it) is always
  * dropped; the master took N for down and ended its processes' ghosts as
  * killed, or aborted the move and S thawed its original.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +50,67 @@ struct held {
 };
 
 static struct held *helds;
+
+/* Ghosts a master before us left half made (master_recover.c), each with
+ * the node that should hold the copy. */
+struct half_made {
+	pid_t pid;
+	int node;
+	struct half_made *next;
+};
+
+static struct half_made *half_mades;
+
+static struct half_made **find_half_made(pid_t pid, int node)
+{
+	for (struct half_made **p = &half_mades; *p; p = &(*p)->next)
+		if ((*p)->pid == pid && (*p)->node == node)
+			return p;
+	return NULL;
+}
+
+static void half_made_forget(struct half_made **p)
+{
+	struct half_made *hm = *p;
+
+	*p = hm->next;
+	free(hm);
+}
+
+int master_held_half_made(pid_t pid, int node)
+{
+	struct half_made *hm = calloc(1, sizeof(*hm));
+
+	if (!hm)
+		return -ENOMEM;
+	hm->pid = pid;
+	hm->node = node;
+	hm->next = half_mades;
+	half_mades = hm;
+	return 0;
+}
+
+/* node registered holding none of the half-made ghosts' copies it was to
+ * hold: those processes are lost (the slave killed the copy, or never had
+ * it); their ghosts end as killed now, not when the claims are over. */
+static void half_made_unheld(int node, Bproc__HeldCopy *const *held, size_t n)
+{
+	for (struct half_made **p = &half_mades; *p;) {
+		bool holds = false;
+
+		for (size_t i = 0; i < n && !holds; i++)
+			holds = held[i]->pid == (*p)->pid && held[i]->source == BPROC_NODE_MASTER;
+		if ((*p)->node != node || holds) {
+			p = &(*p)->next;
+			continue;
+		}
+		kill((*p)->pid, SIGKILL);
+		pr_warn("process %d: a master before us died having made its ghost but before its "
+			"copy was let run, and node %d holds no copy: ended as killed",
+			(*p)->pid, node);
+		half_made_forget(p);
+	}
+}
 
 static void held_free(struct held *h)
 {
@@ -64,10 +136,13 @@ static void send_verdict(struct master *m, int node, pid_t pid, bool run)
 static enum held_fate fate_of(struct master *m, const struct held *h, long long now)
 {
 	struct master_node *src = master_find_node(m, h->source);
+	bool from_master = h->source == BPROC_NODE_MASTER;
 	struct held_facts f = {
 		.orphan = master_ghost_orphaned(h->pid),
-		.source_registered = src && src->conn,
+		.source_registered = from_master || (src && src->conn),
 		.claims_over = master_ghosts_claims_over(now),
+		.from_master = from_master,
+		.half_made = from_master && find_half_made(h->pid, h->node),
 	};
 
 	return held_copy_fate(&f);
@@ -84,8 +159,29 @@ static bool take_back(struct master *m, const struct held *h)
 	return true;
 }
 
+static const char *from_where(int source, char *buf, size_t len)
+{
+	if (source == BPROC_NODE_MASTER)
+		return "the master's move";
+	snprintf(buf, len, "node %d's move", source);
+	return buf;
+}
+
+static const char *drop_reason(const struct held *h, enum held_fate fate)
+{
+	if (fate == HELD_RUN)
+		return "its ghost is gone";
+	if (master_ghost_exists(h->pid))
+		return "it runs elsewhere";
+	if (h->source == BPROC_NODE_MASTER && !master_ghost_orphaned(h->pid))
+		return "no ghost of it was left half made: its original runs on here, or is gone";
+	return "it has no ghost";
+}
+
 void master_held_decide(struct master *m, long long now)
 {
+	char source_name[32];
+
 	for (struct held **p = &helds; *p;) {
 		struct held *h = *p;
 		enum held_fate fate = fate_of(m, h, now);
@@ -97,22 +193,43 @@ void master_held_decide(struct master *m, long long now)
 		*p = h->next;
 		if (fate == HELD_RUN && take_back(m, h)) {
 			struct master_node *src = master_find_node(m, h->source);
+			struct half_made **hm = find_half_made(h->pid, h->node);
 
-			pr_warn("process %d: its move from node %d to node %d was never committed on node %d; "
-				"its copy there runs (node %d %s)",
-				h->pid, h->source, h->node, h->node, h->source,
-				src && src->conn ? "is back without it: it committed" :
-						   "did not claim it in time: down");
+			if (hm) {
+				half_made_forget(hm);
+				pr_warn("process %d: a master before us died making its ghost, before "
+					"the commit; the copy node %d holds runs, its ghost taken back",
+					h->pid, h->node);
+			} else {
+				pr_warn("process %d: its move from node %d to node %d was never committed on node %d; "
+					"its copy there runs (node %d %s)",
+					h->pid, h->source, h->node, h->node, h->source,
+					src && src->conn ? "is back without it: it committed" :
+							   "did not claim it in time: down");
+			}
 			send_verdict(m, h->node, h->pid, true);
 		} else {
-			pr_info("process %d: the copy node %d holds from node %d's move is dropped "
-				"(%s)", h->pid, h->node, h->source,
-				fate == HELD_RUN ? "its ghost is gone" :
-				master_ghost_exists(h->pid) ? "it runs elsewhere" : "it has no ghost");
+			struct half_made **hm = find_half_made(h->pid, h->node);
+
+			pr_info("process %d: the copy node %d holds from %s is dropped (%s)", h->pid,
+				h->node, from_where(h->source, source_name, sizeof(source_name)),
+				drop_reason(h, fate));
 			send_verdict(m, h->node, h->pid, false);
+			/* A half-made ghost we could not take back: no copy is
+			 * left for it to stand for. */
+			if (hm) {
+				kill(h->pid, SIGKILL);
+				pr_warn("process %d: its half-made ghost cannot be taken back: ended as killed",
+					h->pid);
+				half_made_forget(hm);
+			}
 		}
 		held_free(h);
 	}
+	/* Unclaimed, their ghosts end as killed with the other orphans. */
+	if (master_ghosts_claims_over(now))
+		while (half_mades)
+			half_made_forget(&half_mades);
 }
 
 void master_held_claimed(struct master *m, int node, Bproc__HeldCopy *const *held, size_t n)
@@ -145,6 +262,7 @@ void master_held_claimed(struct master *m, int node, Bproc__HeldCopy *const *hel
 		pr_info("node %d holds a frozen copy of %d, from node %d, whose commit never came",
 			node, h->pid, h->source);
 	}
+	half_made_unheld(node, held, n);
 }
 
 /* Its node is gone: it claims them again when it is back. */
@@ -165,6 +283,8 @@ void master_held_node_down(struct master *m, int node)
 
 void master_held_shutdown(void)
 {
+	while (half_mades)
+		half_made_forget(&half_mades);
 	while (helds) {
 		struct held *h = helds;
 

@@ -785,6 +785,20 @@ static void note_wake_pipe(struct move *mv)
 			strerror(-r));
 }
 
+/* Where its copy goes, for a master after us that finds the ghost half
+ * made: that node holds the copy (master_recover.c, master_held.c). */
+static void note_target(struct move *mv)
+{
+	char node[16];
+	int r;
+
+	snprintf(node, sizeof(node), "%d", mv->node);
+	r = freezer_note(&mv->freezer, "to", node);
+	if (r < 0)
+		pr_warn("process %d: cannot note its target node on its cgroup: %s", (int)mv->pid,
+			strerror(-r));
+}
+
 /* Freeze the process and its descendants, silently (migrate/freezer.c). */
 static int move_freeze(struct move *mv, char *err, size_t errlen)
 {
@@ -812,6 +826,7 @@ static int move_freeze(struct move *mv, char *err, size_t errlen)
 		return r;
 	}
 	note_wake_pipe(mv);
+	note_target(mv);
 	/* A pipe between the root and another process of the tree (a shell's
 	 * process substitution, say) moves whole: it is not forwarded. */
 	for (int i = 0; i < mv->npipes;) {

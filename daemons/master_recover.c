@@ -14,13 +14,15 @@
  * process out of the cgroup, thawed and traced: the kernel let it go on
  * when its tracer died.  Until its registers were set for the injected
  * execve it runs on unharmed, as above; after, it ran the execve itself
- * and is a ghost whose copy was never let run (the slave killed the copy
- * it held for the commit when the link broke).  The cgroup still names it
- * (its notes stay when it leaves), and says whether the commit was sent
- * (freezer_mark_committed, for every move before its commit): such a
- * half-made ghost is ended at once as killed, which its parent sees as for
- * a process whose node went down; it is not left for the 30 s in which
- * ghosts wait for a node to claim them (master_moves.c).
+ * and is a ghost whose copy was never let run.  The cgroup still names it
+ * (its notes stay when it leaves), says whether the commit was sent
+ * (freezer_mark_committed, for every move before its commit) and to which
+ * node the copy went: that node held its copy frozen when its master link
+ * dropped, and the ghost waits for it to say so (master_held.c), which
+ * lets the copy run with the ghost taken back.  A node back without it
+ * (or a cgroup that does not say which) has the half-made ghost ended at
+ * once as killed, which its parent sees as for a process whose node went
+ * down.
  *
  * A process that waits for its own move (bproc_move(), each child of a
  * bpsh on many nodes) reads its wake pipe, which only the master writes:
@@ -140,6 +142,18 @@ static void wake_failed(const char *path, pid_t pid)
 			  "the master died during the move; the process stays where it was");
 }
 
+/* The node the move took it to (master_moves.c: note_target), or -1. */
+static int noted_target(const char *path)
+{
+	char note[16];
+	long node;
+
+	if (freezer_read_note(path, "to", note, sizeof(note)) <= 0 ||
+	    parse_long(note, 0, 0x7fffffff, &node) < 0)
+		return -1;
+	return (int)node;
+}
+
 static bool in_cgroup(const struct freezer *f, pid_t pid)
 {
 	for (int i = 0; i < f->npids; i++)
@@ -149,7 +163,7 @@ static bool in_cgroup(const struct freezer *f, pid_t pid)
 }
 
 /* One the move took out of the cgroup to make its ghost. */
-static void recover_ghost_making(const char *path, pid_t pid, bool committed)
+static void recover_ghost_making(const char *path, pid_t pid, bool committed, int target)
 {
 	if (kill(pid, 0) < 0)
 		return;
@@ -165,9 +179,18 @@ static void recover_ghost_making(const char *path, pid_t pid, bool committed)
 	/* Committed: its copy runs, and its node claims it. */
 	if (committed)
 		return;
+	/* Its original is gone; the copy it was moving to, held frozen by
+	 * its node, is the process now: that node says so when it
+	 * registers (Hello.held), and master_held.c lets it run. */
+	if (target >= 0 && master_held_half_made(pid, target) == 0) {
+		pr_warn("process %d: a master before us died having made its ghost but before its "
+			"copy was let run: waiting for node %d's held copy",
+			pid, target);
+		return;
+	}
 	kill(pid, SIGKILL);
 	pr_warn("process %d: a master before us died having made its ghost but before its copy "
-		"was let run (the node killed it): ended as killed",
+		"was let run (its node is unknown): ended as killed",
 		pid);
 }
 
@@ -209,7 +232,7 @@ static void recover_cgroup(const char *path)
 	n = freezer_noted_pids(path, noted, FREEZER_MAX_PIDS);
 	for (int i = 0; i < n; i++)
 		if (!in_cgroup(&f, noted[i]))
-			recover_ghost_making(path, noted[i], committed);
+			recover_ghost_making(path, noted[i], committed, noted_target(path));
 	freezer_release(&f);
 }
 

@@ -11,9 +11,9 @@
  * pid, stopped; MoveCommit lets it run or kills it.  Exits are learnt from
  * the node's init, which reaps the restored processes (slave_pidns.c).
  *
- * If the master link drops before the commit, a copy from the master is
- * killed (the master thaws its original, master_recover.c), but one from
- * another node is held frozen: its source may have committed already.
+ * If the master link drops before the commit, the copy is held frozen:
+ * from another node, its source may have committed already; from the
+ * master, the master may have died making the ghost (its original gone).
  * The next master says whether it runs (Hello.held, HeldCopyVerdict;
  * daemons/master_held.c).
  */
@@ -121,9 +121,10 @@ struct restored {
 	int end_status;  /* how, if before the commit: told once committed */
 	uint64_t move_id;
 	bool committed;
-	/* From another node (MoveExpect.source): if the master link drops
-	 * before the commit, the copy is held frozen (held) until the next
-	 * master says whether it runs (HeldCopyVerdict, master_held.c). */
+	/* If the master link drops before the commit, the copy is held
+	 * frozen (held) until the next master says whether it runs
+	 * (HeldCopyVerdict, master_held.c).  source: the node it came from
+	 * (MoveExpect.source), or BPROC_NODE_MASTER. */
 	bool from_node;
 	int source;
 	bool held;
@@ -965,7 +966,7 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req,
 	r->host_pid = host;
 	r->move_id = req->move_id;
 	r->from_node = from_node;
-	r->source = source;
+	r->source = from_node ? source : BPROC_NODE_MASTER;
 	r->wake_fd = req->has_wake_fd ? req->wake_fd : -1;
 	r->next = s->restored;
 	s->restored = r;
@@ -1116,8 +1117,8 @@ static int on_held_copy_verdict(struct slave *s, const Bproc__HeldCopyVerdict *v
 			kill_copy(s, r);
 			return 0;
 		}
-		pr_warn("process %d: the master lets the copy held from node %d run (node %d does not run it)",
-			r->pid, r->source, r->source);
+		pr_warn("process %d: the master lets the copy held from node %d run (its source does not run it)",
+			r->pid, r->source);
 		/* As a copy taken back: its output flows (what waited first). */
 		r->out_paused = false;
 		watch_output(s, r, true);
@@ -1597,19 +1598,29 @@ void slave_moves_master_lost(struct slave *s)
 		next = r->next;
 		if (r->committed || r->held)
 			continue;
-		if (r->from_node) {
-			/* Its source may have committed already (killed its
-			 * original): killing this would lose the process.  The
-			 * next master decides (Hello.held, master_held.c). */
-			r->held = true;
-			pr_warn("move %llu: the master link dropped before the commit; the copy of %d from node %d is held frozen for the master to decide",
-				(unsigned long long)r->move_id, r->pid, r->source);
+		/* From the master, one that waits for its own move (a launch's
+		 * copies, a bproc_move()): killed, as before; the master wakes
+		 * its original with the failure (master_recover.c).  Held, a
+		 * launch's copies outlived the SIGKILL of the verdict that
+		 * dropped them (stopped, nothing pending: not understood). */
+		if (!r->from_node && r->wake_fd >= 0) {
+			pr_info("move %llu aborted with the master link: copy of %d killed",
+				(unsigned long long)r->move_id, r->pid);
+			kill_copy(s, r);
 			continue;
 		}
-		/* From the master: it thaws its original (master_recover.c). */
-		pr_info("move %llu aborted with the master link: copy of %d killed",
-			(unsigned long long)r->move_id, r->pid);
-		kill_copy(s, r);
+		/* Its source may have committed already (killed its original),
+		 * or the master died turning its original into the ghost:
+		 * killing this would lose the process.  The next master
+		 * decides (Hello.held, master_held.c); it drops the copy of an
+		 * original it thawed. */
+		r->held = true;
+		if (r->from_node)
+			pr_warn("move %llu: the master link dropped before the commit; the copy of %d from node %d is held frozen for the master to decide",
+				(unsigned long long)r->move_id, r->pid, r->source);
+		else
+			pr_warn("move %llu: the master link dropped before the commit; the copy of %d from the master is held frozen for the master to decide",
+				(unsigned long long)r->move_id, r->pid);
 	}
 	/* The others run on; what they write waits in their pipes (they
 	 * block when those are full) for a master that takes them back. */

@@ -47,6 +47,33 @@ Test(held_copy, otherwise_waits)
 	cr_assert_eq(fate(true, false, false), HELD_WAIT);
 }
 
+static enum held_fate fate_from_master(bool orphan, bool half_made, bool claims_over)
+{
+	struct held_facts f = {
+		.orphan = orphan,
+		.source_registered = true,
+		.claims_over = claims_over,
+		.from_master = true,
+		.half_made = half_made,
+	};
+
+	return held_copy_fate(&f);
+}
+
+/* From the master: it runs only where the master died with its original
+ * half made into the ghost (the ghost is an orphan and noted so); an
+ * original the new master thawed, or one with no ghost, keeps the copy
+ * from running (never two); it never waits. */
+Test(held_copy, from_master_runs_only_for_a_half_made_ghost)
+{
+	for (int over = 0; over < 2; over++) {
+		cr_assert_eq(fate_from_master(true, true, over), HELD_RUN, "over %d", over);
+		cr_assert_eq(fate_from_master(true, false, over), HELD_DROP, "over %d", over);
+		cr_assert_eq(fate_from_master(false, true, over), HELD_DROP, "over %d", over);
+		cr_assert_eq(fate_from_master(false, false, over), HELD_DROP, "over %d", over);
+	}
+}
+
 Test(held_copy, names)
 {
 	cr_assert_str_eq(held_fate_name(HELD_WAIT), "wait");
