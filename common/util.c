@@ -3,8 +3,10 @@
  */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,4 +149,75 @@ char proc_state_code(pid_t pid, int *code)
 char proc_state(pid_t pid)
 {
 	return proc_state_code(pid, NULL);
+}
+
+bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* State, parent, group and session of pid from its /proc stat. */
+static int proc_ids(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp, pid_t *sid)
+{
+	char path[64], buf[1024], *paren;
+	int ppid_i, pgrp_i, sid_i;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	if (!paren || sscanf(paren + 1, " %c %d %d %d", state, &ppid_i, &pgrp_i, &sid_i) != 4)
+		return -EIO;
+	*ppid = ppid_i;
+	*pgrp = pgrp_i;
+	*sid = sid_i;
+	return 0;
+}
+
+pid_t proc_parent(pid_t pid)
+{
+	pid_t ppid, pgrp, sid;
+	char state;
+	int r = proc_ids(pid, &state, &ppid, &pgrp, &sid);
+
+	return r < 0 ? r : ppid;
+}
+
+int proc_group_orphaned(pid_t pid)
+{
+	pid_t ppid, pgrp, sid;
+	struct dirent *d;
+	DIR *dir;
+	char state;
+	bool held = false; /* a member's parent holds the group in its session */
+	int r = proc_ids(pid, &state, &ppid, &pgrp, &sid);
+
+	if (r < 0)
+		return r;
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while (!held && (d = readdir(dir))) {
+		pid_t p = atoi(d->d_name), pp, g, s, parent_g, parent_s, unused;
+		char st, parent_st;
+
+		if (p <= 0 || proc_ids(p, &st, &pp, &g, &s) < 0 || g != pgrp)
+			continue;
+		/* As the kernel: a zombie, or a child of init, does not count. */
+		if (st == 'Z' || st == 'X' || pp <= 1)
+			continue;
+		if (proc_ids(pp, &parent_st, &unused, &parent_g, &parent_s) < 0)
+			continue;
+		held = parent_g != pgrp && parent_s == sid;
+	}
+	closedir(dir);
+	return held ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 #define BPROC_UTIL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <stdlib.h>
@@ -87,6 +88,17 @@ char proc_state(pid_t pid);
  * status of a zombie, the signal that stopped a stopped task), -1 if
  * unreadable. */
 char proc_state_code(pid_t pid, int *code);
+
+/* The parent of pid as /proc/PID/stat gives it, -errno if unreadable. */
+pid_t proc_parent(pid_t pid);
+
+/* SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: a signal whose default action stops. */
+bool is_stop_signal(int sig);
+/* Whether pid's process group is orphaned as the kernel means it: no live
+ * member has its parent in another group of the same session (the kernel
+ * then drops a SIGTSTP, SIGTTIN or SIGTTOU whose action is to stop).
+ * 1 or 0, -errno if pid's /proc cannot be read. */
+int proc_group_orphaned(pid_t pid);
 
 /* Turn Nagle's algorithm off on a TCP socket; nothing for other sockets.
  * Our messages are whole frames: held back until the peer's delayed ACK,

@@ -2104,7 +2104,7 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 	}
 	if (WIFSTOPPED(ps->status)) {
 		g->stop_wanted = true;
-		ghost_order_stop(g->pid);
+		ghost_order_stop(g->pid, ps->status);
 		return;
 	}
 	if (WIFCONTINUED(ps->status)) {
@@ -2380,9 +2380,10 @@ void master_ghosts_reap(struct master *m)
 			break;
 		case GHOST_SIGNAL:
 			if (ev.ours) {
-				/* A SIGCONT that came while our SIGSTOP waited
-				 * here would not undo the stop that follows. */
-				bool stale_stop = ev.sig == SIGSTOP && !g->stop_wanted;
+				/* A SIGCONT that came while our stop signal
+				 * waited here would not undo the stop that
+				 * follows. */
+				bool stale_stop = is_stop_signal(ev.sig) && !g->stop_wanted;
 
 				ghost_resume(pid, stale_stop ? 0 : ev.sig);
 			} else {

@@ -110,6 +110,7 @@ struct member {
 	int pidfd;       /* when polling (slave_procs.c): how it ended; else -1 */
 	bool ended;
 	bool stop_told;  /* its ghost was told it stopped, not yet that it went on */
+	int stop_asked;  /* the stop signal SIGSTOP stood in for (stop_mirror_as_asked) */
 };
 
 struct restored {
@@ -129,6 +130,7 @@ struct restored {
 	int source;
 	bool held;
 	bool stop_told;  /* the master was told it stopped, not yet that it went on */
+	int stop_asked;  /* the stop signal SIGSTOP stood in for (stop_mirror_as_asked) */
 	bool out_paused; /* the master holds enough of its output: not read now */
 	bool link_waiting; /* nor while the link to the master is behind */
 	int nout;
@@ -1187,35 +1189,49 @@ static int on_input(struct slave *s, const Bproc__Input *in)
 }
 
 /*
- * A terminal's stop (SIGTSTP, or SIGTTIN/SIGTTOU) forwarded from the ghost.
- * On the node the process's group has no parent in its session (orphaned),
- * and the kernel drops those signals there when their action is the
- * default, which is to stop.  The ghost's group on the master was not
- * orphaned, so the stop was meant: do it with SIGSTOP.  A handler or an
- * ignored signal is left to the process.
+ * A terminal's stop (SIGTSTP, or SIGTTIN/SIGTTOU) forwarded from the ghost,
+ * that the process leaves to its default action (no handler, not
+ * ignored): the ghost took it (its group on the master was not orphaned),
+ * so the stop was meant.
  */
-static int job_stop_signal(pid_t host, int sig)
+static bool stops_by_default(pid_t host, int sig)
 {
 	char path[64], line[256];
 	_cleanup_fclose_ FILE *f = NULL;
 	unsigned long long caught = 0, ignored = 0;
 
 	if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
-		return sig;
+		return false;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)host);
 	f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f)) {
 		sscanf(line, "SigCgt: %llx", &caught);
 		sscanf(line, "SigIgn: %llx", &ignored);
 	}
-	if ((caught | ignored) & (1ull << (sig - 1)))
-		return sig;
-	return SIGSTOP;
+	return !((caught | ignored) & (1ull << (sig - 1)));
 }
 
-static bool is_stop_signal(int sig)
+/*
+ * Whether the stops and continues of host (a process of r's tree) are
+ * waited for by ours, which tell them with their signal
+ * (slave_moves_exited): the root's and, once its parent in the tree has
+ * ended, a process's below it, by the keeper (a subreaper), or the
+ * node's init.  Their wait takes the signal out of the process's /proc,
+ * so a look (stop_mirror_look) at such a stop could only guess SIGSTOP.
+ */
+static bool waited_for(const struct restored *r, pid_t host)
 {
-	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+	pid_t parent;
+
+	if (host == r->host_pid)
+		return true;
+	parent = proc_parent(host);
+	if (parent <= 0 || parent == r->host_pid)
+		return false;
+	for (int i = 0; i < r->nmembers; i++)
+		if (r->members[i].host_pid == parent && !r->members[i].ended)
+			return false;
+	return true;
 }
 
 static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
@@ -1223,27 +1239,47 @@ static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 	for (struct restored *r = s->restored; r; r = r->next) {
 		pid_t host = r->pid == sp->pid && !r->ended ? r->host_pid : 0;
 		bool *stop_told = &r->stop_told;
+		int *stop_asked = &r->stop_asked;
+		bool by_default;
+		int sig;
 
 		for (int i = 0; !host && i < r->nmembers; i++)
 			if (r->members[i].pid == sp->pid && !r->members[i].ended) {
 				host = r->members[i].host_pid;
 				stop_told = &r->members[i].stop_told;
+				stop_asked = &r->members[i].stop_asked;
 			}
 		if (!host)
 			continue;
-		if (sp->sig > 0 && sp->sig < 65 && kill(host, job_stop_signal(host, sp->sig)) < 0)
+		by_default = stops_by_default(host, sp->sig);
+		/* On the node the process's group may have no parent in its
+		 * session (orphaned: a root's group not on a terminal, a
+		 * child whose root ended), and the kernel drops those signals
+		 * there: it stops with SIGSTOP instead. */
+		sig = by_default && proc_group_orphaned(host) != 0 ? SIGSTOP : sp->sig;
+		if (sig > 0 && sig < 65 && kill(host, sig) < 0)
 			pr_warn("signal %d to %d: %s", sp->sig, sp->pid, strerror(errno));
-		if (is_stop_signal(sp->sig) && r->committed) {
+		/* Its stop is told as this signal, whatever stopped it here:
+		 * that SIGSTOP, or one before (a process stopped already,
+		 * whose signal the keeper's or init's wait took out of its
+		 * /proc: see below). */
+		if (is_stop_signal(sp->sig))
+			*stop_asked = by_default ? sp->sig : 0;
+		if (is_stop_signal(sp->sig) && r->committed && (*stop_told || !waited_for(r, host))) {
 			/* The ghost runs (it took this signal), and must stop
 			 * with its real process, even one that was stopped
 			 * already (a SIGCONT sent to the ghost just before is
-			 * dropped by this signal, so it never came here). */
+			 * dropped by this signal, so it never came here).  A
+			 * new stop of a process ours wait for is theirs to
+			 * tell, with its signal: a look after their wait
+			 * reads none (SIGSTOP). */
 			int status;
 
 			*stop_told = false;
 			status = stop_mirror_look(host, stop_told);
 			if (status)
-				send_process_status(s, sp->pid, status);
+				send_process_status(s, sp->pid,
+						    stop_mirror_as_asked(status, stop_asked));
 		}
 		if (sp->sig == SIGCONT && *stop_told && r->committed) {
 			/* The kernel continued the ghost when it was sent
@@ -1251,8 +1287,11 @@ static int on_signal_process(struct slave *s, const Bproc__SignalProcess *sp)
 			 * stop that follows within one look (or one report
 			 * of the keeper) would seem no news. */
 			*stop_told = false;
-			send_process_status(s, sp->pid, STOP_MIRROR_CONTINUED);
+			send_process_status(s, sp->pid,
+					    stop_mirror_as_asked(STOP_MIRROR_CONTINUED, stop_asked));
 		}
+		if (sp->sig == SIGCONT)
+			*stop_asked = 0;
 		/* Below the root, a stop or a continue is ours to see. */
 		if (host != r->host_pid && r->committed)
 			slave_stops_watch(true);
@@ -1339,6 +1378,27 @@ int slave_moves_handle(struct slave *s, const Msg *msg)
 	}
 }
 
+/*
+ * A stop or continue that the keeper or the node's init waited for, with
+ * its signal: told once, and a stop only while it holds (one reported
+ * late, the process running again, is old news).
+ */
+static void tell_waited(struct slave *s, pid_t pid, pid_t host, bool *told, int *asked, int status)
+{
+	if (WIFSTOPPED(status)) {
+		char state = proc_state(host);
+
+		if (*told || (state != 'T' && state != 't'))
+			return;
+		*told = true;
+	} else {
+		if (!*told)
+			return;
+		*told = false;
+	}
+	send_process_status(s, pid, stop_mirror_as_asked(status, asked));
+}
+
 void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 {
 	for (struct restored *r = s->restored; r; r = r->next) {
@@ -1350,20 +1410,9 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 			 * the process runs again, and the master must hear of
 			 * neither that stop nor the commit's continue, or its
 			 * ghost could stay stopped. */
-			if (!r->committed)
-				return;
-			if (WIFSTOPPED(status)) {
-				char state = proc_state(r->host_pid);
-
-				if (r->stop_told || (state != 'T' && state != 't'))
-					return;
-				r->stop_told = true;
-			} else {
-				if (!r->stop_told)
-					return;
-				r->stop_told = false;
-			}
-			send_process_status(s, r->pid, status);
+			if (r->committed)
+				tell_waited(s, r->pid, r->host_pid, &r->stop_told, &r->stop_asked,
+					    status);
 			return;
 		}
 		if (r->committed && !s->registered) {
@@ -1391,6 +1440,17 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 			forget(s, r);
 		return;
 	}
+	/* A process below a root whose parent ended: the keeper or the
+	 * node's init is its parent now (waited_for()). */
+	for (struct restored *r = s->restored; r; r = r->next)
+		for (int i = 0; r->committed && i < r->nmembers; i++) {
+			struct member *m = &r->members[i];
+
+			if (m->pid == nspid && !m->ended && (WIFSTOPPED(status) || WIFCONTINUED(status))) {
+				tell_waited(s, m->pid, m->host_pid, &m->stop_told, &m->stop_asked, status);
+				return;
+			}
+		}
 }
 
 unsigned int slave_moves_count(struct slave *s)
@@ -1472,15 +1532,17 @@ int slave_moves_check_stops(struct slave *s)
 			if (m->ended)
 				continue;
 			n++;
-			/* No master to tell: what it would be told waits. */
-			if (!s->registered)
+			/* No master to tell: what it would be told waits.  Those
+			 * of a process whose parent ended come from its new
+			 * parent's wait (waited_for()). */
+			if (!s->registered || waited_for(r, m->host_pid))
 				continue;
 			status = stop_mirror_look(m->host_pid, &m->stop_told);
 			if (status == 0)
 				continue;
 			pr_debug("process %d (of the tree of %d) %s", m->pid, r->pid,
 				 WIFSTOPPED(status) ? "stopped" : "continued");
-			send_process_status(s, m->pid, status);
+			send_process_status(s, m->pid, stop_mirror_as_asked(status, &m->stop_asked));
 		}
 	}
 	return n;

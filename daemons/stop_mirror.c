@@ -41,3 +41,14 @@ int stop_mirror_look(pid_t pid, bool *told)
 
 	return stop_mirror_change(told, state, code);
 }
+
+int stop_mirror_as_asked(int status, int *asked)
+{
+	if (WIFCONTINUED(status)) {
+		*asked = 0;
+		return status;
+	}
+	if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP && *asked > 0)
+		return W_STOPCODE(*asked);
+	return status;
+}

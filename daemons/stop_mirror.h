@@ -35,4 +35,15 @@ int stop_mirror_change(bool *told, char state, int stop_signal);
 /* The same for a live process (a host pid), reading its /proc. */
 int stop_mirror_look(pid_t pid, bool *told);
 
+/*
+ * A wait status to tell, as the stop signal the master asked for (*asked,
+ * 0: none): a SIGTSTP, SIGTTIN or SIGTTOU left to its default action,
+ * which the slave sends as SIGSTOP where the kernel would drop it on the
+ * node (an orphaned group), or which found the process stopped already
+ * (a stop whose signal its parent's wait took: read as SIGSTOP).  A stop
+ * by SIGSTOP is told as *asked, so that its ghost stops with it (the
+ * parent's WSTOPSIG); a continue is told as it is and forgets *asked.
+ */
+int stop_mirror_as_asked(int status, int *asked);
+
 #endif

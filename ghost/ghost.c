@@ -426,7 +426,7 @@ int ghost_decode(pid_t pid, int status, pid_t daemon_pid, struct ghost_event *ev
 	if (status >> 16 == PTRACE_EVENT_STOP) {
 		/* With PTRACE_SEIZE a group stop reports its signal; any
 		 * other event stop is a trap we asked for. */
-		if (ev->sig == SIGSTOP || ev->sig == SIGTSTP || ev->sig == SIGTTIN || ev->sig == SIGTTOU)
+		if (is_stop_signal(ev->sig))
 			ev->kind = GHOST_STOPPED;
 		else
 			ev->kind = GHOST_OTHER;
@@ -474,7 +474,24 @@ int ghost_order_exit(pid_t pid, int status)
 	return -EINVAL;
 }
 
-int ghost_order_stop(pid_t pid)
+int ghost_stop_signal(int status, bool group_orphaned)
 {
-	return kill(pid, SIGSTOP) < 0 ? -errno : 0;
+	int sig = WIFSTOPPED(status) ? WSTOPSIG(status) : SIGSTOP;
+
+	if (!is_stop_signal(sig) || (sig != SIGSTOP && group_orphaned))
+		return SIGSTOP;
+	return sig;
+}
+
+int ghost_order_stop(pid_t pid, int status)
+{
+	int sig = ghost_stop_signal(status, false);
+
+	/* The daemon lets its own stop signal through to the ghost's default
+	 * action (bproc-ghost has no handlers), which for a job-control one
+	 * the kernel drops in an orphaned group: that one stops with SIGSTOP,
+	 * as nothing but SIGSTOP could stop it here. */
+	if (sig != SIGSTOP && proc_group_orphaned(pid) != 0)
+		sig = SIGSTOP;
+	return kill(pid, sig) < 0 ? -errno : 0;
 }

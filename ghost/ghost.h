@@ -108,8 +108,15 @@ int ghost_resume(pid_t pid, int sig);
 int ghost_listen(pid_t pid);
 
 /* Orders: end the ghost as status (a wait status: exit code or signal),
- * or make it show a stop. */
+ * or make it show a stop (status: the real process's wait status). */
 int ghost_order_exit(pid_t pid, int status);
-int ghost_order_stop(pid_t pid);
+int ghost_order_stop(pid_t pid, int status);
+
+/* The signal a ghost stops with for its real process's stop (a wait
+ * status): the one that stopped the real process, so that the parent's
+ * WSTOPSIG is the same; SIGSTOP for a job-control stop signal (SIGTSTP,
+ * SIGTTIN, SIGTTOU) when the ghost's process group is orphaned, as the
+ * kernel drops those there, and for anything that is not a stop. */
+int ghost_stop_signal(int status, bool group_orphaned);
 
 #endif

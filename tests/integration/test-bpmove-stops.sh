@@ -3,7 +3,8 @@
 # on their ghosts: a SIGSTOP or SIGCONT sent to a child's ghost reaches the
 # real child, and the child's stop (sent there, or its own) stops its ghost
 # on the master, whose parent there sees it with waitpid(WUNTRACED).  After
-# a tree moved to a node and after it moved on to another.
+# a tree moved to a node and after it moved on to another.  And the parent
+# sees the signal that stopped it (SIGTSTP as SIGTSTP).
 . "$(dirname "$0")/lib.sh"
 
 cluster_up 2
@@ -175,4 +176,23 @@ check_eq "SIGSTOP to its ghost: stopped by SIGSTOP" "stopped SIGSTOP" "$(lines 6
 check_eq "SIGCONT again: WIFCONTINUED" "continued" "$(lines 7)"
 check_eq "SIGKILL: it dies of it" "killed True" "$(lines 8)"
 sed 's/^/# /' "$out_dir/waits.err"
+
+# --- the stop signal: the parent on the master sees the one that stopped it --
+# (stop-signals.py says how: a root in a group of its own, and a grandchild
+# whose group is held on the node too, each a child of the waiter.)
+timeout 90 python3 "$(dirname "$0")/stop-signals.py" "$out_dir" </dev/null >"$out_dir/sigs" 2>"$out_dir/sigs.err"
+sigs() { sed -n "$1p" "$out_dir/sigs"; }
+check_eq "a tree whose root is in a group of its own moves to node 1" "moved 0 " "$(sigs 1)"
+check_eq "SIGTSTP to the root's ghost: its parent's waitpid says stopped by SIGTSTP" "root stopped SIGTSTP" "$(sigs 2)"
+check_eq "SIGCONT to it: WIFCONTINUED" "root continued" "$(sigs 3)"
+check_eq "SIGSTOP to it: stopped by SIGSTOP" "root stopped SIGSTOP" "$(sigs 4)"
+check_eq "SIGCONT again: WIFCONTINUED" "root continued" "$(sigs 5)"
+check_eq "a grandchild's ghost is the subreaper's child once its parent ended" "k parent True" "$(sigs 6)"
+check_eq "its own SIGTSTP on the node (its group held there): stopped by SIGTSTP" "k stopped SIGTSTP" "$(sigs 7)"
+check_eq "the real grandchild is stopped on the node" "k real T" "$(sigs 8)"
+check_eq "SIGCONT to its ghost: WIFCONTINUED" "k continued" "$(sigs 9)"
+check_eq "SIGTSTP to its ghost: stopped by SIGTSTP" "k stopped SIGTSTP" "$(sigs 10)"
+check_eq "SIGCONT again: WIFCONTINUED" "k continued" "$(sigs 11)"
+check_eq "the root dies of SIGKILL" "root killed True" "$(sigs 12)"
+sed 's/^/# /' "$out_dir/sigs.err"
 finish

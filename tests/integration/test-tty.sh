@@ -121,6 +121,13 @@ ok(expect(r"Stopped") is not None, "Ctrl-Z stops it: the shell says Stopped", se
 state = subprocess.run(["ps", "-o", "stat=", "-p", str(p)], capture_output=True, text=True).stdout.strip()
 ok(state[:1] in ("T", "t"), "and its ghost is stopped", "state " + state)
 expect(r"\$ ")
+# The shell's job table names the stop signal it read from the ghost's
+# wait status: "Stopped" (SIGTSTP), "Stopped (signal)" (SIGSTOP).
+type_("jobs -l\n")
+m = expect(r"Stopped([^\r\n]*)\r\n")
+ok(m is not None and "(" not in m.group(1), "jobs -l: stopped by SIGTSTP, as on the node",
+   "got " + (m.group(0) if m else seen))
+expect(r"\$ ")
 type_("fg\n")
 time.sleep(0.5)
 type_("after\n")

@@ -137,7 +137,7 @@ static void tracer_main(pid_t pid, const char *ghost_path, int order, int out)
 			if (ev.sig == SIGUSR2)
 				ghost_order_exit(pid, order);
 			if (ev.sig == SIGWINCH)
-				ghost_order_stop(pid);
+				ghost_order_stop(pid, W_STOPCODE(SIGTSTP));
 			break;
 		case GHOST_STOPPED:
 			ghost_listen(pid);
@@ -200,6 +200,21 @@ static void expect_nothing_seen(pid_t pid)
 
 	cr_expect_eq(waitpid(pid, &status, WNOHANG | WUNTRACED | WCONTINUED), 0,
 		     "the parent saw something (status 0x%x)", status);
+}
+
+Test(ghost, stops_with_the_real_stop_signal_where_the_kernel_would)
+{
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGSTOP), false), SIGSTOP);
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGSTOP), true), SIGSTOP);
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGTSTP), false), SIGTSTP);
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGTTIN), false), SIGTTIN);
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGTTOU), false), SIGTTOU);
+	/* The kernel drops those in an orphaned group. */
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGTSTP), true), SIGSTOP);
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGTTOU), true), SIGSTOP);
+	/* Not a stop signal (a traced stop's trap): a plain stop. */
+	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGTRAP), false), SIGSTOP);
+	cr_expect_eq(ghost_stop_signal(W_EXITCODE(0, 0), false), SIGSTOP);
 }
 
 Test(ghost, keeps_identity_drops_memory_and_reports_exit_code)
@@ -335,11 +350,13 @@ Test(ghost, stops_and_continues_show_to_the_parent)
 	usleep(50000);
 	expect_nothing_seen(pid);
 
-	/* "The real process stopped": the ghost stops, the parent sees it. */
+	/* "The real process stopped with SIGTSTP": the ghost stops, and the
+	 * parent sees that signal (the ghost's group, its own, has its
+	 * parent, this test, in the same session: not orphaned). */
 	kill(pid, SIGWINCH);
 	get_report(reports);
 	cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
-	cr_expect(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP, "status 0x%x", status);
+	cr_expect(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTSTP, "status 0x%x", status);
 
 	/* A SIGCONT resumes the ghost as it is sent (the kernel does that
 	 * before anyone sees the signal), and is forwarded to the real

@@ -105,3 +105,21 @@ Test(stop_mirror, a_real_process_stop_and_continue)
 	cr_assert_eq(waitpid(child, NULL, 0), child);
 	cr_expect_eq(stop_mirror_look(child, &told), 0, "gone");
 }
+
+Test(stop_mirror, a_sigstop_standing_in_is_told_as_the_signal_asked)
+{
+	int asked = SIGTSTP, status;
+
+	status = stop_mirror_as_asked(W_STOPCODE(SIGSTOP), &asked);
+	cr_expect(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTSTP, "status 0x%x", status);
+	/* A stop by another signal is its own. */
+	status = stop_mirror_as_asked(W_STOPCODE(SIGTTIN), &asked);
+	cr_expect(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTTIN, "status 0x%x", status);
+	/* A continue is told, and forgets what was asked. */
+	cr_expect_eq(stop_mirror_as_asked(STOP_MIRROR_CONTINUED, &asked), STOP_MIRROR_CONTINUED);
+	cr_expect_eq(asked, 0);
+	status = stop_mirror_as_asked(W_STOPCODE(SIGSTOP), &asked);
+	cr_expect(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP, "status 0x%x", status);
+	/* Nothing asked: as it is. */
+	cr_expect_eq(stop_mirror_as_asked(W_EXITCODE(3, 0), &asked), W_EXITCODE(3, 0));
+}

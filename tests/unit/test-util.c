@@ -135,3 +135,71 @@ Test(util, read_text_file)
 	cr_expect_eq(read_upto(fd, buf, sizeof(buf)), 0, "end of file at once");
 	close(fd);
 }
+
+Test(util, is_stop_signal_names_the_four_that_stop)
+{
+	cr_expect(is_stop_signal(SIGSTOP) && is_stop_signal(SIGTSTP) && is_stop_signal(SIGTTIN) &&
+		  is_stop_signal(SIGTTOU));
+	cr_expect(!is_stop_signal(SIGCONT) && !is_stop_signal(SIGTERM) && !is_stop_signal(0));
+}
+
+/* A child in a group of its own: held by its parent (this test, same
+ * session, another group) or, after setsid(), orphaned (its parent is in
+ * another session).  The kernel agrees: SIGTSTP stops the first only. */
+static pid_t child_in_own_group(bool new_session, int *ready)
+{
+	int p[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (new_session ? setsid() < 0 : setpgid(0, 0) < 0)
+			_exit(1);
+		close(p[0]);
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	*ready = p[0];
+	return pid;
+}
+
+static void wait_ready(int fd)
+{
+	char c;
+
+	cr_assert_eq(read(fd, &c, 1), 1);
+	close(fd);
+}
+
+Test(util, proc_group_orphaned_as_the_kernel_sees_it)
+{
+	int ready, status;
+	pid_t held, orphan;
+
+	setpgid(0, 0);
+	held = child_in_own_group(false, &ready);
+	wait_ready(ready);
+	orphan = child_in_own_group(true, &ready);
+	wait_ready(ready);
+
+	cr_expect_eq(proc_group_orphaned(held), 0);
+	cr_expect_eq(proc_group_orphaned(orphan), 1);
+	cr_expect_eq(proc_group_orphaned(999999999), -ENOENT);
+
+	/* What the kernel does with a SIGTSTP in each. */
+	kill(held, SIGTSTP);
+	cr_assert_eq(waitpid(held, &status, WUNTRACED), held);
+	cr_expect(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTSTP, "status 0x%x", status);
+	kill(orphan, SIGTSTP);
+	usleep(100000);
+	cr_expect_eq(waitpid(orphan, &status, WUNTRACED | WNOHANG), 0, "the orphaned group stopped");
+	kill(held, SIGKILL);
+	kill(orphan, SIGKILL);
+	waitpid(held, NULL, 0);
+	waitpid(orphan, NULL, 0);
+}
