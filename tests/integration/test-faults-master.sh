@@ -179,15 +179,7 @@ cluster_down
 # ghost, and SIGTERM through it gives its parent's wait() 143.
 # As $prog, but it never sleeps in a system call: its threads are stopped in
 # its own code, where a written instruction would be run.
-busy_prog='
-import hashlib, os, signal, sys
-data = bytearray(os.urandom(int(sys.argv[1])))
-before = hashlib.sha256(data).digest()
-def report(sig, frame):
-    ok = hashlib.sha256(data).digest() == before
-    host = open("/proc/sys/kernel/hostname").read().strip()
-    print("alive", ok, host, flush=True)
-signal.signal(signal.SIGUSR1, report)
+busy_prog="$prog_report"'
 n = 0
 while True:
     n += 1
