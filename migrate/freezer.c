@@ -26,30 +26,42 @@
 #define XATTR_ORIGIN "trusted.bproc.origin."
 #define XATTR_COMMITTED "trusted.bproc.committed"
 
+int cgroup_mount_next(FILE *mountinfo, struct cgroup_mount *m)
+{
+	char line[4096];
+
+	while (fgets(line, sizeof(line), mountinfo)) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER */
+		char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(dash + 3, "%31s %*s %1023s", m->fstype, m->super) != 2)
+			continue;
+		if (strcmp(m->fstype, "cgroup") != 0 && strcmp(m->fstype, "cgroup2") != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %1023s %1023s", m->root, m->mountpoint) != 2)
+			continue;
+		return 1;
+	}
+	return ferror(mountinfo) ? -EIO : 0;
+}
+
 int freezer_cgroup2_root(char *buf, size_t len)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	struct cgroup_mount m;
+	int r;
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER */
-		char root[1024], mountpoint[1024];
-		char *dash = strstr(line, " - ");
-
-		if (!dash || strncmp(dash + 3, "cgroup2 ", 8) != 0)
+	while ((r = cgroup_mount_next(f, &m)) > 0) {
+		if (strcmp(m.fstype, "cgroup2") != 0 || strcmp(m.root, "/") != 0)
 			continue;
-		if (sscanf(line, "%*s %*s %*s %1023s %1023s", root, mountpoint) != 2)
-			continue;
-		if (strcmp(root, "/") != 0)
-			continue;
-		if (strlen(mountpoint) >= len)
+		if (strlen(m.mountpoint) >= len)
 			return -ENAMETOOLONG;
-		strcpy(buf, mountpoint);
+		strcpy(buf, m.mountpoint);
 		return 0;
 	}
-	return -ENOENT;
+	return r < 0 ? r : -ENOENT;
 }
 
 static int write_text(const char *dir, const char *file, const char *text)

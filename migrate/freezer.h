@@ -19,6 +19,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define FREEZER_MAX_PIDS 256
@@ -30,6 +31,17 @@ struct freezer {
 	char *origin[FREEZER_MAX_PIDS]; /* each pid's cgroup before, absolute path */
 };
 
+/* One cgroup (v1 or v2) mount of a mountinfo file, its fields as there. */
+struct cgroup_mount {
+	char fstype[32];       /* "cgroup" (v1) or "cgroup2" */
+	char root[1024];       /* the part of the hierarchy mounted, "/" for all */
+	char mountpoint[1024];
+	char super[1024];      /* superblock options: v1's controllers, v2's flags */
+};
+
+/* The next cgroup mount in an open /proc/.../mountinfo: 1, 0 at its end, or
+ * -errno.  Every reader of cgroup mounts goes through this one parser. */
+int cgroup_mount_next(FILE *mountinfo, struct cgroup_mount *m);
 /* Where the cgroup v2 hierarchy is mounted; -ENOENT if nowhere. */
 int freezer_cgroup2_root(char *buf, size_t len);
 

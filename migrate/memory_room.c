@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "freezer.h"
 #include "log.h"
 #include "memory_room.h"
 #include "util.h"
@@ -166,43 +167,36 @@ uint64_t memory_of_tree(const pid_t *pids, int n)
 static int memory_hierarchy(char *buf, size_t len, bool *v1)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	struct cgroup_mount m;
+	int r;
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER */
-		char root[1024], mountpoint[1024], fstype[32], super[1024], text[256];
-		char *dash = strstr(line, " - ");
-		bool is_v1;
+	while ((r = cgroup_mount_next(f, &m)) > 0) {
+		bool is_v1 = strcmp(m.fstype, "cgroup") == 0;
+		char text[256];
 
-		if (!dash || sscanf(dash + 3, "%31s %*s %1023s", fstype, super) != 2)
+		if (strcmp(m.root, "/") != 0)
 			continue;
-		is_v1 = strcmp(fstype, "cgroup") == 0;
-		if (!is_v1 && strcmp(fstype, "cgroup2") != 0)
-			continue;
-		if (sscanf(line, "%*s %*s %*s %1023s %1023s", root, mountpoint) != 2 ||
-		    strcmp(root, "/") != 0)
-			continue;
-		if (is_v1 && !has_word(super, super + strlen(super), "memory", ','))
+		if (is_v1 && !has_word(m.super, m.super + strlen(m.super), "memory", ','))
 			continue;
 		if (!is_v1) {
 			char path[1100];
 
-			snprintf(path, sizeof(path), "%s/cgroup.controllers", mountpoint);
+			snprintf(path, sizeof(path), "%s/cgroup.controllers", m.mountpoint);
 			text[0] = '\0';
 			read_text_file(path, text, sizeof(text));
 			text[strcspn(text, "\n")] = '\0';
 			if (!has_word(text, text + strlen(text), "memory", ' '))
 				continue;
 		}
-		if (strlen(mountpoint) >= len)
+		if (strlen(m.mountpoint) >= len)
 			return -ENAMETOOLONG;
-		strcpy(buf, mountpoint);
+		strcpy(buf, m.mountpoint);
 		*v1 = is_v1;
 		return 0;
 	}
-	return -ENOENT;
+	return r < 0 ? r : -ENOENT;
 }
 
 /* Our own memory cgroup, as a directory. */

@@ -54,28 +54,20 @@ int move_latency_cgroup_flags(const char *super, char *buf, size_t len, const ch
 static int cgroup2_super(const char *path, char *out, size_t len)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	struct cgroup_mount m;
+	int r;
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPER */
-		char mountpoint[1024], super[1024];
-		char *dash = strstr(line, " - ");
-
-		if (!dash || strncmp(dash + 3, "cgroup2 ", 8) != 0)
+	while ((r = cgroup_mount_next(f, &m)) > 0) {
+		if (strcmp(m.fstype, "cgroup2") != 0 || strcmp(m.mountpoint, path) != 0)
 			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %1023s", mountpoint) != 1 ||
-		    strcmp(mountpoint, path) != 0)
-			continue;
-		if (sscanf(dash + 3, "%*s %*s %1023s", super) != 1)
-			return -EINVAL;
-		if (strlen(super) >= len)
+		if (strlen(m.super) >= len)
 			return -ENAMETOOLONG;
-		strcpy(out, super);
+		strcpy(out, m.super);
 		return 0;
 	}
-	return -ENOENT;
+	return r < 0 ? r : -ENOENT;
 }
 
 int move_latency_favor_moves(const char *path)

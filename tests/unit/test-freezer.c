@@ -286,3 +286,34 @@ Test(freezer, its_notes_name_every_process_it_took_even_those_gone_out)
 	cr_assert_lt(freezer_noted_pids(cgroup, pids, 8), 0, "gone with the cgroup");
 	stop_root();
 }
+
+/* The one mountinfo parser: v1 and v2 cgroup mounts, their root, mount
+ * point and superblock options; other mounts and broken lines skipped. */
+Test(freezer, cgroup_mounts_are_read_from_mountinfo)
+{
+	static const char text[] =
+		"22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+		"30 25 0:26 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate,favordynmods\n"
+		"garbage without a separator\n"
+		"31 25 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+		"32 25 0:28 /sub /mnt/part rw - cgroup2 cgroup2 rw\n"
+		"33 25 0:29 / /mnt/short rw - cgroup2\n";
+	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+	struct cgroup_mount m;
+
+	cr_assert_not_null(f);
+	cr_assert_eq(cgroup_mount_next(f, &m), 1);
+	cr_expect_str_eq(m.fstype, "cgroup2");
+	cr_expect_str_eq(m.root, "/");
+	cr_expect_str_eq(m.mountpoint, "/sys/fs/cgroup");
+	cr_expect_str_eq(m.super, "rw,nsdelegate,favordynmods");
+	cr_assert_eq(cgroup_mount_next(f, &m), 1);
+	cr_expect_str_eq(m.fstype, "cgroup");
+	cr_expect_str_eq(m.mountpoint, "/sys/fs/cgroup/memory");
+	cr_expect_str_eq(m.super, "rw,memory");
+	cr_assert_eq(cgroup_mount_next(f, &m), 1);
+	cr_expect_str_eq(m.root, "/sub");
+	cr_expect_str_eq(m.mountpoint, "/mnt/part");
+	cr_expect_eq(cgroup_mount_next(f, &m), 0, "a line without its superblock is skipped");
+	fclose(f);
+}
