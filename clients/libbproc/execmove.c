@@ -32,6 +32,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -326,8 +327,9 @@ static int helper_move(pid_t prog, int node, char *err, size_t errlen)
 static void __attribute__((noreturn)) helper(pid_t prog, int node, int go, int ex)
 {
 	const char *me = program_invocation_short_name;
-	char err[300];
+	char err[300], path[64], exe[PATH_MAX], now[PATH_MAX];
 	int tracing = HELPER_TRACING;
+	ssize_t n;
 
 	/* Ours alone: go, ex and stderr (to say why a move failed). */
 	for (int fd = 0; fd < 2; fd++)
@@ -348,10 +350,22 @@ static void __attribute__((noreturn)) helper(pid_t prog, int node, int go, int e
 	/* From here on our end (we crash, say) kills it: it must not run
 	 * here.  Once detached, the freezer holds it. */
 	ptrace(PTRACE_SETOPTIONS, prog, 0, PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)prog);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
 	if (helper_move(prog, node, err, sizeof(err)) < 0) {
-		kill(prog, SIGKILL);
-		dprintf(2, "%s: node %d: %s (the program was stopped before it ran, and killed)\n",
-			me, node, err);
+		/* Not if it became its ghost (a master that died after the
+		 * commit, before its answer): the program runs on the node. */
+		n = readlink(path, now, sizeof(now) - 1);
+		now[n > 0 ? n : 0] = '\0';
+		if (strcmp(now, exe) == 0) {
+			kill(prog, SIGKILL);
+			dprintf(2, "%s: node %d: %s (the program was stopped before it ran, "
+				   "and killed)\n", me, node, err);
+		} else {
+			dprintf(2, "%s: node %d: %s (the program was moved before)\n", me, node,
+				err);
+		}
 	}
 	_exit(0);
 }
@@ -370,11 +384,12 @@ static int exec_then_move(int node, const char *cmd, char *const argv[], char *c
 	if (access(cmd, X_OK) < 0)
 		return -1;
 	if (bproc_access(node, 1) < 0) {
+		char state[32] = "down", why[64];
+
 		e = errno;
 		if (e == BE_NODEDOWN) {
-			char why[64];
-
-			snprintf(why, sizeof(why), "node %d is down", node);
+			bproc_nodestatus(node, state, sizeof(state));
+			snprintf(why, sizeof(why), "node %d is %s", node, state);
 			libbproc_set_errmsg(why);
 		}
 		errno = e;
