@@ -947,6 +947,11 @@ static int move_freeze(struct move *mv, char *err, size_t errlen)
 	}
 	note_wake_pipe(mv);
 	note_target(mv);
+	/* bproc_execmove's program: a master after us kills it, not thaws
+	 * it (master_recover.c). */
+	if (mv->exec_traced && (r = freezer_note(&mv->freezer, "exec", "1")) < 0)
+		pr_warn("process %d: cannot note on its cgroup that it waits at its exec: %s",
+			(int)pid, strerror(-r));
 	/* A pipe between the root and another process of the tree (a shell's
 	 * process substitution, say) moves whole: it is not forwarded. */
 	for (int i = 0; i < mv->npipes;) {
