@@ -100,4 +100,23 @@ check_eq "it never ran (no file on the master or on node 1)" "absent absent" \
 check_eq "no process, ghost or entry left" "gone" \
 	"$([ -e /proc/$p ] || [ -n "$(node_of $p)" ] && echo left || echo gone)"
 
+# --- the master dies with the program frozen at its exec ----------------------
+# The helper sees its connection break and kills the program: it never runs.
+all_up() { node_is 0 up && node_is 1 up && node_is 2 up; }
+rm -f /tmp/execmove-ran
+BPROC_FAULT=master-die-frozen bpcluster restart-master
+wait_for 10 all_up
+"$em" 0 /bin/sh -c 'echo ran >/tmp/execmove-ran' >"$M/out" 2>"$M/err"
+check_eq "the master dies at the freeze: the program is killed" "137" "$?"
+check_match "the launcher says why" \
+	"^execmove: node 0: the master went away during the move \(the program was stopped before it ran, and killed\)$" \
+	"$(cat "$M/err")"
+check_eq "the master died there" "1" "$(grep -c 'fault injected: master-die-frozen' /run/bproc/cluster/master.log)"
+bpcluster restart-master
+wait_for 10 all_up
+check_eq "it never ran (no file on the master or on node 0)" "absent absent" \
+	"$([ -e /tmp/execmove-ran ] && echo present || echo absent) $(bpcluster exec 0 sh -c '[ -e /tmp/execmove-ran ] && echo present || echo absent')"
+check_eq "and a launch works again" "on n1" \
+	"$("$em" 1 /bin/sh -c 'echo on $(cat /proc/sys/kernel/hostname)' 2>&1 | tail -1)"
+
 finish
