@@ -355,10 +355,11 @@ static void __attribute__((noreturn)) helper(pid_t prog, int node, int go, int e
 	exe[n > 0 ? n : 0] = '\0';
 	if (helper_move(prog, node, err, sizeof(err)) < 0) {
 		/* Not if it became its ghost (a master that died after the
-		 * commit, before its answer): the program runs on the node. */
+		 * commit, before its answer): the program runs on the node.
+		 * Gone already (the master killed it): no link. */
 		n = readlink(path, now, sizeof(now) - 1);
 		now[n > 0 ? n : 0] = '\0';
-		if (strcmp(now, exe) == 0) {
+		if (n <= 0 || strcmp(now, exe) == 0) {
 			kill(prog, SIGKILL);
 			dprintf(2, "%s: node %d: %s (the program was stopped before it ran, "
 				   "and killed)\n", me, node, err);

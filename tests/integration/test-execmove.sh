@@ -12,7 +12,7 @@ build=$(dirname "$(command -v bpmaster)")/..
 em=$build/tests/execmove
 M=$(mktemp -d "$build/execmove-test.XXXXXX")
 chmod 755 "$M"
-trap 'rm -rf "$M" /tmp/execmove-ran /tmp/execmove-sh /tmp/execmove-bad; cluster_down' EXIT
+trap 'rm -rf "$M" /tmp/execmove-ran /tmp/execmove-ran-3 /tmp/execmove-sh /tmp/execmove-bad; cluster_down' EXIT
 node_of() { bpstat -p | awk -v p="$1" '$1 == p { print $2 }'; }
 rm -f /tmp/execmove-ran
 
@@ -103,10 +103,9 @@ check_eq "no process, ghost or entry left" "gone" \
 # --- the master dies with the program frozen at its exec ----------------------
 # The helper sees its connection break and kills the program: it never runs.
 all_up() { node_is 0 up && node_is 1 up && node_is 2 up; }
-rm -f /tmp/execmove-ran
 BPROC_FAULT=master-die-frozen bpcluster restart-master
 wait_for 10 all_up
-"$em" 0 /bin/sh -c 'echo ran >/tmp/execmove-ran' >"$M/out" 2>"$M/err"
+"$em" 0 /bin/sh -c 'echo ran >/tmp/execmove-ran-3' >"$M/out" 2>"$M/err"
 check_eq "the master dies at the freeze: the program is killed" "137" "$?"
 check_match "the launcher says why" \
 	"^execmove: node 0: the master went away during the move \(the program was stopped before it ran, and killed\)$" \
@@ -115,7 +114,7 @@ check_eq "the master died there" "1" "$(grep -c 'fault injected: master-die-froz
 bpcluster restart-master
 wait_for 10 all_up
 check_eq "it never ran (no file on the master or on node 0)" "absent absent" \
-	"$([ -e /tmp/execmove-ran ] && echo present || echo absent) $(bpcluster exec 0 sh -c '[ -e /tmp/execmove-ran ] && echo present || echo absent')"
+	"$([ -e /tmp/execmove-ran-3 ] && echo present || echo absent) $(bpcluster exec 0 sh -c '[ -e /tmp/execmove-ran-3 ] && echo present || echo absent')"
 check_eq "and a launch works again" "on n1" \
 	"$("$em" 1 /bin/sh -c 'echo on $(cat /proc/sys/kernel/hostname)' 2>&1 | tail -1)"
 
