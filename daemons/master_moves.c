@@ -784,10 +784,10 @@ static int exec_frozen(struct move *mv, int ps_in, char *err, size_t errlen)
 	Msg msg = BPROC__MSG__INIT;
 	int r;
 
+	/* Its tracer died holding it, which killed it (PTRACE_O_EXITKILL). */
 	if (!mv->client || mv->client->closed) {
-		mv->ps_fd = take_fd(&ps);
-		mv->state = MOVE_RELEASING;
-		return 0; /* the tracer is gone: nothing holds it but the freezer */
+		snprintf(err, errlen, "its launcher went away");
+		return -ECONNRESET;
 	}
 	frozen.pid = mv->pid;
 	msg.body_case = BPROC__MSG__BODY_MOVE_FROZEN;
@@ -1602,8 +1602,6 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 	/* A template that ends without its dump: the others dump themselves. */
 	if (mv->group && mv->group->template_id == mv->id && !mv->group->dumped)
 		group_dumped(m, mv, false);
-	/* It runs again before the asker hears the move failed: a signal it
-	 * sends at once (seen: lost) must find it running, not frozen. */
 	/* A program stopped at its exec for bproc_execmove has not run an
 	 * instruction: it must not run here, so it ends (killed: its
 	 * parent sees SIGKILL, its launcher is told why). */
@@ -1612,6 +1610,8 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 			(unsigned long long)mv->id, mv->pid, why ? why : strerror(-status));
 		kill(mv->pid, SIGKILL);
 	}
+	/* It runs again before the asker hears the move failed: a signal it
+	 * sends at once (seen: lost) must find it running, not frozen. */
 	if (status < 0 && mv->from == BPROC_NODE_MASTER)
 		freezer_release(&mv->freezer);
 	/* Relayed: its node drops what it expected or restored. */
