@@ -124,6 +124,13 @@ int master_held_half_made(pid_t pid, int node);
  * (bpmove --lazy), the process runs on node at once, its memory follows. */
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy);
+/* bproc_execmove: pid sits at its exec, traced by the asker, who is told
+ * MoveFrozen once it is frozen, lets go and says MoveReleased
+ * (master_move_released); then it moves as by master_move.  A failed move
+ * kills it (MoveRequest.exec_traced in images/bproc.proto). */
+int master_move_exec(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
+		     uid_t uid, gid_t gid);
+void master_move_released(struct master *m, struct conn *client, pid_t pid);
 /* Ghosts left by a master before us: traced again at start; each taken
  * back when its node's slave names its process (Hello.running), the
  * others end as killed after a while (master_ghosts_orphans_tick). */
@@ -157,7 +164,7 @@ void master_output(struct master *m, int node, const Bproc__Output *out);
 void master_ghosts_reap(struct master *m);
 /* The remote processes, for ProcList: free() both *out and *storage. */
 int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t *count);
-void master_moves_client_closed(struct conn *conn);
+void master_moves_client_closed(struct master *m, struct conn *conn);
 /* Whether node restores or dumps a process of a move under way: its slave
  * may then be silent (in CRIU) for up to MOVE_BUSY_MS. */
 bool master_moves_node_busy(int node);

@@ -186,6 +186,8 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 		const Bproc__MoveRequest *req = msg->move_request;
 		int wake_fd = req->has_wake_fd ? req->wake_fd : -1;
 
+		if (req->has_exec_traced && req->exec_traced)
+			return master_move_exec(m, conn, msg->id, req->pid, req->node, uid, gid);
 		if (wake_fd >= 0 && conn->has_creds && req->pid == conn->creds.pid)
 			return defer_self_move(conn, req, uid, gid);
 		/* From a node, the slave did that part: it forwards a process's
@@ -193,6 +195,9 @@ int master_handle_request(struct master *m, struct conn *conn, const Msg *msg, u
 		return master_move(m, conn, msg->id, req->pid, req->node, uid, gid, wake_fd,
 				   !conn->has_creds, req->has_lazy && req->lazy);
 	}
+	case BPROC__MSG__BODY_MOVE_RELEASED:
+		master_move_released(m, conn, msg->move_released->pid);
+		return 0;
 	default:
 		return -ENOTSUP;
 	}
@@ -214,7 +219,7 @@ static void client_closed(struct conn *conn, void *data)
 {
 	struct master *m = data;
 
-	master_moves_client_closed(conn);
+	master_moves_client_closed(m, conn);
 	for (struct self_move **p = &self_moves; *p;) {
 		struct self_move *sm = *p;
 

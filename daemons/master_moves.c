@@ -97,6 +97,7 @@
 
 enum move_state {
 	MOVE_CHECKING,    /* waiting for the target's PathCheckReply */
+	MOVE_RELEASING,   /* exec_traced: frozen, waiting for its tracer to let go */
 	MOVE_PREPARING,   /* waiting for its PrepareResult */
 	MOVE_DUMPING,     /* full copy: CRIU dumps, its pages stream across */
 	MOVE_RESTORING,   /* dumped, waiting for its RestoreResult */
@@ -117,6 +118,9 @@ struct move {
 	struct move_pipe pipes[3];
 	int tty_out;          /* the fd its terminal's output goes to, -1: none */
 	int wake_fd;          /* the process waits on this pipe, or -1 */
+	/* bproc_execmove: the process sits at its exec, traced by the asker
+	 * (MoveRequest.exec_traced); it must never run here. */
+	bool exec_traced;
 	/* Node to node (from >= 0): the steps both slaves have done. */
 	int from;             /* BPROC_NODE_MASTER, or the node it leaves */
 	uint8_t token[16];
@@ -501,18 +505,18 @@ static int ask_paths(struct move *mv, struct conn *slave)
 
 static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		      uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy,
-		      struct move **created);
+		      pid_t tracer, struct move **created);
 
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy)
 {
-	return move_begin(m, client, id, pid, node, uid, gid, wake_fd, from_node, lazy, NULL);
+	return move_begin(m, client, id, pid, node, uid, gid, wake_fd, from_node, lazy, 0, NULL);
 }
 
 /* master_move(); the move made, if one was, in *created. */
 static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		      uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy,
-		      struct move **created)
+		      pid_t tracer, struct move **created)
 {
 	struct master_node *n = master_find_node(m, node);
 	char reason[512] = "", criu[PATH_MAX];
@@ -594,7 +598,9 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		pid_t tree[FREEZER_MAX_PIDS];
 		int ntree = move_tree_list(pid, tree, FREEZER_MAX_PIDS);
 
-		r = movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
+		r = tracer ? movable_scan_exec_tree(tree, ntree, tracer, &mv->movable, reason,
+						    sizeof(reason)) :
+			     movable_scan_tree(tree, ntree, &mv->movable, reason, sizeof(reason));
 		/* What CRIU will dump of its memory (movable.memory): small
 		 * enough, its pages go with its images. */
 		mv->small = !lazy && mv->movable.memory < SMALL_MOVE_BYTES;
@@ -721,6 +727,7 @@ static void start_cork_timer(struct master *m, struct move *mv)
 }
 
 static int move_freeze(struct move *mv, char *err, size_t errlen);
+static int exec_frozen(struct move *mv, int ps_in, char *err, size_t errlen);
 static int move_dump(struct master *m, struct move *mv, struct master_node *n, const char *criu,
 		     int ps_in, char *err, size_t errlen);
 
@@ -757,7 +764,120 @@ static int move_start(struct master *m, struct move *mv, struct master_node *n, 
 		return r;
 	if (fault_at("master-die-frozen"))
 		kill(getpid(), SIGKILL);
+	if (mv->exec_traced)
+		return exec_frozen(mv, take_fd(&ps), err, errlen);
 	return move_dump(m, mv, n, criu, take_fd(&ps), err, errlen);
+}
+
+/*
+ * bproc_execmove (MoveRequest.exec_traced).  The process is frozen while
+ * its tracer still holds it at its exec: a traced stop counts as frozen
+ * for the cgroup v2 freezer.  CRIU cannot seize a traced task, so the
+ * tracer lets go now (MoveFrozen); the process leaves its traced stop
+ * into the freezer's trap, before the new program's first instruction,
+ * and the dump starts on MoveReleased (or once the tracer is gone).
+ */
+static int exec_frozen(struct move *mv, int ps_in, char *err, size_t errlen)
+{
+	_cleanup_close_ int ps = ps_in;
+	Bproc__MoveFrozen frozen = BPROC__MOVE_FROZEN__INIT;
+	Msg msg = BPROC__MSG__INIT;
+	int r;
+
+	/* Its tracer died holding it, which killed it (PTRACE_O_EXITKILL). */
+	if (!mv->client || mv->client->closed) {
+		snprintf(err, errlen, "its launcher went away");
+		return -ECONNRESET;
+	}
+	frozen.pid = mv->pid;
+	msg.body_case = BPROC__MSG__BODY_MOVE_FROZEN;
+	msg.move_frozen = &frozen;
+	msg.has_id = true;
+	msg.id = mv->client_id;
+	r = conn_send(mv->client, &msg);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot tell the launcher the program is frozen: %s",
+			 strerror(-r));
+		return r;
+	}
+	mv->ps_fd = take_fd(&ps);
+	mv->state = MOVE_RELEASING;
+	return 0;
+}
+
+/* Whether pid is traced (TracerPid in its status); false if it is gone. */
+static bool is_traced(pid_t pid, pid_t *tracer)
+{
+	char path[64], line[256];
+	_cleanup_fclose_ FILE *f = NULL;
+	int t = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "TracerPid: %d", &t) == 1)
+			break;
+	if (tracer)
+		*tracer = t;
+	return t != 0;
+}
+
+/* Its tracer let go (or went away): the freezer alone holds it; dump. */
+static void exec_released(struct master *m, struct move *mv)
+{
+	struct master_node *n = master_find_node(m, mv->node);
+	char err[512] = "", criu[PATH_MAX];
+	int r;
+
+	if (!n || n->state != BPROC_NODE_UP || !n->conn) {
+		finish_move(m, mv, -BE_NODEDOWN, "the node went down during the move");
+		return;
+	}
+	/* Out of its traced stop it enters the freezer's trap: frozen again. */
+	r = freezer_freeze(&mv->freezer);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot freeze process %d: %s", mv->pid, strerror(-r));
+	} else if (is_traced(mv->pid, NULL)) {
+		r = -EBUSY;
+		snprintf(err, sizeof(err), "process %d is still traced", mv->pid);
+	} else if (criu_locate(m->cfg.criu, criu, sizeof(criu)) < 0) {
+		r = -ENOENT;
+		snprintf(err, sizeof(err), "no CRIU on the master (see docs/criu.md)");
+	} else {
+		int ps = mv->ps_fd;
+
+		mv->ps_fd = -1;
+		r = move_dump(m, mv, n, criu, ps, err, sizeof(err));
+	}
+	if (r < 0)
+		finish_move(m, mv, r, err[0] ? err : strerror(-r));
+}
+
+int master_move_exec(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
+		     uid_t uid, gid_t gid)
+{
+	struct move *mv = NULL;
+	pid_t tracer;
+	int r;
+
+	/* Only its tracer, holding it at its exec, asks this. */
+	if (!client->has_creds || !is_traced(pid, &tracer) || tracer != client->creds.pid)
+		return conn_reply(client, id, -EINVAL,
+				  "process %d is not stopped at its exec under the asker's trace", pid);
+	r = move_begin(m, client, id, pid, node, uid, gid, -1, false, false, tracer, &mv);
+	if (mv)
+		mv->exec_traced = true;
+	return r;
+}
+
+void master_move_released(struct master *m, struct conn *client, pid_t pid)
+{
+	for (struct move *mv = moves; mv; mv = mv->next)
+		if (mv->pid == pid && mv->client == client && mv->exec_traced) {
+			if (mv->state == MOVE_RELEASING)
+				exec_released(m, mv);
+			return;
+		}
 }
 
 /* A process that waits for its own move (bproc_move, each child of a
@@ -827,6 +947,11 @@ static int move_freeze(struct move *mv, char *err, size_t errlen)
 	}
 	note_wake_pipe(mv);
 	note_target(mv);
+	/* bproc_execmove's program: a master after us kills it, not thaws
+	 * it (master_recover.c). */
+	if (mv->exec_traced && (r = freezer_note(&mv->freezer, "exec", "1")) < 0)
+		pr_warn("process %d: cannot note on its cgroup that it waits at its exec: %s",
+			(int)pid, strerror(-r));
 	/* A pipe between the root and another process of the tree (a shell's
 	 * process substitution, say) moves whole: it is not forwarded. */
 	for (int i = 0; i < mv->npipes;) {
@@ -1240,7 +1365,7 @@ int master_vmove(struct master *m, struct conn *client, uint64_t id,
 		struct move *mv = NULL;
 
 		move_begin(m, NULL, 0, req->pids[i], req->nodes[i], uid, gid, req->wake_fds[i],
-			   false, false, &mv);
+			   false, false, 0, &mv);
 		/* Only a lone process of that program can take the image. */
 		if (!mv || !lg || lg->failed || !mv->small || mv->movable.tty_stdio ||
 		    freezer_children(mv->pid, kids, 1) != 0 ||
@@ -1477,6 +1602,14 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 	/* A template that ends without its dump: the others dump themselves. */
 	if (mv->group && mv->group->template_id == mv->id && !mv->group->dumped)
 		group_dumped(m, mv, false);
+	/* A program stopped at its exec for bproc_execmove has not run an
+	 * instruction: it must not run here, so it ends (killed: its
+	 * parent sees SIGKILL, its launcher is told why). */
+	if (status < 0 && mv->exec_traced) {
+		pr_info("move %llu: process %d, stopped at its exec, is killed: %s",
+			(unsigned long long)mv->id, mv->pid, why ? why : strerror(-status));
+		kill(mv->pid, SIGKILL);
+	}
 	/* It runs again before the asker hears the move failed: a signal it
 	 * sends at once (seen: lost) must find it running, not frozen. */
 	if (status < 0 && mv->from == BPROC_NODE_MASTER)
@@ -2449,11 +2582,23 @@ int master_proc_list(Bproc__ProcEntry ***out, Bproc__ProcEntry **storage, size_t
 	return 0;
 }
 
-void master_moves_client_closed(struct conn *conn)
+void master_moves_client_closed(struct master *m, struct conn *conn)
 {
+	struct move *released;
+
 	for (struct move *mv = moves; mv; mv = mv->next)
 		if (mv->client == conn)
 			mv->client = NULL;
+	/* The tracer of a program held at its exec went away: the freezer
+	 * alone holds it now (or its end killed it: the dump then fails). */
+	do {
+		released = NULL;
+		for (struct move *mv = moves; mv && !released; mv = mv->next)
+			if (mv->exec_traced && mv->state == MOVE_RELEASING && !mv->client)
+				released = mv;
+		if (released)
+			exec_released(m, released);
+	} while (released);
 }
 
 bool master_moves_node_busy(int node)

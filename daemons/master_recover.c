@@ -29,6 +29,10 @@
  * it is told the move failed (the pipe is noted on the cgroup), or it would
  * wait for good.
  *
+ * A program held at its exec for bproc_execmove (noted "exec" on the
+ * cgroup) has run no instruction of its own and must not run here: it is
+ * killed, not thawed (its launcher's helper, if alive, killed it already).
+ *
  * Except once a --lazy move was committed: its copy was let run on the
  * node before all its pages were across, so the original is behind the
  * copy, and thawing it would run again what the copy already did.  The
@@ -200,7 +204,8 @@ static void recover_cgroup(const char *path)
 	struct freezer f;
 	char file[PATH_MAX + 32];
 	pid_t noted[FREEZER_MAX_PIDS];
-	bool committed = false;
+	bool committed = false, exec_held;
+	char note[8];
 	int pid, r, n;
 	FILE *procs;
 
@@ -209,6 +214,7 @@ static void recover_cgroup(const char *path)
 		pr_warn("%s, left by a master before us: %s", path, strerror(-r));
 		return;
 	}
+	exec_held = freezer_read_note(path, "exec", note, sizeof(note)) > 0;
 	snprintf(file, sizeof(file), "%s/cgroup.procs", path);
 	procs = fopen(file, "re");
 	while (procs && fscanf(procs, "%d", &pid) == 1) {
@@ -219,6 +225,13 @@ static void recover_cgroup(const char *path)
 			kill(pid, SIGKILL);
 			pr_warn("process %d: a master before us died after letting its copy run on a "
 				"node before it became the ghost; killed here",
+				pid);
+		} else if (exec_held) {
+			/* bproc_execmove's program, held at its exec: it must
+			 * not run here. */
+			kill(pid, SIGKILL);
+			pr_warn("process %d was held at its exec for bproc_execmove when a master "
+				"before us died: killed, it never ran",
 				pid);
 		} else {
 			pr_warn("process %d was frozen for a move when a master before us died: "

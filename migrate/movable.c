@@ -16,7 +16,8 @@
  *     and one pseudo-terminal; named pipes; deleted files and mappings of
  *     them; SysV shared memory; file locks;
  *   - a process in other namespaces than ours (a container), in a chroot,
- *     or traced by someone else (the ghost needs ptrace).
+ *     or traced by someone else (the ghost needs ptrace; bproc_execmove's
+ *     helper, which lets go before the dump, is let be: movable_scan_exec_tree).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +53,7 @@ struct scan {
 	const pid_t *pids;  /* the tree, for names */
 	int npids;
 	const struct movable_where *where; /* NULL: this machine's processes */
+	pid_t root_tracer; /* may trace the root (bproc_execmove's helper), or 0 */
 	struct movable *mv;
 	char *reason;
 	size_t len;
@@ -548,7 +550,8 @@ static int check_process(struct scan *sc)
 	while (fgets(line, sizeof(line), f)) {
 		int tracer;
 
-		if (sscanf(line, "TracerPid: %d", &tracer) == 1 && tracer != 0)
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1 && tracer != 0 &&
+		    !(sc->pid == sc->root && tracer == sc->root_tracer))
 			return refuse(sc, "it is traced by process %d (a debugger?)", tracer);
 		/* The last NSsid field is the session as the process itself
 		 * sees it: 0 when its session leader lives in a parent pid
@@ -595,8 +598,8 @@ static int check_process(struct scan *sc)
 	return add_file(sc, target, &st, true, "its working directory");
 }
 
-int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *where,
-			 struct movable *mv, char *reason, size_t len)
+static int scan_tree(const pid_t *pids, int n, const struct movable_where *where,
+		     pid_t root_tracer, struct movable *mv, char *reason, size_t len)
 {
 	struct scan *sc = calloc(1, sizeof(*sc));
 	int r = 0;
@@ -613,6 +616,7 @@ int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *w
 	sc->pids = pids;
 	sc->npids = n;
 	sc->where = where;
+	sc->root_tracer = root_tracer;
 	for (int i = 0; i < n && r == 0; i++) {
 		sc->pid = pids[i];
 		sc->pidfd = -1;
@@ -640,6 +644,18 @@ int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *w
 	}
 	free(sc);
 	return r;
+}
+
+int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *where,
+			 struct movable *mv, char *reason, size_t len)
+{
+	return scan_tree(pids, n, where, 0, mv, reason, len);
+}
+
+int movable_scan_exec_tree(const pid_t *pids, int n, pid_t tracer, struct movable *mv,
+			   char *reason, size_t len)
+{
+	return scan_tree(pids, n, NULL, tracer, mv, reason, len);
 }
 
 int movable_scan_tree(const pid_t *pids, int n, struct movable *mv, char *reason, size_t len)

@@ -70,6 +70,11 @@ struct movable_where {
 /* movable_scan_tree() of processes that live there (NULL: here). */
 int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *where,
 			 struct movable *mv, char *reason, size_t len);
+/* movable_scan_tree() of a tree whose root sits at its exec under the
+ * trace of tracer (bproc_execmove's helper, which lets go before the
+ * dump): that trace alone is not refused. */
+int movable_scan_exec_tree(const pid_t *pids, int n, pid_t tracer, struct movable *mv,
+			   char *reason, size_t len);
 void movable_free(struct movable *mv);
 
 /*

@@ -152,22 +152,25 @@ int bproc_rfork(int node);
 int bproc_vrfork(int nnodes, const int *nodes, int *pids);
 
 /*
- * As execve(), but cmd runs on node: the caller moves itself there
- * (bproc_move) and execs cmd there, so cmd never runs on the master and the
- * node needs nothing but bpslave and cmd's files.  The process keeps its
- * pid; its parent sees it through its ghost.  Returns only on failure: -1
- * with errno.  If the move failed, the caller is where it was, unchanged
- * (what bproc_move refuses: fds that cannot move, even close-on-exec ones,
- * files the node lacks; no such node, node down, EACCES).  If the execve
- * failed on the node, the caller runs on there.  node == the current node
- * is a plain execve.
+ * As execve(), but cmd runs on node.  From the master, cmd is exec'd here
+ * and moved before it runs an instruction of its own (a helper traces the
+ * caller to its exec, the master freezes it there and moves it), so cmd
+ * never runs on the master and the node needs nothing but bpslave and cmd's
+ * files.  The process keeps its pid; its parent sees it through its ghost.
+ * Returns only on failure, -1 with errno, the caller here and unchanged:
+ * what is known before the exec (no such node, node down, EACCES, cmd not
+ * executable, the execve failing here).  Once exec'd, a refused or failed
+ * move kills the program before it runs (the parent sees SIGKILL) and the
+ * reason goes to the caller's stderr.  On a node, or for a caller already
+ * traced, the caller moves itself first (bproc_move) and execs there: a
+ * failed move leaves it unchanged, a failed execve leaves it running on
+ * the node.  node == the current node is a plain execve.
  */
 int bproc_execmove(int node, const char *cmd, char *const argv[], char *const envp[]);
 
 /*
- * BProc's name for what bproc_execmove() does here: move, then exec cmd
- * from the node's files.  (BProc's own execmove exec'd on the master and
- * moved the new program; see docs/migration.md.)
+ * BProc's name for exec'ing from the node's files: the caller moves
+ * itself there (bproc_move) and execs cmd there, as the _io forms do.
  */
 int bproc_rexec(int node, const char *cmd, char *const argv[], char *const envp[]);
 

@@ -10,4 +10,10 @@
 /* Put each io entry on its fd (execmove.c).  0, or -1 with errno. */
 int libbproc_io_setup(const struct bproc_io_t *io, int iolen);
 
+/* A connection to the local daemon (libbproc.c): an fd, or -errno /
+ * -BE_NOMASTER. */
+int libbproc_connect(void);
+/* What bproc_errmsg() says next ("" or NULL: nothing). */
+void libbproc_set_errmsg(const char *text);
+
 #endif

@@ -33,6 +33,11 @@ const char *bproc_errmsg(void)
 	return last_message[0] ? last_message : NULL;
 }
 
+void libbproc_set_errmsg(const char *text)
+{
+	snprintf(last_message, sizeof(last_message), "%s", text ? text : "");
+}
+
 static int fail(int err)
 {
 	errno = err;
@@ -46,7 +51,7 @@ static const char *socket_path(void)
 	return p && p[0] ? p : BPROC_SOCKET;
 }
 
-static int connect_daemon(void)
+int libbproc_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = socket_path();
@@ -81,7 +86,7 @@ static int transact(Msg *req, Msg **out)
 	int fd, r;
 
 	last_message[0] = '\0';
-	fd = connect_daemon();
+	fd = libbproc_connect();
 	if (fd < 0)
 		return fd;
 	req->has_id = true;
@@ -466,7 +471,7 @@ int bproc_move(int node)
 	last_message[0] = '\0';
 	if (pipe2(wake, O_CLOEXEC) < 0)
 		return fail(errno);
-	fd = connect_daemon();
+	fd = libbproc_connect();
 	if (fd < 0) {
 		close(wake[0]);
 		close(wake[1]);

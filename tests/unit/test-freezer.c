@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -316,4 +318,62 @@ Test(freezer, cgroup_mounts_are_read_from_mountinfo)
 	cr_expect_str_eq(m.mountpoint, "/mnt/part");
 	cr_expect_eq(cgroup_mount_next(f, &m), 0, "a line without its superblock is skipped");
 	fclose(f);
+}
+
+/*
+ * bproc_execmove's freeze (docs/migration.md, "Launching on a node"): a
+ * program stopped at its exec under ptrace counts as frozen at once, and
+ * once its tracer lets go it stays frozen, having run nothing; released,
+ * it runs.
+ */
+Test(freezer, a_program_held_at_its_exec_freezes_and_stays_frozen_untraced)
+{
+	struct freezer f;
+	char name[64], buf[16];
+	int go[2], out[2], st;
+	ssize_t n;
+
+	if (!can_run())
+		cr_skip_test("needs root and a cgroup v2 hierarchy");
+	cr_assert_eq(pipe(go), 0);
+	cr_assert_eq(pipe2(out, O_NONBLOCK), 0);
+	root = fork();
+	cr_assert_geq(root, 0);
+	if (root == 0) {
+		char c;
+
+		setpgid(0, 0);
+		dup2(out[1], 1);
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		execl("/bin/sh", "sh", "-c", "echo ran", (char *)NULL);
+		_exit(127);
+	}
+	setpgid(root, root);
+	close(go[0]);
+	close(out[1]);
+	cr_assert_eq(ptrace(PTRACE_SEIZE, root, 0, PTRACE_O_TRACEEXEC), 0);
+	cr_assert_eq(write(go[1], "x", 1), 1);
+	cr_assert_eq(waitpid(root, &st, __WALL), root);
+	cr_assert_eq(st >> 8, SIGTRAP | (PTRACE_EVENT_EXEC << 8), "stopped at its exec");
+	snprintf(name, sizeof(name), "test-exec-%d", (int)getpid());
+	cr_assert_eq(freezer_create(&f, name), 0);
+	cr_assert_eq(freezer_add(&f, root), 0);
+	cr_assert_eq(freezer_freeze(&f), 0, "a traced stop counts as frozen");
+	cr_assert_eq(frozen_state(f.path), 1);
+	cr_assert_eq(ptrace(PTRACE_DETACH, root, 0, 0), 0);
+	cr_assert_eq(freezer_freeze(&f), 0, "frozen again, untraced");
+	usleep(50000);
+	cr_assert_eq(frozen_state(f.path), 1);
+	cr_assert_eq(read(out[0], buf, sizeof(buf)), -1, "it ran nothing");
+	freezer_release(&f);
+	for (int i = 0; i < 200 && (n = read(out[0], buf, sizeof(buf) - 1)) < 0; i++)
+		usleep(10000);
+	cr_assert_eq(n, 4, "released, it runs");
+	cr_assert_eq(waitpid(root, &st, 0), root);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	root = 0;
+	close(out[0]);
+	close(go[1]);
 }

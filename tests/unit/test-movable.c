@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ptrace.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -681,4 +682,31 @@ Test(movable, scan_counts_memory)
 		     (unsigned long long)mv.memory, reason);
 	cr_assert_lt(mv.memory, 64u << 20);
 	movable_free(&mv);
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+/* A process traced by someone is refused (the ghost needs ptrace), unless
+ * the tracer is the one bproc_execmove's helper is: that trace is let be. */
+Test(movable, a_traced_process_is_refused_unless_by_the_named_tracer)
+{
+	struct movable mv;
+	char reason[512];
+	pid_t p = start(nothing, NULL);
+	int r;
+
+	cr_assert_eq(ptrace(PTRACE_SEIZE, p, 0, 0), 0);
+	r = movable_scan(p, &mv, reason, sizeof(reason));
+	cr_assert_eq(r, -EOPNOTSUPP, "got %d (%s)", r, reason);
+	cr_assert(strstr(reason, "traced by process"), "%s", reason);
+	r = movable_scan_exec_tree(&p, 1, getpid(), &mv, reason, sizeof(reason));
+	cr_assert_eq(r, 0, "got %d (%s)", r, reason);
+	movable_free(&mv);
+	r = movable_scan_exec_tree(&p, 1, getpid() + 1, &mv, reason, sizeof(reason));
+	cr_assert_eq(r, -EOPNOTSUPP, "another tracer named: got %d (%s)", r, reason);
+	ptrace(PTRACE_DETACH, p, 0, 0);
+	stop_child();
 }
