@@ -38,8 +38,9 @@
  *
  * Back to the master is a node-to-node move into the home node
  * (master_home.c); past launchfanout nodes a launch's copies go out
- * through relaying slaves (launch_tree.c).  Not yet here (see
- * docs/migration.md): a process on a terminal between nodes.
+ * through relaying slaves (launch_tree.c).  A process on a terminal moves
+ * between nodes too: what is typed waits in the terminal during the move
+ * and goes to the new node after the commit.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -204,6 +205,7 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 static void group_dumped(struct master *m, struct move *tpl, bool ok);
 static void on_ghost_stdin(struct loop *loop, int fd, uint32_t events, void *data);
 static void on_ghost_tty(struct loop *loop, int fd, uint32_t events, void *data);
+static void send_tty_size(struct ghost_entry *g);
 
 static struct move *moves;
 static struct ghost_entry *ghosts;
@@ -459,10 +461,6 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 	struct master_node *src = master_find_node(m, g->node);
 	struct move *mv;
 
-	if (g->tty_in >= 0 || g->tty_out >= 0)
-		return answer(client, id, g->pid, wake_fd, -ENOTSUP,
-			      "process %d is on a terminal; moving it from node to node is not implemented yet",
-			      g->pid);
 	if (!src || src->state != BPROC_NODE_UP || !src->conn)
 		return answer(client, id, g->pid, wake_fd, -BE_NODEDOWN,
 			      "node %d, where process %d runs, is %s", g->node, g->pid,
@@ -486,9 +484,13 @@ static int move_between_nodes(struct master *m, struct conn *client, uint64_t id
 		free(mv);
 		return answer(client, id, g->pid, wake_fd, -EAGAIN, "no random bytes for the move");
 	}
-	/* Input waits on the master until the process runs again. */
+	/* Input waits on the master until the process runs again: a pipe's
+	 * in the pipe, a terminal's in the terminal (typed lines stay there
+	 * until the commit, then go to the new node only). */
 	if (g->in_fd >= 0)
 		loop_remove(m->loop, g->in_fd);
+	if (g->tty_in >= 0)
+		loop_remove(m->loop, g->tty_in);
 	mv->next = moves;
 	moves = mv;
 	send_move_expect(target->conn, mv);
@@ -1631,9 +1633,15 @@ static void finish_move(struct master *m, struct move *mv, int status, const cha
 		 * meanwhile go to wherever the process runs now. */
 		if (g->in_fd >= 0)
 			loop_add(m->loop, g->in_fd, EPOLLIN, on_ghost_stdin, g);
+		/* Added again, the terminal reports what waits in it now
+		 * (epoll looks at it as it adds it). */
+		if (g->tty_in >= 0)
+			loop_add(m->loop, g->tty_in, EPOLLIN | EPOLLET, on_ghost_tty, g);
 		for (int i = 0; i < mv->nheld; i++) {
 			struct ghost_entry *h = find_ghost(mv->held_pid[i]);
 
+			if (h && mv->held[i] == SIGWINCH)
+				send_tty_size(h);
 			if (h)
 				forward_signal(m, h, mv->held[i]);
 		}

@@ -113,6 +113,26 @@ int output_queue_push(struct output_queue *q, const void *data, size_t len)
 	return flush(q);
 }
 
+int output_queue_take(struct output_queue *q, uint8_t **buf, size_t *len)
+{
+	uint8_t *b;
+
+	if (q->len == 0)
+		return 0;
+	b = realloc(*buf, *len + q->len);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b + *len, q->buf + q->off, q->len);
+	*buf = b;
+	*len += q->len;
+	q->off = q->len = 0;
+	if (q->watching) {
+		loop_remove(q->loop, q->fd);
+		q->watching = false;
+	}
+	return 0;
+}
+
 void output_queue_close(struct output_queue *q)
 {
 	drop_all(q);

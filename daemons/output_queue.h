@@ -38,6 +38,9 @@ void output_queue_init(struct output_queue *q, struct loop *loop, int fd,
  * is gone (everything is dropped from then on). */
 int output_queue_push(struct output_queue *q, const void *data, size_t len);
 bool output_queue_pending(const struct output_queue *q);
+/* Take the bytes still waiting (appended to *buf, malloc'd, of *len
+ * bytes): the queue is empty after.  0 or -ENOMEM (nothing taken). */
+int output_queue_take(struct output_queue *q, uint8_t **buf, size_t *len);
 void output_queue_close(struct output_queue *q);
 
 #endif

@@ -150,6 +150,14 @@ struct restored *slave_restored_find(struct slave *s, pid_t nspid);
 pid_t slave_restored_host_pid(const struct restored *r);
 /* Send the master what it wrote so far. */
 void slave_restored_flush(struct restored *r);
+/* On a terminal: the ghost's fd its output goes to (RestoreRequest.tty_fd);
+ * else MOVE_NO_TTY. */
+int slave_restored_tty_fd(const struct restored *r);
+/* On a terminal, frozen to leave: take what it has not read of its input
+ * yet (pty_take_unread, then what still waits for room in the pty),
+ * appended to *buf (malloc'd) of *len bytes; give it back if it stays. */
+int slave_restored_take_tty_input(struct restored *r, uint8_t **buf, size_t *len);
+void slave_restored_give_tty_input(struct restored *r, const uint8_t *buf, size_t len);
 /* Is key ("pipe:[INODE]") a pipe of ours to its stdin, stdout or stderr
  * (forwarded through us), rather than one within its tree? */
 bool slave_restored_forwards(const struct restored *r, const char *key);

@@ -72,6 +72,10 @@ struct move_out {
 	struct movable movable;
 	struct freezer freezer;
 	struct conn *peer; /* to the target slave */
+	/* On a terminal: what it had not read of its input when it froze
+	 * (RestoreRequest.tty_input); given back if it stays. */
+	uint8_t *tty_input;
+	size_t tty_input_len;
 	struct move_out *next;
 };
 
@@ -227,6 +231,7 @@ static void move_out_free(struct move_out *o)
 	}
 	freezer_release(&o->freezer); /* thaws what is still there */
 	movable_free(&o->movable);
+	free(o->tty_input);
 	free(o);
 }
 
@@ -305,11 +310,28 @@ static int examine(struct slave *s, struct move_out *o, char *err, size_t errlen
 	return r;
 }
 
+/* It stays here: what it had not read of its terminal goes back, before
+ * anything typed since (the master sends nothing until the move is over). */
+static void give_back_input(struct slave *s, struct move_out *o)
+{
+	struct restored *r = slave_restored_find(s, o->pid);
+
+	if (o->tty_input_len == 0)
+		return;
+	if (r && slave_restored_host_pid(r) == o->host_pid) {
+		slave_restored_give_tty_input(r, o->tty_input, o->tty_input_len);
+		pr_info("move %llu: %zu bytes typed for process %d and not read yet given back",
+			(unsigned long long)o->id, o->tty_input_len, o->pid);
+	}
+	o->tty_input_len = 0;
+}
+
 /* A move out ends here, sent or not: the master is told. */
 static void out_failed(struct slave *s, struct move_out *o, int status, const char *err)
 {
 	uint64_t id = o->id;
 
+	give_back_input(s, o);
 	unlink_out(s, o);
 	/* The master first: the target takes a closed link before any
 	 * image for the source's refusal, which we say now. */
@@ -349,6 +371,33 @@ static void die_mid_dump(const char *dir)
 	}
 	kill(slave, SIGKILL);
 	_exit(0);
+}
+
+/* The images in dir, then the RestoreRequest: on a terminal, with the
+ * ghost's fd for its output and what it had not read yet. */
+static int send_images(struct move_out *o, const struct restored *r, const char *dir,
+		       const struct move_pipe *pipes, int npipes, const pid_t *nodepids, char *err,
+		       size_t errlen)
+{
+	struct move_restore_wire w;
+	Msg msg = BPROC__MSG__INIT;
+	int ret = move_send_image_files(o->peer, o->id, dir, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	move_restore_fill(&w, o->id, o->pid, pipes, npipes, slave_restored_tty_fd(r), nodepids,
+			  o->freezer.npids, o->wake_fd, o->lazy);
+	if (o->tty_input_len > 0) {
+		w.req.has_tty_input = true;
+		w.req.tty_input.data = o->tty_input;
+		w.req.tty_input.len = o->tty_input_len;
+	}
+	msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
+	msg.restore_request = &w.req;
+	ret = conn_send(o->peer, &msg);
+	if (ret < 0)
+		snprintf(err, errlen, "sending the restore request: %s", strerror(-ret));
+	return ret;
 }
 
 /* The target has what the tree needs: freeze, dump, send. */
@@ -396,6 +445,16 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 	 * ahead of our result, so its readers get it before anything the
 	 * process writes on the target. */
 	slave_restored_flush(r);
+	/* On a terminal: what it has not read yet goes with it. */
+	ret = slave_restored_take_tty_input(r, &o->tty_input, &o->tty_input_len);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot take the unread input of its terminal: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	if (o->tty_input_len > 0)
+		pr_info("move %llu: %zu bytes typed for process %d and not read yet go with it",
+			(unsigned long long)o->id, o->tty_input_len, o->pid);
 	if (fault_at("source-die-frozen"))
 		kill(getpid(), SIGKILL);
 
@@ -459,8 +518,7 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 		for (int i = 0, n = move_find_pipes(o->host_pid, 07, pipes); i < n; i++)
 			if (slave_restored_forwards(r, pipes[i].key))
 				pipes[npipes++] = pipes[i];
-		ret = move_send_images(o->peer, o->id, dir, o->pid, pipes, npipes, MOVE_NO_TTY,
-				       nodepids, o->freezer.npids, o->wake_fd, o->lazy, err, errlen);
+		ret = send_images(o, r, dir, pipes, npipes, nodepids, err, errlen);
 		if (ret < 0 && !err[0])
 			snprintf(err, errlen, "link to node %d: %s", o->target, strerror(-ret));
 	}
@@ -641,6 +699,7 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 				(unsigned long long)o->id, o->pid, o->freezer.npids);
 		} else {
 			*p = o->next;
+			give_back_input(s, o);
 			pr_info("move %llu aborted: process %d runs on here", (unsigned long long)o->id,
 				o->pid);
 		}

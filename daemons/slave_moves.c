@@ -38,6 +38,7 @@
 #include "page_seal.h"
 #include "page_server.h"
 #include "proc_events.h"
+#include "pty_unread.h"
 #include "fault.h"
 #include "freezer.h"
 #include "log.h"
@@ -138,8 +139,10 @@ struct restored {
 	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
 	bool in_eof;
 	int wake_fd;              /* it waits in bproc_move/rfork on this, or -1 */
-	/* On a terminal: in.fd is our side of its pseudo-terminal. */
+	/* On a terminal: in.fd is our side of its pseudo-terminal, whose
+	 * output goes to the ghost's fd tty_stream (RestoreRequest.tty_fd). */
 	bool tty;
+	int tty_stream;
 	struct restored *next;
 };
 
@@ -850,8 +853,10 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req,
 	if (report[1] >= 0 && slave_tty_keeper_watch(s, report[1]) < 0)
 		close(report[1]);
 	if (pts >= 0) {
-		/* CRIU set it as the master's terminal was; ours adds nothing. */
-		if (ret == 0 && slave_tty_set_mode(pts) < 0)
+		/* CRIU set it as the master's terminal was; ours adds nothing.
+		 * From another node, CRIU set it as that node's pty was: ours,
+		 * with whatever the process changed there (echo off), kept. */
+		if (ret == 0 && !from_node && slave_tty_set_mode(pts) < 0)
 			pr_warn("move %llu: cannot set the terminal's mode", (unsigned long long)req->move_id);
 		close(pts);
 	}
@@ -952,7 +957,13 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req,
 		struct out_pipe *o = calloc(1, sizeof(*o));
 
 		r->tty = true;
+		r->tty_stream = req->tty_fd;
 		r->in.fd = fcntl(ptm, F_DUPFD_CLOEXEC, 3);
+		/* From another node: what it had not read there, first. */
+		if (req->has_tty_input && req->tty_input.len > 0 &&
+		    output_queue_push(&r->in, req->tty_input.data, req->tty_input.len) < 0)
+			pr_warn("move %llu: process %d: its unread terminal input is lost",
+				(unsigned long long)req->move_id, req->pid);
 		if (o) {
 			o->s = s;
 			o->r = r;
@@ -1596,6 +1607,29 @@ void slave_restored_flush(struct restored *r)
 {
 	for (int i = 0; i < r->nout; i++)
 		forward_output(r->out[i]);
+}
+
+int slave_restored_tty_fd(const struct restored *r)
+{
+	return r->tty ? r->tty_stream : MOVE_NO_TTY;
+}
+
+int slave_restored_take_tty_input(struct restored *r, uint8_t **buf, size_t *len)
+{
+	int ret;
+
+	if (!r->tty || r->in.fd < 0)
+		return 0;
+	ret = pty_take_unread(r->in.fd, buf, len);
+	if (ret == 0)
+		ret = output_queue_take(&r->in, buf, len);
+	return ret;
+}
+
+void slave_restored_give_tty_input(struct restored *r, const uint8_t *buf, size_t len)
+{
+	if (len > 0 && output_queue_push(&r->in, buf, len) < 0)
+		pr_warn("process %d: terminal input dropped", r->pid);
 }
 
 bool slave_restored_forwards(const struct restored *r, const char *key)
