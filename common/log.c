@@ -45,7 +45,7 @@ void log_printf(int level, const char *fmt, ...)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "%ld.%03ld %s: %s%s\n", (long)ts.tv_sec, ts.tv_nsec / 1000000,
+		fprintf(stderr, "%ld.%06ld %s: %s%s\n", (long)ts.tv_sec, ts.tv_nsec / 1000,
 			log_progname, level <= LOG_ERR ? "error: " : "", line);
 	}
 	va_end(ap);
