@@ -1134,11 +1134,17 @@ static void input_drained(void *data)
 /* Go on reading an output pipe (not paused, the link not behind). */
 static void resume_output(struct out_pipe *o)
 {
+	int r;
+
 	/* What waited in it first; at its end, it goes. */
-	if (!forward_output(o))
+	if (!forward_output(o)) {
 		close_out_pipe(o);
-	else if (!o->r->link_waiting && loop_add(o->s->loop, o->fd, EPOLLIN, on_output, o) < 0)
-		pr_warn("process %d: cannot watch its output", o->r->pid);
+		return;
+	}
+	/* Still watched if only another stream of it found the link behind. */
+	r = o->r->link_waiting ? 0 : loop_add(o->s->loop, o->fd, EPOLLIN, on_output, o);
+	if (r < 0 && r != -EEXIST)
+		pr_warn("process %d: cannot watch its output: %s", o->r->pid, strerror(-r));
 }
 
 /* Every stream of a copy flows again: a new master knows of no pause. */
