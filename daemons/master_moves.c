@@ -192,14 +192,18 @@ struct ghost_entry {
 	/* The real process is stopped, as far as we know: a stop we ordered
 	 * that is still on its way is dropped if it went on meanwhile. */
 	bool stop_wanted;
-	/* We told its slave to stop reading that stream (OutputFlow). */
+	/* We told its slave to stop reading that stream (OutputFlow), or
+	 * that the stream's readers are gone. */
 	bool out_paused[3];
+	bool out_gone[3];
 	struct ghost_entry *next;
 };
 
 static void output_drained(void *data);
 static void output_wrote(void *data);
-static void send_output_flow_to(struct master *m, int node, pid_t pid, int fd, bool pause);
+/* What the master says of one stream of a process (OutputFlow). */
+enum flow { FLOW_GO, FLOW_PAUSE, FLOW_GONE };
+static void send_output_flow_to(struct master *m, int node, pid_t pid, int fd, enum flow what);
 static int send_images(struct move *mv, struct master_node *n, char *err, size_t errlen);
 static void send_commit(struct master_node *n, uint64_t move_id, bool commit);
 static void finish_move(struct master *m, struct move *mv, int status, const char *why);
@@ -1586,7 +1590,7 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 
 		for (int k = 0; c && c->node == mv->from && k < 3; k++)
 			if (c->out_paused[k])
-				send_output_flow_to(m, mv->node, c->pid, k, true);
+				send_output_flow_to(m, mv->node, c->pid, k, FLOW_PAUSE);
 	}
 	send_commit(master_find_node(m, mv->node), mv->id, true);
 	g->node = mv->node;
@@ -2185,15 +2189,17 @@ void master_ghosts_node_down(struct master *m, int node)
 }
 
 /* Tell a node to stop or go on reading stream fd of a process. */
-static void send_output_flow_to(struct master *m, int node, pid_t pid, int fd, bool pause)
+static void send_output_flow_to(struct master *m, int node, pid_t pid, int fd, enum flow what)
 {
 	Bproc__OutputFlow flow = BPROC__OUTPUT_FLOW__INIT;
 	Msg msg = BPROC__MSG__INIT;
 
 	flow.pid = pid;
-	flow.pause = pause;
+	flow.pause = what == FLOW_PAUSE;
 	flow.has_fd = true;
 	flow.fd = fd;
+	flow.has_gone = what == FLOW_GONE;
+	flow.gone = what == FLOW_GONE;
 	msg.body_case = BPROC__MSG__BODY_OUTPUT_FLOW;
 	msg.output_flow = &flow;
 	send_to_node(m, node, &msg);
@@ -2203,7 +2209,7 @@ static void send_output_flow(struct ghost_entry *g, int fd, bool pause)
 {
 	pr_debug("process %d: %s its fd %d (%zu bytes held for its readers)", g->pid,
 		 pause ? "pausing" : "resuming", fd, g->out[fd].len);
-	send_output_flow_to(g->m, g->node, g->pid, fd, pause);
+	send_output_flow_to(g->m, g->node, g->pid, fd, pause ? FLOW_PAUSE : FLOW_GO);
 	g->out_paused[fd] = pause;
 }
 
@@ -2213,9 +2219,19 @@ static void output_wrote(void *data)
 {
 	struct ghost_entry *g = data;
 
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 3; k++) {
+		if (g->out[k].gone && !g->out_gone[k]) {
+			/* Nobody reads it any more: the process learns it as it
+			 * would here, by EPIPE (SIGPIPE) on its next write. */
+			pr_info("process %d: its fd %d has no reader left; closing it on node %d",
+				g->pid, k, g->node);
+			send_output_flow_to(g->m, g->node, g->pid, k, FLOW_GONE);
+			g->out_gone[k] = true;
+			g->out_paused[k] = false;
+		}
 		if (g->out_paused[k] && g->out[k].len < OUTPUT_RESUME_BYTES)
 			send_output_flow(g, k, false);
+	}
 }
 
 /* An output queue of a ghost emptied: if its end was waiting, now. */

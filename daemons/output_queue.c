@@ -99,6 +99,7 @@ gone:
 	 * paused, an end deferred) must not wait for ever. */
 	drop_all(q);
 	emptied(q);
+	q->gone = true;
 	if (q->wrote)
 		q->wrote(q->data);
 	if (q->drained)

@@ -26,6 +26,7 @@ struct output_queue {
 	uint8_t *buf;
 	size_t off, len, cap;
 	bool watching;
+	bool gone;           /* the fd went away (no reader): all is dropped */
 	/* Called when everything queued has been written, or dropped
 	 * because the fd is gone. */
 	void (*drained)(void *data);

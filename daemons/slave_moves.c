@@ -1207,8 +1207,22 @@ static int on_output_flow(struct slave *s, const Bproc__OutputFlow *f)
 			continue;
 		for (int i = r->nout - 1; i >= 0; i--) {
 			struct out_pipe *o = r->out[i];
+			struct stat st;
 
-			if ((f->has_fd && o->stream != f->fd) || o->paused == f->pause)
+			if (f->has_fd && o->stream != f->fd)
+				continue;
+			/* Its readers are gone: so is the pipe (not a terminal,
+			 * which would hang up), and the process's next write
+			 * fails as it would have on the master. */
+			if (f->has_gone && f->gone) {
+				if (fstat(o->fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+					pr_info("process %d: nobody reads its fd %d on the master any more: its pipe is closed",
+						f->pid, o->stream);
+					close_out_pipe(o);
+				}
+				continue;
+			}
+			if (o->paused == f->pause)
 				continue;
 			o->paused = f->pause;
 			pr_debug("process %d: stream %d %s", f->pid, o->stream,

@@ -6,7 +6,8 @@
 # every byte, in order; bpmaster's memory stays small; the writer's progress
 # stops meanwhile; another moved process's output and signals keep going; a
 # move from node to node while stalled; an end while stalled (the exit
-# status only once the reader has it all); the same through bpsh.
+# status only once the reader has it all); a reader that goes away (the
+# process gets SIGPIPE on the node); the same through bpsh.
 . "$(dirname "$0")/lib.sh"
 
 # ASan keeps freed memory in a quarantine (256 MiB by default) before it
@@ -172,6 +173,21 @@ check "the reader gets to the end" wait_for 30 test -f "$M/result3"
 check_eq "every byte (count and SHA-256)" "$SMALL $(cat "$M/sum3" 2>/dev/null)" "$(cat "$M/result3" 2>/dev/null)"
 check "then the parent gets the exit code" wait_for 10 test -s "$M/status3"
 check_eq "7" "7" "$(cat "$M/status3" 2>/dev/null)"
+
+# --- a reader that goes away: SIGPIPE on the node, as on the master -------------------
+sh -c 'yes flow-test-sigpipe </dev/null; echo $? >"$1/status4"' sh "$M" |
+	"$PY" -c 'import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+os.read(0, 1000)' "$M/read4" &
+wait_for 10 pgrep -x -f "yes flow-test-sigpipe"
+y=$(pgrep -x -f "yes flow-test-sigpipe" | head -1)
+check "bpmove a yes whose reader waits to node 0" bpmove "$y" 0
+touch "$M/read4"
+check "when its reader has gone, yes ends" wait_for 20 test -s "$M/status4"
+check_eq "by SIGPIPE (141), as it would on the master" "141" "$(cat "$M/status4" 2>/dev/null)"
+check_match "the master said why" "process $y: its fd 1 has no reader left" \
+	"$(cat /run/bproc/cluster/master.log)"
 
 # --- through bpsh, its stdout to a reader that waits --------------------------------
 # bpmaster's memory as this part begins: what the allocator kept from the
