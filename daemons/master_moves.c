@@ -86,9 +86,13 @@
 #define EXPECT_ID_BIT (1ull << 63)
 #define MAX_HELD_SIGNALS 64
 #define PS_CONNECT_MS 5000
-/* Output held for a ghost's slow readers above which its slave stops
- * reading the process's pipes (OutputFlow); far under OUTPUT_QUEUE_MAX. */
+/* Output of one stream held for a ghost's slow readers above which its
+ * slave stops reading that stream's pipe (OutputFlow), and under which it
+ * reads it again.  What may still come after the pause (the slave's link
+ * queue, LINK_BEHIND_BYTES, and the sockets' buffers) stays far under
+ * OUTPUT_QUEUE_MAX. */
 #define OUTPUT_PAUSE_BYTES (4u << 20)
+#define OUTPUT_RESUME_BYTES (1u << 20)
 /* Processes in one launch on many nodes (VMoveRequest). */
 #define BPROC_MAX_VMOVE 4096
 /* Below this (memory to copy, about), a move sends its pages with its
@@ -193,12 +197,18 @@ struct ghost_entry {
 	/* The real process is stopped, as far as we know: a stop we ordered
 	 * that is still on its way is dropped if it went on meanwhile. */
 	bool stop_wanted;
-	/* We told its slave to stop reading its output (OutputFlow). */
-	bool output_paused;
+	/* We told its slave to stop reading that stream (OutputFlow), or
+	 * that the stream's readers are gone. */
+	bool out_paused[3];
+	bool out_gone[3];
 	struct ghost_entry *next;
 };
 
 static void output_drained(void *data);
+static void output_wrote(void *data);
+/* What the master says of one stream of a process (OutputFlow). */
+enum flow { FLOW_GO, FLOW_PAUSE, FLOW_GONE };
+static void send_output_flow_to(struct master *m, int node, pid_t pid, int fd, enum flow what);
 static int send_images(struct move *mv, struct master_node *n, char *err, size_t errlen);
 static void send_commit(struct master_node *n, uint64_t move_id, bool commit);
 static void finish_move(struct master *m, struct move *mv, int status, const char *why);
@@ -293,8 +303,10 @@ static struct ghost_entry *ghost_entry_new(struct master *m, pid_t pid, int node
 	g->tty_in = -1;
 	g->tty_out = -1;
 	g->m = m;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 3; k++) {
 		output_queue_init(&g->out[k], m->loop, -1, output_drained, g);
+		g->out[k].wrote = output_wrote;
+	}
 	return g;
 }
 
@@ -1712,6 +1724,15 @@ static void commit_between_nodes(struct master *m, struct move *mv)
 	send_commit(master_find_node(m, mv->from), mv->id, true);
 	if (fault_at("master-die-commits"))
 		kill(getpid(), SIGKILL);
+	/* Streams whose readers are behind stay paused on the target, told
+	 * before its copy runs (the source's pause went with the original). */
+	for (size_t i = 0; i < (mv->n_out_tree ? mv->n_out_tree : 1); i++) {
+		struct ghost_entry *c = i == 0 ? g : find_ghost(mv->out_tree[i]);
+
+		for (int k = 0; c && c->node == mv->from && k < 3; k++)
+			if (c->out_paused[k])
+				send_output_flow_to(m, mv->node, c->pid, k, FLOW_PAUSE);
+	}
 	send_commit(master_find_node(m, mv->node), mv->id, true);
 	g->node = mv->node;
 	/* Its tree went with it: the ghosts of its descendants, and those
@@ -2308,31 +2329,57 @@ void master_ghosts_node_down(struct master *m, int node)
 	}
 }
 
-/* An output queue of a ghost emptied: if its end was waiting, now. */
-static size_t output_held(const struct ghost_entry *g)
-{
-	return g->out[0].len + g->out[1].len + g->out[2].len;
-}
-
-static void send_output_flow(struct ghost_entry *g, bool pause)
+/* Tell a node to stop or go on reading stream fd of a process. */
+static void send_output_flow_to(struct master *m, int node, pid_t pid, int fd, enum flow what)
 {
 	Bproc__OutputFlow flow = BPROC__OUTPUT_FLOW__INIT;
 	Msg msg = BPROC__MSG__INIT;
 
-	flow.pid = g->pid;
-	flow.pause = pause;
+	flow.pid = pid;
+	flow.pause = what == FLOW_PAUSE;
+	flow.has_fd = true;
+	flow.fd = fd;
+	flow.has_gone = what == FLOW_GONE;
+	flow.gone = what == FLOW_GONE;
 	msg.body_case = BPROC__MSG__BODY_OUTPUT_FLOW;
 	msg.output_flow = &flow;
-	send_to_node(g->m, g->node, &msg);
-	g->output_paused = pause;
+	send_to_node(m, node, &msg);
 }
 
+static void send_output_flow(struct ghost_entry *g, int fd, bool pause)
+{
+	pr_debug("process %d: %s its fd %d (%zu bytes held for its readers)", g->pid,
+		 pause ? "pausing" : "resuming", fd, g->out[fd].len);
+	send_output_flow_to(g->m, g->node, g->pid, fd, pause ? FLOW_PAUSE : FLOW_GO);
+	g->out_paused[fd] = pause;
+}
+
+/* Some of a ghost's output was written: a paused stream whose readers
+ * caught up (below the low-water mark) flows again. */
+static void output_wrote(void *data)
+{
+	struct ghost_entry *g = data;
+
+	for (int k = 0; k < 3; k++) {
+		if (g->out[k].gone && !g->out_gone[k]) {
+			/* Nobody reads it any more: the process learns it as it
+			 * would here, by EPIPE (SIGPIPE) on its next write. */
+			pr_info("process %d: its fd %d has no reader left; closing it on node %d",
+				g->pid, k, g->node);
+			send_output_flow_to(g->m, g->node, g->pid, k, FLOW_GONE);
+			g->out_gone[k] = true;
+			g->out_paused[k] = false;
+		}
+		if (g->out_paused[k] && g->out[k].len < OUTPUT_RESUME_BYTES)
+			send_output_flow(g, k, false);
+	}
+}
+
+/* An output queue of a ghost emptied: if its end was waiting, now. */
 static void output_drained(void *data)
 {
 	struct ghost_entry *g = data;
 
-	if (g->output_paused && output_held(g) == 0)
-		send_output_flow(g, false);
 	if (!g->exit_deferred || g->held || output_queue_pending(&g->out[0]) ||
 	    output_queue_pending(&g->out[1]) ||
 	    output_queue_pending(&g->out[2]))
@@ -2470,8 +2517,8 @@ void master_output(struct master *m, int node, const Bproc__Output *out)
 	r = output_queue_push(&g->out[out->fd], out->data.data, out->data.len);
 	/* Its readers are slower than the process: the slave waits for
 	 * them, and the process waits for the slave (a full pipe). */
-	if (r == 0 && !g->output_paused && output_held(g) > OUTPUT_PAUSE_BYTES)
-		send_output_flow(g, true);
+	if (r == 0 && !g->out_paused[out->fd] && g->out[out->fd].len > OUTPUT_PAUSE_BYTES)
+		send_output_flow(g, out->fd, true);
 	if (r == -ENOBUFS)
 		pr_warn("process %d: nobody reads its fd %d; %zu bytes dropped", g->pid, out->fd,
 			out->data.len);

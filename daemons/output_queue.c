@@ -39,9 +39,25 @@ static void drop_all(struct output_queue *q)
 	q->off = q->len = 0;
 }
 
+/* A buffer that grew for a slow reader is given back once it is empty,
+ * so that the daemon's memory follows what it holds now. */
+#define OUTPUT_QUEUE_KEEP (256u << 10)
+
+static void emptied(struct output_queue *q)
+{
+	q->off = 0;
+	if (q->cap > OUTPUT_QUEUE_KEEP) {
+		free(q->buf);
+		q->buf = NULL;
+		q->cap = 0;
+	}
+}
+
 /* Write while the fd has room; 0, or -EPIPE when it is gone. */
 static int flush(struct output_queue *q)
 {
+	size_t before = q->len;
+
 	while (q->len > 0) {
 		struct pollfd p = { .fd = q->fd, .events = POLLOUT };
 		size_t n = q->len < PIPE_BUF ? q->len : PIPE_BUF;
@@ -49,33 +65,46 @@ static int flush(struct output_queue *q)
 
 		if (poll(&p, 1, 0) < 0 && errno != EINTR)
 			return -errno;
-		if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			drop_all(q);
-			return -EPIPE;
-		}
+		if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+			goto gone;
 		if (!(p.revents & POLLOUT)) {
 			if (!q->watching && loop_add(q->loop, q->fd, EPOLLOUT, on_writable, q) == 0)
 				q->watching = true;
+			if (q->len < before && q->wrote)
+				q->wrote(q->data);
 			return 0;
 		}
 		w = write(q->fd, q->buf + q->off, n);
 		if (w < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			drop_all(q);
-			return -EPIPE;
+			goto gone;
 		}
 		q->off += (size_t)w;
 		q->len -= (size_t)w;
 	}
-	q->off = 0;
+	emptied(q);
 	if (q->watching) {
 		loop_remove(q->loop, q->fd);
 		q->watching = false;
 	}
+	if (before > 0 && q->wrote)
+		q->wrote(q->data);
 	if (q->drained)
 		q->drained(q->data);
 	return 0;
+
+gone:
+	/* Nobody will read it: whoever waits for it to empty (a flow
+	 * paused, an end deferred) must not wait for ever. */
+	drop_all(q);
+	emptied(q);
+	q->gone = true;
+	if (q->wrote)
+		q->wrote(q->data);
+	if (q->drained)
+		q->drained(q->data);
+	return -EPIPE;
 }
 
 static void on_writable(struct loop *loop, int fd, uint32_t events, void *data)

@@ -26,16 +26,22 @@ struct output_queue {
 	uint8_t *buf;
 	size_t off, len, cap;
 	bool watching;
-	/* Called when everything queued has been written. */
+	bool gone;           /* the fd went away (no reader): all is dropped */
+	/* Called when everything queued has been written, or dropped
+	 * because the fd is gone. */
 	void (*drained)(void *data);
+	/* If set, called whenever some of the queue was written (its len
+	 * went down), before drained: for a low-water mark. */
+	void (*wrote)(void *data);
 	void *data;
 };
 
 void output_queue_init(struct output_queue *q, struct loop *loop, int fd,
 		       void (*drained)(void *data), void *data);
 /* Queue bytes and write what the fd takes now.  -ENOBUFS when more than
- * OUTPUT_QUEUE_MAX would wait (the bytes are dropped), -EPIPE when the fd
- * is gone (everything is dropped from then on). */
+ * OUTPUT_QUEUE_MAX would wait (the bytes are dropped: a last guard, the
+ * callers' flow control keeps far below it), -EPIPE when the fd is gone
+ * (everything is dropped from then on). */
 int output_queue_push(struct output_queue *q, const void *data, size_t len);
 bool output_queue_pending(const struct output_queue *q);
 /* Take the bytes still waiting (appended to *buf, malloc'd, of *len

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -102,6 +103,10 @@ struct out_pipe {
 	struct restored *r;
 	int fd;      /* our read end */
 	int stream;  /* the process's fd number: 1 or 2 */
+	/* The master holds enough of this stream for its readers
+	 * (OutputFlow): not read now, so the process blocks on its full
+	 * pipe as it would on a local one. */
+	bool paused;
 };
 
 /* A process of a moved tree other than its root. */
@@ -132,8 +137,7 @@ struct restored {
 	bool held;
 	bool stop_told;  /* the master was told it stopped, not yet that it went on */
 	int stop_asked;  /* the stop signal SIGSTOP stood in for (stop_mirror_as_asked) */
-	bool out_paused; /* the master holds enough of its output: not read now */
-	bool link_waiting; /* nor while the link to the master is behind */
+	bool link_waiting; /* its pipes are not read while the link to the master is behind */
 	int nout;
 	struct out_pipe *out[CRIU_MAX_INHERIT];
 	struct output_queue in;   /* to the process's stdin pipe (ours, non-blocking) */
@@ -159,6 +163,20 @@ static pid_t output_owner(const struct restored *r)
 	return r->pid;
 }
 
+static void send_output(struct out_pipe *o, const uint8_t *buf, size_t len)
+{
+	Bproc__Output out = BPROC__OUTPUT__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	out.pid = output_owner(o->r);
+	out.fd = o->stream;
+	out.data.data = (uint8_t *)buf;
+	out.data.len = len;
+	msg.body_case = BPROC__MSG__BODY_OUTPUT;
+	msg.output = &out;
+	slave_send_to_master(o->s, &msg);
+}
+
 static bool forward_output(struct out_pipe *o)
 {
 	uint8_t buf[65536];
@@ -167,8 +185,6 @@ static bool forward_output(struct out_pipe *o)
 	 * behind: a process that writes without end must neither hold the
 	 * loop nor fill our memory (it waits on its full pipe instead). */
 	for (int k = 0; k < 16; k++) {
-		Bproc__Output out = BPROC__OUTPUT__INIT;
-		Msg msg = BPROC__MSG__INIT;
 		ssize_t n;
 
 		if (o->s->master && conn_queued(o->s->master) > LINK_BEHIND_BYTES) {
@@ -184,15 +200,42 @@ static bool forward_output(struct out_pipe *o)
 			return errno == EAGAIN;
 		if (n == 0)
 			return false;
-		out.pid = output_owner(o->r);
-		out.fd = o->stream;
-		out.data.data = buf;
-		out.data.len = (size_t)n;
-		msg.body_case = BPROC__MSG__BODY_OUTPUT;
-		msg.output = &out;
-		slave_send_to_master(o->s, &msg);
+		send_output(o, buf, (size_t)n);
 	}
 	return true;
+}
+
+/*
+ * Send everything that is in the pipe now, whatever the master or the
+ * link said: the process ended (or is frozen to leave), and its readers
+ * must have all it wrote before they learn that.  Bounded: a pipe holds
+ * at most its size (pipe-max-size), and what a process of its tree
+ * writes meanwhile waits for the next read.
+ */
+static void drain_output(struct out_pipe *o)
+{
+	uint8_t buf[65536];
+	int avail = 0;
+
+	if (ioctl(o->fd, FIONREAD, &avail) < 0)
+		return;
+	while (avail > 0) {
+		size_t want = (size_t)avail < sizeof(buf) ? (size_t)avail : sizeof(buf);
+		ssize_t n = read(o->fd, buf, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		send_output(o, buf, (size_t)n);
+		avail -= (int)n;
+	}
+}
+
+static void drain_outputs(struct restored *r)
+{
+	for (int i = 0; i < r->nout; i++)
+		drain_output(r->out[i]);
 }
 
 static void close_out_pipe(struct out_pipe *o)
@@ -1099,21 +1142,32 @@ static void input_drained(void *data)
 		output_queue_close(&r->in);
 }
 
-/* Stop or go on reading a process's output pipes (OutputFlow). */
-static void watch_output(struct slave *s, struct restored *r, bool on)
+/* Go on reading an output pipe (not paused, the link not behind). */
+static void resume_output(struct out_pipe *o)
+{
+	int r;
+
+	/* What waited in it first; at its end, it goes. */
+	if (!forward_output(o)) {
+		close_out_pipe(o);
+		return;
+	}
+	/* Still watched if only another stream of it found the link behind. */
+	r = o->r->link_waiting ? 0 : loop_add(o->s->loop, o->fd, EPOLLIN, on_output, o);
+	if (r < 0 && r != -EEXIST)
+		pr_warn("process %d: cannot watch its output: %s", o->r->pid, strerror(-r));
+}
+
+/* Every stream of a copy flows again: a new master knows of no pause. */
+static void unpause_outputs(struct restored *r)
 {
 	for (int i = r->nout - 1; i >= 0; i--) {
 		struct out_pipe *o = r->out[i];
 
-		if (!on) {
-			loop_remove(s->loop, o->fd);
-			continue;
-		}
-		/* What waited in it first; at its end, it goes. */
-		if (!forward_output(o))
-			close_out_pipe(o);
-		else if (loop_add(s->loop, o->fd, EPOLLIN, on_output, o) < 0)
-			pr_warn("process %d: cannot watch its output", r->pid);
+		o->paused = false;
+		loop_remove(o->s->loop, o->fd);
+		if (!r->link_waiting)
+			resume_output(o);
 	}
 }
 
@@ -1133,8 +1187,7 @@ static int on_held_copy_verdict(struct slave *s, const Bproc__HeldCopyVerdict *v
 		pr_warn("process %d: the master lets the copy held from node %d run (its source does not run it)",
 			r->pid, r->source);
 		/* As a copy taken back: its output flows (what waited first). */
-		r->out_paused = false;
-		watch_output(s, r, true);
+		unpause_outputs(r);
 		run_copy(s, r);
 		return 0;
 	}
@@ -1148,8 +1201,9 @@ void slave_moves_link_drained(struct slave *s)
 		if (!r->link_waiting)
 			continue;
 		r->link_waiting = false;
-		if (!r->out_paused)
-			watch_output(s, r, true);
+		for (int i = r->nout - 1; i >= 0 && !r->link_waiting; i--)
+			if (!r->out[i]->paused)
+				resume_output(r->out[i]);
 	}
 }
 
@@ -1160,10 +1214,35 @@ static int on_output_flow(struct slave *s, const Bproc__OutputFlow *f)
 
 		for (int i = 0; i < r->nmembers && !ours; i++)
 			ours = r->members[i].pid == f->pid;
-		if (!ours || r->out_paused == f->pause)
+		if (!ours)
 			continue;
-		r->out_paused = f->pause;
-		watch_output(s, r, !f->pause);
+		for (int i = r->nout - 1; i >= 0; i--) {
+			struct out_pipe *o = r->out[i];
+			struct stat st;
+
+			if (f->has_fd && o->stream != f->fd)
+				continue;
+			/* Its readers are gone: so is the pipe (not a terminal,
+			 * which would hang up), and the process's next write
+			 * fails as it would have on the master. */
+			if (f->has_gone && f->gone) {
+				if (fstat(o->fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+					pr_info("process %d: nobody reads its fd %d on the master any more: its pipe is closed",
+						f->pid, o->stream);
+					close_out_pipe(o);
+				}
+				continue;
+			}
+			if (o->paused == f->pause)
+				continue;
+			o->paused = f->pause;
+			pr_debug("process %d: stream %d %s", f->pid, o->stream,
+				 f->pause ? "paused (its readers on the master are behind)" : "flows again");
+			if (f->pause)
+				loop_remove(s->loop, o->fd);
+			else if (!r->link_waiting)
+				resume_output(o);
+		}
 		return 0;
 	}
 	return 0;
@@ -1436,8 +1515,7 @@ void slave_moves_exited(struct slave *s, pid_t nspid, int status)
 		}
 		/* Everything it wrote is in the pipes: send it before its end,
 		 * so the ghost's readers get all of it first. */
-		for (int i = 0; i < r->nout; i++)
-			forward_output(r->out[i]);
+		drain_outputs(r);
 		pr_info("process %d ended (status 0x%x)%s", r->pid, status,
 			r->committed ? "" : ", before its commit");
 		r->ended = true;
@@ -1573,8 +1651,7 @@ void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
 			if (m->host_pid != host_pid || m->ended)
 				continue;
 			/* What it wrote goes out under its name before its end. */
-			for (int k = 0; k < r->nout; k++)
-				forward_output(r->out[k]);
+			drain_outputs(r);
 			m->ended = true;
 			pr_info("process %d (of the tree of %d) ended (status 0x%x)", m->pid, r->pid,
 				status);
@@ -1582,8 +1659,7 @@ void slave_moves_member_exited(struct slave *s, pid_t host_pid, int status)
 				return;
 			send_process_status(s, m->pid, status);
 			if (r->ended && !members_alive(r)) {
-				for (int k = 0; k < r->nout; k++)
-					forward_output(r->out[k]);
+				drain_outputs(r);
 				forget(s, r);
 			}
 			return;
@@ -1605,8 +1681,7 @@ pid_t slave_restored_host_pid(const struct restored *r)
 
 void slave_restored_flush(struct restored *r)
 {
-	for (int i = 0; i < r->nout; i++)
-		forward_output(r->out[i]);
+	drain_outputs(r);
 }
 
 int slave_restored_tty_fd(const struct restored *r)
@@ -1812,9 +1887,9 @@ void slave_moves_keep(struct slave *s, const int32_t *keep, size_t nkeep)
 		}
 		/* Its ghost is held again: its output flows (what waited in its
 		 * pipes first), its end is told. */
-		r->out_paused = false;
-		watch_output(s, r, true);
+		unpause_outputs(r);
 		if (r->ended) {
+			drain_outputs(r);
 			send_process_status(s, r->pid, r->end_status);
 			if (!members_alive(r))
 				forget(s, r);
