@@ -26,8 +26,9 @@
  *
  * A process that waits for its own move (bproc_move(), each child of a
  * bpsh on many nodes) reads its wake pipe, which only the master writes:
- * it is told the move failed (the pipe is noted on the cgroup), or it would
- * wait for good.
+ * thawed here, it is told the move failed (the pipe is noted on the
+ * cgroup), or it would wait for good.  One whose ghost was half made is
+ * woken on its node instead, when the copy held there is let run.
  *
  * A program held at its exec for bproc_execmove (noted "exec" on the
  * cgroup) has run no instruction of its own and must not run here: it is

@@ -1769,22 +1769,14 @@ void slave_moves_master_lost(struct slave *s)
 		next = r->next;
 		if (r->committed || r->held)
 			continue;
-		/* From the master, one that waits for its own move (a launch's
-		 * copies, a bproc_move()): killed, as before; the master wakes
-		 * its original with the failure (master_recover.c).  Held, a
-		 * launch's copies outlived the SIGKILL of the verdict that
-		 * dropped them (stopped, nothing pending: not understood). */
-		if (!r->from_node && r->wake_fd >= 0) {
-			pr_info("move %llu aborted with the master link: copy of %d killed",
-				(unsigned long long)r->move_id, r->pid);
-			kill_copy(s, r);
-			continue;
-		}
 		/* Its source may have committed already (killed its original),
 		 * or the master died turning its original into the ghost:
 		 * killing this would lose the process.  The next master
 		 * decides (Hello.held, master_held.c); it drops the copy of an
-		 * original it thawed. */
+		 * original it thawed.  So for a copy that waits for its own
+		 * move (a launch's, a bproc_move()'s): if it runs, run_copy()
+		 * writes "moved" into its wake pipe as at a commit; if not,
+		 * the new master wrote the failure into its original's. */
 		r->held = true;
 		if (r->from_node)
 			pr_warn("move %llu: the master link dropped before the commit; the copy of %d from node %d is held frozen for the master to decide",

@@ -1,0 +1,80 @@
+/*
+ * move-wait.c - a program for test-faults-held.sh that moves itself with
+ * bproc_move() while the master is killed under it.
+ *
+ *   move-wait NODE
+ *
+ * It fills a 256 KiB buffer, moves itself to NODE (it waits on its wake
+ * pipe meanwhile), prints the outcome ("moved r=R node=N err=..."), then a
+ * line "tick N" every 100 ms, and on SIGUSR1 "alive ok|BAD HOSTNAME" (the
+ * buffer's checksum, where it runs).  It never ends by itself: a signal
+ * through its ghost ends it, which its parent's wait() must show.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bproc.h"
+
+#define SIZE (256u << 10)
+
+static uint8_t buf[SIZE];
+static uint64_t sum_before;
+static volatile sig_atomic_t asked;
+
+static uint64_t checksum(void)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < SIZE; i++)
+		h = (h ^ buf[i]) * 1099511628211ull;
+	return h;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	asked = 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	char host[64] = "", why[256];
+	long node;
+	int r;
+
+	if (argc != 2 || (node = strtol(argv[1], NULL, 10)) < 0) {
+		fprintf(stderr, "usage: move-wait NODE\n");
+		return 2;
+	}
+	srand((unsigned)getpid());
+	for (size_t i = 0; i < SIZE; i++)
+		buf[i] = (uint8_t)rand();
+	sum_before = checksum();
+	/* A SIGUSR1 during the move must not end its read of the wake pipe. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	r = bproc_move((int)node);
+	/* Before the next call, which forgets it. */
+	snprintf(why, sizeof(why), "%s",
+		 r == 0 ? "-" : bproc_errmsg() ? bproc_errmsg() : strerror(errno));
+	printf("moved r=%d node=%d err=%s\n", r, bproc_currnode(), why);
+	fflush(stdout);
+	for (long n = 0;; n++) {
+		if (asked) {
+			asked = 0;
+			gethostname(host, sizeof(host) - 1);
+			printf("alive %s %s\n", checksum() == sum_before ? "ok" : "BAD", host);
+		}
+		printf("tick %ld\n", n);
+		fflush(stdout);
+		nanosleep(&tick, NULL);
+	}
+}
