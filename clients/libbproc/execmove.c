@@ -256,9 +256,12 @@ static int wait_exec_stop(pid_t prog, int ex)
 }
 
 /* The helper's part once prog stopped at its exec: the move, through the
- * master.  0, or -1 with why in err (prog is then killed). */
+ * master.  0, or -1 with why in err (prog is then killed); -2 if the master
+ * went away after we let prog go into its freezer: it is the master's then
+ * (a master after it lets the copy its node holds run, or kills prog). */
 static int helper_move(pid_t prog, int node, char *err, size_t errlen)
 {
+	bool let_go = false;
 	Bproc__MoveRequest move = BPROC__MOVE_REQUEST__INIT;
 	Bproc__MoveReleased released = BPROC__MOVE_RELEASED__INIT;
 	Msg req = BPROC__MSG__INIT;
@@ -285,6 +288,10 @@ static int helper_move(pid_t prog, int node, char *err, size_t errlen)
 			r = frame_recv(fd, &in);
 		if (r < 0) {
 			snprintf(err, errlen, "the master went away during the move");
+			if (let_go) {
+				close(fd);
+				return -2;
+			}
 			break;
 		}
 		if (in->body_case == BPROC__MSG__BODY_MOVE_FROZEN) {
@@ -295,6 +302,7 @@ static int helper_move(pid_t prog, int node, char *err, size_t errlen)
 				snprintf(err, errlen, "cannot let the program go: %s", strerror(-r));
 				break;
 			}
+			let_go = true;
 			released.pid = prog;
 			req.body_case = BPROC__MSG__BODY_MOVE_RELEASED;
 			req.move_released = &released;
@@ -330,6 +338,7 @@ static void __attribute__((noreturn)) helper(pid_t prog, int node, int go, int e
 	char err[300], path[64], exe[PATH_MAX], now[PATH_MAX];
 	int tracing = HELPER_TRACING;
 	ssize_t n;
+	int r;
 
 	/* Ours alone: go, ex and stderr (to say why a move failed). */
 	for (int fd = 0; fd < 2; fd++)
@@ -353,7 +362,14 @@ static void __attribute__((noreturn)) helper(pid_t prog, int node, int go, int e
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)prog);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	if (helper_move(prog, node, err, sizeof(err)) < 0) {
+	r = helper_move(prog, node, err, sizeof(err));
+	if (r == -2) {
+		/* Frozen in the move's cgroup, noted "exec": the next master
+		 * lets its node's held copy run if the ghost was under way,
+		 * else kills it (it never ran).  Not ours to kill. */
+		dprintf(2, "%s: node %d: %s (the program, frozen before it ran, waits for the "
+			   "next master)\n", me, node, err);
+	} else if (r < 0) {
 		/* Not if it became its ghost (a master that died after the
 		 * commit, before its answer): the program runs on the node.
 		 * Gone already (the master killed it): no link. */
