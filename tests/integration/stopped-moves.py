@@ -12,7 +12,9 @@ B: a sleep stopped by SIGTSTP, the stop not collected before it moves to
 C: bash with two sleeps, the first stopped by SIGSTOP, moved as a tree
    master -> 0 -> 1 -> master; then SIGCONT, SIGSTOP, SIGCONT to the
    stopped one's ghost, and both ended: bash's wait on the node gets their
-   statuses, ours gets bash's."""
+   statuses, ours gets bash's.
+D: a sleep stopped by SIGSTOP moved with --lazy master -> node 0 -> node 1,
+   then continued and killed."""
 import os
 import signal
 import subprocess
@@ -148,8 +150,8 @@ def spawn(argv):
     return pid
 
 
-def move(pid, node):
-    r = subprocess.run(["bpmove", str(pid), node], capture_output=True, text=True)
+def move(pid, node, *opts):
+    r = subprocess.run(["bpmove", *opts, str(pid), node], capture_output=True, text=True)
     return "%d %s" % (r.returncode, r.stderr.strip())
 
 
@@ -252,3 +254,20 @@ time.sleep(0.2)
 os.kill(c2, signal.SIGKILL)
 say("root end", status(root))
 say("statuses", " ".join(open(out + "/statuses").read().split("\n")).strip())
+
+# --- D: stopped, moved with --lazy ----------------------------------------
+d = spawn(["sleep", "300"])
+time.sleep(0.2)
+os.kill(d, signal.SIGSTOP)
+say("d stop", status(d))
+for node in ("0", "1"):
+    say("d move %s" % node, move(d, node, "--lazy"))
+    settle(lambda: node_of(d) == node and is_ghost(d) and both_stopped(d), 3)
+    say("d %s" % node, shown(d))
+    time.sleep(0.2)
+    say("d events %s" % node, events(d))
+os.kill(d, signal.SIGCONT)
+say("d cont", status(d))
+say("d runs", settle(lambda: both_run(d)))
+os.kill(d, signal.SIGKILL)
+say("d end", status(d))

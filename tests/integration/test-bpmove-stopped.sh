@@ -4,7 +4,7 @@
 # the stop, their parent on the master sees no stop, continue or end that
 # did not happen, and a SIGCONT to the ghost continues the real process.
 # A single process master -> node 0 -> node 1 -> master (home node), and a
-# tree with a stopped child the same way.  stopped-moves.py is the parent
+# tree with a stopped child the same way; and a single one moved --lazy.  stopped-moves.py is the parent
 # and says what it sees.
 . "$(dirname "$0")/lib.sh"
 
@@ -64,5 +64,15 @@ check_eq "C: SIGSTOP to it: both stop" "True" "$(seen "c1 stops")"
 check_eq "C: SIGCONT: both run" "True" "$(seen "c1 runs again")"
 check_eq "C: the children's ends reach the root's wait on the node" "c1 143 c2 137" "$(seen statuses)"
 check_eq "C: the root's parent gets its exit code" "exit 5" "$(seen "root end")"
+check_eq "D: stopped by SIGSTOP" "stopped SIGSTOP" "$(seen "d stop")"
+for node in 0 1; do
+	check_eq "D: bpmove --lazy of the stopped process to $node works" "0 " "$(seen "d move $node")"
+	check_eq "D: on $node its ghost exists, once its pages are across, and is stopped, and so is the real process" \
+		"$stopped_shown" "$(seen "d $node")"
+	check_eq "D: its parent saw nothing of the move to $node" "none" "$(seen "d events $node")"
+done
+check_eq "D: SIGCONT to its ghost: continued" "continued" "$(seen "d cont")"
+check_eq "D: and it runs" "True" "$(seen "d runs")"
+check_eq "D: SIGKILL: killed by SIGKILL" "killed SIGKILL" "$(seen "d end")"
 sed 's/^/# /' "$out_dir/seen.err"
 finish
