@@ -14,7 +14,9 @@ C: bash with two sleeps, the first stopped by SIGSTOP, moved as a tree
    stopped one's ghost, and both ended: bash's wait on the node gets their
    statuses, ours gets bash's.
 D: a sleep stopped by SIGSTOP moved with --lazy master -> node 0 -> node 1,
-   then continued and killed."""
+   then continued and killed.
+E: a python3 with four threads stopped by SIGSTOP, moved master -> node 0:
+   every thread of the copy stopped, then all run after a SIGCONT."""
 import os
 import signal
 import subprocess
@@ -271,3 +273,35 @@ say("d cont", status(d))
 say("d runs", settle(lambda: both_run(d)))
 os.kill(d, signal.SIGKILL)
 say("d end", status(d))
+
+# --- E: four threads, stopped ---------------------------------------------
+THREADS = """import threading, time
+for i in range(3):
+    threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
+time.sleep(300)
+"""
+e = spawn(["python3", "-c", THREADS])
+settle(lambda: len(os.listdir("/proc/%d/task" % e)) == 4)
+os.kill(e, signal.SIGSTOP)
+say("e stop", status(e))
+
+
+def thread_states(pid):
+    real = real_of(pid)
+    try:
+        return " ".join(sorted("stopped" if stopped(state(int(t))) else state(int(t))
+                               for t in os.listdir("/proc/%d/task" % real)))
+    except (OSError, TypeError):
+        return "none"
+
+
+say("e move 0", move(e, "0"))
+settle(lambda: thread_states(e) == "stopped stopped stopped stopped" and both_stopped(e), 2)
+say("e 0", shown(e))
+say("e threads", thread_states(e))
+say("e events", events(e))
+os.kill(e, signal.SIGCONT)
+say("e cont", status(e))
+say("e runs", settle(lambda: both_run(e) and all(running(x) for x in thread_states(e).split())))
+os.kill(e, signal.SIGKILL)
+say("e end", status(e))

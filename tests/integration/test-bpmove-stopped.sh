@@ -4,7 +4,8 @@
 # the stop, their parent on the master sees no stop, continue or end that
 # did not happen, and a SIGCONT to the ghost continues the real process.
 # A single process master -> node 0 -> node 1 -> master (home node), and a
-# tree with a stopped child the same way; and a single one moved --lazy.  stopped-moves.py is the parent
+# tree with a stopped child the same way; a single one moved --lazy; a
+# stopped process of four threads.  stopped-moves.py is the parent
 # and says what it sees.
 . "$(dirname "$0")/lib.sh"
 
@@ -74,5 +75,13 @@ done
 check_eq "D: SIGCONT to its ghost: continued" "continued" "$(seen "d cont")"
 check_eq "D: and it runs" "True" "$(seen "d runs")"
 check_eq "D: SIGKILL: killed by SIGKILL" "killed SIGKILL" "$(seen "d end")"
+check_eq "E: a python3 of four threads stopped by SIGSTOP" "stopped SIGSTOP" "$(seen "e stop")"
+check_eq "E: moves to node 0" "0 " "$(seen "e move 0")"
+check_eq "E: its ghost and real process are stopped" "$stopped_shown" "$(seen "e 0")"
+check_eq "E: every thread of the copy is stopped" "stopped stopped stopped stopped" "$(seen "e threads")"
+check_eq "E: the parent saw nothing of the move" "none" "$(seen "e events")"
+check_eq "E: SIGCONT to its ghost: continued" "continued" "$(seen "e cont")"
+check_eq "E: and every thread runs" "True" "$(seen "e runs")"
+check_eq "E: SIGKILL: killed by SIGKILL" "killed SIGKILL" "$(seen "e end")"
 sed 's/^/# /' "$out_dir/seen.err"
 finish
