@@ -197,6 +197,7 @@ struct ghost_entry {
 	/* The real process is stopped, as far as we know: a stop we ordered
 	 * that is still on its way is dropped if it went on meanwhile. */
 	bool stop_wanted;
+	int stop_status;     /* held: the stop to show once the ghost is made */
 	/* We told its slave to stop reading that stream (OutputFlow), or
 	 * that the stream's readers are gone. */
 	bool out_paused[3];
@@ -2172,6 +2173,9 @@ static void held_member_ghost(struct master *m, struct move *mv, int i, bool was
 	g->held = false;
 	for (int k = 0; k < e->n; k++)
 		forward_signal(m, g, e->sig[k]);
+	/* Stopped on the node since its commit: so is its ghost now. */
+	if (g->stop_wanted && !g->exit_deferred)
+		ghost_order_stop(g->pid, g->stop_status);
 	if (g->exit_deferred) {
 		g->exit_ordered = true;
 		output_drained(g);
@@ -2257,8 +2261,12 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 		return;
 	}
 	if (g->held) {
-		/* No ghost yet to show it; its end waits for the ghost. */
-		if (!WIFSTOPPED(ps->status) && !WIFCONTINUED(ps->status)) {
+		/* No ghost yet to show it; its end, or its stop (a process
+		 * moved while stopped stays so), waits for the ghost. */
+		if (WIFSTOPPED(ps->status) || WIFCONTINUED(ps->status)) {
+			g->stop_wanted = WIFSTOPPED(ps->status);
+			g->stop_status = ps->status;
+		} else {
 			g->exit_deferred = true;
 			g->exit_status = ps->status;
 		}

@@ -50,6 +50,7 @@
 #include "slave.h"
 #include "slave_tty.h"
 #include "stop_mirror.h"
+#include "image_state.h"
 #include "util.h"
 
 /* How long the source may take to send its token, once connected. */
@@ -117,6 +118,7 @@ struct member {
 	bool ended;
 	bool stop_told;  /* its ghost was told it stopped, not yet that it went on */
 	int stop_asked;  /* the stop signal SIGSTOP stood in for (stop_mirror_as_asked) */
+	int dumped_stop; /* the signal it was stopped by when dumped: it stays so (0: runs) */
 };
 
 struct restored {
@@ -137,6 +139,7 @@ struct restored {
 	bool held;
 	bool stop_told;  /* the master was told it stopped, not yet that it went on */
 	int stop_asked;  /* the stop signal SIGSTOP stood in for (stop_mirror_as_asked) */
+	int dumped_stop; /* the signal it was stopped by when dumped: it stays so (0: runs) */
 	bool link_waiting; /* its pipes are not read while the link to the master is behind */
 	int nout;
 	struct out_pipe *out[CRIU_MAX_INHERIT];
@@ -773,6 +776,33 @@ static void restore_cage_close(struct memory_cage *cage, int ret, char *err, siz
 	memory_cage_release(cage, ret < 0);
 }
 
+/*
+ * Which processes of the tree were in a group stop when dumped, from their
+ * images: those stay stopped at the commit, as the restore leaves them.
+ * An image we cannot read counts as running (as before: a stop is lost,
+ * the process is not).
+ */
+static void read_dumped_stops(struct restored *r, const Bproc__RestoreRequest *req, const char *dir)
+{
+	for (int i = -1; i < r->nmembers; i++) {
+		pid_t pid = i < 0 ? (pid_t)req->pid : r->members[i].pid;
+		int sig = image_stop_signal(dir, pid);
+
+		if (sig < 0) {
+			pr_warn("move %llu: cannot read how process %d was dumped (%s); it will run",
+				(unsigned long long)req->move_id, pid, strerror(-sig));
+			sig = 0;
+		}
+		if (sig > 0)
+			pr_info("move %llu: process %d was dumped stopped (signal %d): it stays stopped",
+				(unsigned long long)req->move_id, pid, sig);
+		if (i < 0)
+			r->dumped_stop = sig;
+		else
+			r->members[i].dumped_stop = sig;
+	}
+}
+
 static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req, bool from_node,
 			      int source)
 {
@@ -920,6 +950,8 @@ static int on_restore_request(struct slave *s, const Bproc__RestoreRequest *req,
 	if (r) {
 		r->host_pid = host;
 		ret = map_members(r, s->init_pid, host, req, err, sizeof(err));
+		if (ret == 0)
+			read_dumped_stops(r, req, dir);
 		if (ret == 0 && fault_at("slave-restore")) {
 			ret = -EIO;
 			snprintf(err, sizeof(err), "the restore failed (fault injected)");
@@ -1073,12 +1105,41 @@ static int kill_copy(struct slave *s, struct restored *r)
 	return n;
 }
 
+/*
+ * At the commit, every process of the tree goes on but those dumped in a
+ * group stop: they stay stopped (the restore left them so, with SIGSTOP),
+ * and their ghosts are told with the signal that stopped the original, so
+ * that a ghost made on the master shows the stop (a ghost that stayed, in
+ * a move from another node, is stopped already: no news to its parent).
+ * A SIGCONT sent to the ghost then continues them as any stopped process.
+ */
+static void continue_tree(struct slave *s, struct restored *r)
+{
+	if (!r->dumped_stop)
+		kill(r->host_pid, SIGCONT);
+	for (int i = 0; i < r->nmembers; i++)
+		if (!r->members[i].ended && !r->members[i].dumped_stop)
+			kill(r->members[i].host_pid, SIGCONT);
+	if (r->dumped_stop && !r->ended) {
+		r->stop_told = true;
+		send_process_status(s, r->pid, W_STOPCODE(r->dumped_stop));
+	}
+	for (int i = 0; i < r->nmembers; i++) {
+		struct member *m = &r->members[i];
+
+		if (!m->dumped_stop || m->ended)
+			continue;
+		m->stop_told = true;
+		send_process_status(s, m->pid, W_STOPCODE(m->dumped_stop));
+	}
+}
+
 /* The commit: the copy runs (or, if it died meanwhile, its ghost is told). */
 static void run_copy(struct slave *s, struct restored *r)
 {
 	r->committed = true;
 	r->held = false;
-	signal_tree(r, SIGCONT);
+	continue_tree(s, r);
 	if (r->ended) {
 		/* It died between its restore and now: its ghost ends the
 		 * same way (never a ghost of nothing). */

@@ -356,9 +356,15 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 			r = -EIO;
 			goto restore;
 		}
-		if (WSTOPSIG(status) == (SIGTRAP | 0x80) || status >> 16 != 0 ||
-		    WSTOPSIG(status) == SIGTRAP)
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
 			break;
+		/* An event stop on the way: a task seized in a group stop
+		 * traps twice before it runs (the attach's re-trap into its
+		 * stop, then our interrupt), and taking the second for the
+		 * system call's entry would read the entry's -ENOSYS as the
+		 * execve's failure.  Let it go on to our system call. */
+		if (status >> 16 != 0)
+			continue;
 		/* A signal that was pending (sent while it was frozen) is
 		 * dequeued on the way back to user space, before our system
 		 * call: keep it for the real process, drop it here. */
