@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+from ghostproc import next_wait_status, real_of, stat_of
+
 out = sys.argv[1]
 TREE = """
 import os, signal, sys, time
@@ -50,37 +52,10 @@ def wait_file(name):
         time.sleep(0.05)
 
 
-def stat_of(pid):
-    """Fields of /proc/PID/stat from the state on (state is [0])."""
-    return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-
-
-def real_of(pid):
-    """The real process of a ghost, as this host's /proc sees it."""
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == pid:
-            continue
-        try:
-            for line in open("/proc/%s/status" % d):
-                if line.startswith("NSpid:") and line.split()[-1] == str(pid):
-                    return int(d)
-        except OSError:
-            pass
-    return None
-
-
-def on_alarm(sig, frame):
-    raise TimeoutError
-
-
 def status(pid):
-    signal.alarm(5)
-    try:
-        _, st = os.waitpid(pid, os.WUNTRACED | os.WCONTINUED)
-    except TimeoutError:
+    st = next_wait_status(pid)
+    if st is None:
         return "nothing in 5 s"
-    finally:
-        signal.alarm(0)
     if os.WIFSTOPPED(st):
         return "stopped %s" % signal.Signals(os.WSTOPSIG(st)).name
     if os.WIFCONTINUED(st):
@@ -93,7 +68,6 @@ def say(*what):
 
 
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-signal.signal(signal.SIGALRM, on_alarm)
 r = os.fork()
 if r == 0:
     os.setpgid(0, 0)

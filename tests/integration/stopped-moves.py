@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+from ghostproc import next_wait_status, real_of, stat_of
+
 out = sys.argv[1]
 TREE = """
 sleep 300 & c1=$!
@@ -38,14 +40,6 @@ def say(key, value):
     print("%s: %s" % (key, value), flush=True)
 
 
-def stat_of(pid):
-    """Fields of /proc/PID/stat from the state on ([0]); [] if gone."""
-    try:
-        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    except OSError:
-        return []
-
-
 def state(pid):
     s = stat_of(pid) if pid else []
     return s[0] if s else "gone"
@@ -54,20 +48,6 @@ def state(pid):
 def ids(pid):
     """Its parent, process group and session."""
     return tuple(stat_of(pid)[1:4])
-
-
-def real_of(pid):
-    """The real process of a ghost, as this host's /proc sees it."""
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == pid:
-            continue
-        try:
-            for line in open("/proc/%s/status" % d):
-                if line.startswith("NSpid:") and line.split()[-1] == str(pid):
-                    return int(d)
-        except OSError:
-            pass
-    return None
 
 
 def node_of(pid):
@@ -101,10 +81,6 @@ def settle(pred, secs=5):
     return pred()
 
 
-def on_alarm(sig, frame):
-    raise TimeoutError
-
-
 def decode(st):
     if os.WIFSTOPPED(st):
         return "stopped %s" % signal.Signals(os.WSTOPSIG(st)).name
@@ -117,14 +93,8 @@ def decode(st):
 
 def status(pid):
     """The next thing waitpid tells of pid, within 5 s."""
-    signal.alarm(5)
-    try:
-        _, st = os.waitpid(pid, os.WUNTRACED | os.WCONTINUED)
-    except TimeoutError:
-        return "nothing in 5 s"
-    finally:
-        signal.alarm(0)
-    return decode(st)
+    st = next_wait_status(pid)
+    return "nothing in 5 s" if st is None else decode(st)
 
 
 def events(pid):
@@ -176,7 +146,6 @@ def shown(pid):
                                     "stopped" if real and stopped(state(real)) else state(real))
 
 
-signal.signal(signal.SIGALRM, on_alarm)
 time.sleep(0)
 
 # --- A: stopped by SIGSTOP, moved around, then continued -------------------
