@@ -13,7 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "criu.h"
 #include "criu_kdat.h"
 #include "log.h"
 #include "util.h"
@@ -41,9 +40,7 @@ static int run_quietly(const char *criu, const char *arg)
 		dup2(devnull, STDIN_FILENO);
 		dup2(devnull, STDOUT_FILENO);
 		dup2(devnull, STDERR_FILENO);
-		char *const argv[] = { (char *)criu, (char *)arg, NULL };
-
-		criu_exec(argv);
+		execl(criu, criu, arg, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)

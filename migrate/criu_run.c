@@ -18,7 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "criu.h"
 #include "criu_run.h"
 #include "page_server.h"
 #include "log.h"
@@ -100,7 +99,7 @@ static void exec_with_stdin(char *const argv[], int in_fd)
 	dup2(in_fd >= 0 ? in_fd : devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(devnull, STDERR_FILENO);
-	criu_exec(argv);
+	execv(argv[0], argv);
 	_exit(127);
 }
 
@@ -111,7 +110,7 @@ static void exec_quietly(char *const argv[])
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(devnull, STDERR_FILENO);
-	criu_exec(argv);
+	execv(argv[0], argv);
 	_exit(127);
 }
 
