@@ -5,6 +5,7 @@
  * path chosen here; see criu.h for the order of preference and
  * docs/criu.md for why a private copy of CRIU may be needed at all.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -70,6 +71,57 @@ int criu_locate(const char *configured, char *path, size_t len)
 	if (is_executable(CRIU_PRIVATE_PREFIX "/criu"))
 		return set_path(path, len, CRIU_PRIVATE_PREFIX "/criu");
 	return search_path("criu", path, len);
+}
+
+int criu_parse_launch(char *text, struct criu_launch *l)
+{
+	const char **fields[] = { &l->loader, &l->libdirs, &l->binary };
+	char *line = text;
+
+	for (size_t i = 0; i < 3; i++) {
+		char *end = strchr(line, '\n');
+
+		if (!end || line[0] != '/')
+			return -EINVAL;
+		*end = '\0';
+		*fields[i] = line;
+		line = end + 1;
+	}
+	return line[0] == '\0' ? 0 : -EINVAL;
+}
+
+int criu_exec(char *const argv[])
+{
+	char text[4096];
+	struct criu_launch l;
+	const char *full[CRIU_EXEC_MAX_ARGS];
+	size_t argc = 0;
+	ssize_t n = -1;
+	int fd;
+
+	while (argv[argc])
+		argc++;
+	if (strcmp(argv[0], CRIU_PRIVATE_PREFIX "/criu") == 0 && argc + 4 <= CRIU_EXEC_MAX_ARGS) {
+		fd = open(CRIU_LAUNCH_FILE, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, text, sizeof(text) - 1);
+			close(fd);
+		}
+	}
+	if (n > 0) {
+		text[n] = '\0';
+		if (criu_parse_launch(text, &l) == 0 && access(l.loader, X_OK) == 0) {
+			full[0] = l.loader;
+			full[1] = "--library-path";
+			full[2] = l.libdirs;
+			full[3] = l.binary;
+			for (size_t i = 1; i <= argc; i++) /* its NULL too */
+				full[3 + i] = argv[i];
+			execv(l.loader, (char *const *)full);
+		}
+	}
+	execv(argv[0], argv);
+	return -errno;
 }
 
 int criu_parse_version(const char *text, char *buf, size_t len)

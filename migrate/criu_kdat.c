@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "criu.h"
 #include "criu_kdat.h"
 #include "log.h"
 #include "util.h"
@@ -40,7 +41,9 @@ static int run_quietly(const char *criu, const char *arg)
 		dup2(devnull, STDIN_FILENO);
 		dup2(devnull, STDOUT_FILENO);
 		dup2(devnull, STDERR_FILENO);
-		execl(criu, criu, arg, (char *)NULL);
+		char *const argv[] = { (char *)criu, (char *)arg, NULL };
+
+		criu_exec(argv);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)

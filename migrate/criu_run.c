@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "criu.h"
 #include "criu_run.h"
 #include "page_server.h"
 #include "log.h"
@@ -99,7 +100,7 @@ static void exec_with_stdin(char *const argv[], int in_fd)
 	dup2(in_fd >= 0 ? in_fd : devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(devnull, STDERR_FILENO);
-	execv(argv[0], argv);
+	criu_exec(argv);
 	_exit(127);
 }
 
@@ -110,7 +111,7 @@ static void exec_quietly(char *const argv[])
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(devnull, STDERR_FILENO);
-	execv(argv[0], argv);
+	criu_exec(argv);
 	_exit(127);
 }
 

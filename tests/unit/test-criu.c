@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "criu.h"
@@ -81,4 +82,63 @@ Test(criu, version_of_a_failing_program)
 	char v[32];
 
 	cr_assert_lt(criu_version("/bin/false", v, sizeof(v)), 0);
+}
+
+Test(criu, launch_file_is_three_absolute_paths)
+{
+	char good[] = "/p/ld.so\n/p/lib:/p/usr/lib\n/p/criu\n";
+	char short_text[] = "/p/ld.so\n/p/lib\n";
+	char relative[] = "ld.so\n/p/lib\n/p/criu\n";
+	char extra[] = "/p/ld.so\n/p/lib\n/p/criu\n/more\n";
+	struct criu_launch l;
+
+	cr_assert_eq(criu_parse_launch(good, &l), 0);
+	cr_expect_str_eq(l.loader, "/p/ld.so");
+	cr_expect_str_eq(l.libdirs, "/p/lib:/p/usr/lib");
+	cr_expect_str_eq(l.binary, "/p/criu");
+	cr_expect_eq(criu_parse_launch(short_text, &l), -EINVAL);
+	cr_expect_eq(criu_parse_launch(relative, &l), -EINVAL);
+	cr_expect_eq(criu_parse_launch(extra, &l), -EINVAL);
+}
+
+/* Any CRIU but the private prefix's runs as it is, with its arguments. */
+Test(criu, exec_runs_another_program_as_it_is)
+{
+	char *const shell[] = { "/bin/sh", "-c", "exit 3", NULL };
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		criu_exec(shell);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+}
+
+/* The private CRIU, through its launch file, gets its arguments. */
+Test(criu, exec_runs_the_private_criu_through_its_launch_file)
+{
+	char *const version[] = { CRIU_PRIVATE_PREFIX "/criu", "--version", NULL };
+	int out[2], status;
+	char text[256] = "";
+	pid_t pid;
+
+	if (access(CRIU_LAUNCH_FILE, R_OK) != 0)
+		cr_skip_test("no %s here", CRIU_LAUNCH_FILE);
+	cr_assert_eq(pipe(out), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		criu_exec(version);
+		_exit(127);
+	}
+	close(out[1]);
+	cr_assert_gt(read(out[0], text, sizeof(text) - 1), 0);
+	close(out[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_expect(strstr(text, "Version:") != NULL, "criu --version said: %s", text);
 }
