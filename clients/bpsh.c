@@ -64,8 +64,6 @@ static struct {
 	const char *in_file, *out_file, *err_file;
 } opt = { .bufsize = 4096 };
 
-static struct job *jobs;
-static int njobs;
 static int current; /* -s: the job whose output goes straight out */
 
 static double now(void)
@@ -115,15 +113,41 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
+static struct job *jobs;
+static int njobs;
+/* Our stdout [1] or stderr [2] has no reader any more (EPIPE). */
+static bool stream_lost[3];
+
+/*
+ * Our stream has no reader: the remote processes learn it as they would
+ * have here.  We stop reading their pipes of that stream, so their ghosts
+ * find no reader either, and each node closes the process's end: its next
+ * write gets EPIPE (SIGPIPE), as `yes | head` does locally.
+ */
+static void lose_stream(int stream)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	if (stream_lost[stream])
+		return;
+	stream_lost[stream] = true;
+	for (int i = 0; i < njobs; i++)
+		if (jobs[i].out_fd[stream] >= 0) {
+			close(jobs[i].out_fd[stream]);
+			jobs[i].out_fd[stream] = -1;
+		}
+}
+
+/* All of buf out on stream (1 or 2), unless its reader is gone. */
+static void write_all(int stream, const char *buf, size_t len)
+{
+	while (len > 0 && !stream_lost[stream]) {
+		ssize_t n = write(stream, buf, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return; /* our reader is gone: nothing to be done */
+		if (n <= 0) {
+			lose_stream(stream);
+			return;
+		}
 		buf += n;
 		len -= (size_t)n;
 	}

@@ -7,7 +7,8 @@
 # stops meanwhile; another moved process's output and signals keep going; a
 # move from node to node while stalled; an end while stalled (the exit
 # status only once the reader has it all); a reader that goes away (the
-# process gets SIGPIPE on the node); the same through bpsh.
+# process gets SIGPIPE on the node); the same through bpsh, and bpsh into a
+# reader that stalls, then reads some and goes (as `yes | head`).
 . "$(dirname "$0")/lib.sh"
 
 # ASan keeps freed memory in a quarantine (256 MiB by default) before it
@@ -221,5 +222,20 @@ check_eq "every byte through bpsh, in order (count and SHA-256)" "$BIG $(cat "$M
 wait
 check_eq "nothing dropped anywhere" "0" \
 	"$(cat /run/bproc/cluster/master.log /run/bproc/cluster/n*/slave.log | grep -c 'dropped\|output queue full')"
+
+# --- bpsh into a reader that stalls, then takes some and goes ---------------------
+# As `yes | { sleep 3; head -c N; }` locally: the stream pauses while the
+# reader sleeps, flows again when it reads, and once head has gone, yes
+# gets SIGPIPE on the node and bpsh ends with its status.
+( bpsh 0 yes flow-test-bpsh-head 2>"$M/bpsh-head-err" </dev/null |
+	{ sleep 3; head -c 20000000 | wc -c >"$M/head-count"; }
+  echo "${PIPESTATUS[0]}" >"$M/head-status" ) &
+check "bpsh into a reader that stalls, reads 20 MB and goes: it ends" wait_for 90 test -s "$M/head-status"
+check_eq "the reader had its 20 MB" "20000000" "$(cat "$M/head-count" 2>/dev/null)"
+check_eq "bpsh ends with yes's SIGPIPE (141), as yes | head does" "141" \
+	"$(cat "$M/head-status" 2>/dev/null)"
+check "no yes left behind" wait_for 10 sh -c '! pgrep -f "[y]es flow-test-bpsh-head" >/dev/null'
+check_eq "bpsh said nothing on stderr" "" "$(cat "$M/bpsh-head-err" 2>/dev/null)"
+pkill -f "yes flow-test-bpsh-head" 2>/dev/null
 
 finish
