@@ -104,8 +104,13 @@ static int conn_flush(struct conn *conn)
 	}
 	if (conn->out_off == conn->out_len) {
 		conn->out_off = conn->out_len = 0;
-		return loop_modify(conn->loop, conn->fd, EPOLLIN);
+		/* Emptied by a conn_send() after a wait: whoever waits for
+		 * on_drained (a slave that stopped reading its processes'
+		 * pipes) hears it from the loop, not from inside that send. */
+		return loop_modify(conn->loop, conn->fd,
+				   EPOLLIN | (conn->waited && conn->on_drained ? EPOLLOUT : 0));
 	}
+	conn->waited = true;
 	return loop_modify(conn->loop, conn->fd, EPOLLIN | EPOLLOUT);
 }
 
@@ -355,8 +360,16 @@ static void conn_event(struct loop *loop, int fd, uint32_t events, void *data)
 			return;
 		}
 		/* It had to wait for the peer, and has caught up. */
-		if (conn_queued(conn) == 0 && conn->on_drained)
-			conn->on_drained(conn, conn->data);
+		if (conn_queued(conn) == 0 && conn->waited) {
+			conn->waited = false;
+			r = loop_modify(conn->loop, conn->fd, EPOLLIN);
+			if (r < 0) {
+				conn_close(conn, conn_error_text(r));
+				return;
+			}
+			if (conn->on_drained)
+				conn->on_drained(conn, conn->data);
+		}
 		if (conn->closed)
 			return;
 	}

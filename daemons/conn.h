@@ -41,6 +41,9 @@ struct conn {
 	/* Encrypted (conn_encrypt): each frame one record, see conn.c. */
 	/* Called when what was queued to send has all gone (after a wait). */
 	void (*on_drained)(struct conn *conn, void *data);
+	/* The kernel took less than we had (EAGAIN): on_drained is owed,
+	 * even if a later conn_send() empties the queue itself. */
+	bool waited;
 	bool encrypted;
 	uint8_t tx_key[32], rx_key[32];
 	uint64_t tx_seq, rx_seq;
