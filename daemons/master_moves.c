@@ -130,6 +130,11 @@ struct move {
 	int from;             /* BPROC_NODE_MASTER, or the node it leaves */
 	uint8_t token[16];
 	bool source_done, restored;
+	/* Lazy: the source's dump ended after it had sent the images, before
+	 * the target answered.  The target's answer says why (its restore
+	 * failing is what ends the dump), so the move waits for it. */
+	int source_failed;
+	char *source_why;
 	/* What the source sent: its tree, the node's pids (MoveOutResult). */
 	int32_t *out_tree;
 	size_t n_out_tree;
@@ -270,6 +275,7 @@ static void move_free(struct move *mv)
 	free_argv(mv->argv);
 	move_tree_free(mv->tree);
 	free(mv->out_tree);
+	free(mv->source_why);
 	free(mv);
 }
 
@@ -1844,6 +1850,13 @@ void master_move_out_result(struct master *m, int node, const Bproc__MoveOutResu
 
 	if (!mv || mv->from != node)
 		return;
+	if (res->status < 0 && mv->lazy && mv->source_done && !mv->restored && !mv->source_failed) {
+		pr_warn("move %llu: node %d: %s; waiting for node %d's word", (unsigned long long)mv->id,
+			node, res->message ? res->message : "", mv->node);
+		mv->source_failed = res->status;
+		mv->source_why = res->message ? strdup(res->message) : NULL;
+		return;
+	}
 	if (res->status < 0) {
 		pr_warn("move %llu: node %d could not send %d: %s", (unsigned long long)mv->id, node,
 			mv->pid, res->message ? res->message : "");
@@ -1989,6 +2002,12 @@ void master_restore_result(struct master *m, int node, const Bproc__RestoreResul
 	if (mv->from == BPROC_NODE_MASTER && mv->state != MOVE_RESTORING) {
 		pr_warn("node %d: restore result for move %llu before its images were sent", node,
 			(unsigned long long)mv->id);
+		return;
+	}
+	if (mv->from != BPROC_NODE_MASTER && mv->source_failed) {
+		/* Restored, but its pages cannot follow: it never runs. */
+		send_commit(n, mv->id, false);
+		finish_move(m, mv, mv->source_failed, mv->source_why);
 		return;
 	}
 	if (mv->from != BPROC_NODE_MASTER) {
