@@ -760,7 +760,9 @@ int main(int argc, char **argv)
 		}
 		if (pid)
 			kill(pid, SIGKILL);
-		for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+		/* Until it is gone or a zombie: nobody may reap it soon (in a
+		 * container, seen: 2 s), and a zombie holds no socket. */
+		for (int i = 0; i < 500 && pid_is(pid, "bpmaster"); i++)
 			usleep(10000);
 		daemon_path("bpmaster", master, sizeof(master));
 		if (spawn_daemon(margv, CLUSTER_DIR "/master.log", NULL, &pid) < 0) {
