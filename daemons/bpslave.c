@@ -7,8 +7,9 @@
  *           namespace -> NodeReady -> heartbeats ... until told otherwise
  *
  * The link to the master is kept up for ever: when it breaks, the slave
- * keeps its node's processes and reconnects every second, so a master
- * restart or a network blip does not cost the node its work.  The master
+ * keeps its node's processes and reconnects (after 0.1 s, then less often, up
+ * to every second), so a master restart or a network blip does not cost the
+ * node its work.  The master
  * may tell the node to reboot (kill its processes, start afresh) or to halt
  * or power off (kill its processes, stop).
  *
@@ -44,6 +45,10 @@
 #include "util.h"
 
 #define RECONNECT_MS 1000
+/* The first try after the master went away: a master that restarts is
+ * back in a fraction of a second, and its nodes with it.  Each failure
+ * doubles the wait, up to RECONNECT_MS. */
+#define RECONNECT_FIRST_MS 100
 #define TICK_MS 250
 
 static void usage(FILE *f)
@@ -65,6 +70,16 @@ int slave_send_to_master(struct slave *s, const Msg *msg)
 	if (!s->master)
 		return -ENOTCONN;
 	return conn_send(s->master, msg);
+}
+
+/* When to try the master again: soon after losing it, then less often. */
+static void schedule_connect(struct slave *s)
+{
+	long long wait = RECONNECT_FIRST_MS;
+
+	for (int i = 0; i < s->connect_failures && wait < RECONNECT_MS; i++)
+		wait *= 2;
+	s->next_connect_ms = now_ms() + (wait < RECONNECT_MS ? wait : RECONNECT_MS);
 }
 
 static void master_link_drained(struct conn *conn, void *data)
@@ -241,19 +256,19 @@ static void master_closed(struct conn *conn, void *data)
 	else if (!s->stopping)
 		pr_warn("lost the master %s; node %d reconnects (the master ends the ghosts of what runs here; it is killed when we are back)",
 			s->master_text, s->node);
-	s->next_connect_ms = now_ms() + RECONNECT_MS;
+	schedule_connect(s);
 }
 
 static void connect_failed(struct slave *s, int err)
 {
 	/* Say it once, not every second while the master is away. */
 	if (s->connect_failures++ == 0)
-		pr_warn("cannot reach the master %s: %s; retrying every %d ms", s->master_text,
+		pr_warn("cannot reach the master %s: %s; retrying, soon then every %d ms", s->master_text,
 			strerror(err), RECONNECT_MS);
 	loop_remove(s->loop, s->connect_fd);
 	close(s->connect_fd);
 	s->connect_fd = -1;
-	s->next_connect_ms = now_ms() + RECONNECT_MS;
+	schedule_connect(s);
 }
 
 static void on_connected(struct loop *loop, int fd, uint32_t events, void *data)
@@ -428,6 +443,16 @@ static int home_listen(struct slave *s, const char *text)
 	return r;
 }
 
+/* The loop's wait: a tick, or less when a connect is due sooner. */
+static int next_wake_ms(const struct slave *s, long long now)
+{
+	long long due = s->next_connect_ms - now;
+
+	if (s->home || s->master || s->connect_fd >= 0 || due >= TICK_MS)
+		return TICK_MS;
+	return due > 0 ? (int)due : 0;
+}
+
 static void run(struct slave *s)
 {
 	while (!s->stopping) {
@@ -442,7 +467,7 @@ static void run(struct slave *s)
 			send_heartbeat(s);
 			s->next_heartbeat_ms = now + s->heartbeat_ms;
 		}
-		r = loop_run_once(s->loop, TICK_MS);
+		r = loop_run_once(s->loop, next_wake_ms(s, now));
 		if (r < 0) {
 			pr_err("event loop: %s", strerror(-r));
 			return;
