@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,29 @@ static bool has_pid(const struct freezer *f, pid_t pid)
 	return false;
 }
 
+/*
+ * A child added while its parent was not frozen yet may have ended and been
+ * reaped by that parent before the freeze took hold: it is no longer part
+ * of the tree (a zombie still is, and stays).  Parents keep their order.
+ */
+static int forget_reaped(struct freezer *f)
+{
+	if (kill(f->pids[0], 0) < 0 && errno == ESRCH)
+		return -ESRCH;
+	for (int i = 1; i < f->npids;) {
+		if (kill(f->pids[i], 0) == 0 || errno != ESRCH) {
+			i++;
+			continue;
+		}
+		free(f->origin[i]);
+		memmove(&f->pids[i], &f->pids[i + 1], sizeof(f->pids[0]) * (size_t)(f->npids - i - 1));
+		memmove(&f->origin[i], &f->origin[i + 1],
+			sizeof(f->origin[0]) * (size_t)(f->npids - i - 1));
+		f->npids--;
+	}
+	return 0;
+}
+
 int freezer_add_tree(struct freezer *f, pid_t root)
 {
 	bool added;
@@ -234,7 +258,7 @@ int freezer_add_tree(struct freezer *f, pid_t root)
 		if (added && (r = freezer_freeze(f)) < 0)
 			return r;
 	} while (added);
-	return 0;
+	return forget_reaped(f);
 }
 
 /* Wait until cgroup.events says "frozen want". */

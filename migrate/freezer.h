@@ -55,7 +55,8 @@ int freezer_add(struct freezer *f, pid_t pid);
  * again and again until a pass finds none that is not in: a process that
  * forks while we add it either forks before the move (its child is found
  * by the next pass) or after (the child is born in the frozen cgroup).
- * Fills f->pids with the tree, parents before their children.
+ * Fills f->pids with the tree, parents before their children; a child
+ * that ended and was reaped before its parent froze is left out.
  */
 int freezer_add_tree(struct freezer *f, pid_t root);
 /* The children of pid (of all its threads); how many, at most max. */
