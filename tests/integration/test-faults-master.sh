@@ -14,23 +14,28 @@
 # when its master link drops, the target holds the copy it restored frozen
 # (Hello.held); the new master takes the process back from node 0's claim
 # and has node 1 drop its copy (daemons/master_held.c).  It runs on on
-# node 0, whole, once, thawed; no image left; it moves on.
+# node 0, whole, once, thawed; no image left; it moves on.  Also --lazy
+# (killed once both are ready): the held copy has not all its pages, and
+# the source's CRIU, which would serve them, ends when the source thaws.
 cluster_up 2 >/dev/null
 python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/n2n" 2>&1 &
 n2n=$!
 disown "$n2n"
 sleep 0.5
 check "a process moves to node 0" bpmove "$n2n" 0
-for fault in master-die-moveout master-die-ready; do
+for step in master-die-moveout master-die-ready "master-die-ready --lazy"; do
+	fault=${step%% *}
+	mode=${step#"$fault"}
 	for ((i = 1; i <= 2; i++)); do
 		BPROC_FAULT=$fault bpcluster restart-master
 		wait_for 10 both_up
 		fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
-		msg=$(bpmove "$n2n" 1 2>&1)
+		# shellcheck disable=SC2086 # mode: empty or one option
+		msg=$(bpmove $mode "$n2n" 1 2>&1)
 		st=$?
-		check_match "$fault, round $i: the move fails with the master (exit $st)" "." "$st${msg:+ $msg}"
-		[ "$st" -ne 0 ] || not_ok "$fault, round $i: bpmove said it moved"
-		check_eq "$fault, round $i: the master died there" "$((fired + 1))" \
+		check_match "$step, round $i: the move fails with the master (exit $st)" "." "$st${msg:+ $msg}"
+		[ "$st" -ne 0 ] || not_ok "$step, round $i: bpmove said it moved"
+		check_eq "$step, round $i: the master died there" "$((fired + 1))" \
 			"$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
 		bpcluster restart-master
 		wait_for 10 both_up
@@ -39,9 +44,9 @@ for fault in master-die-moveout master-die-ready; do
 		if wait_for 5 more_lines "$M/n2n" "$n" && [ "$(tail -1 "$M/n2n")" = "alive True n0" ] &&
 			wait_for 10 bash -c "bpstat -p | grep -q '^$n2n	0$'" && wait_for 5 two_holders "$n2n" &&
 			wait_for 5 src_clean "$n2n"; then
-			ok "$fault, round $i: it runs on on node 0, whole, once, thawed; no image left"
+			ok "$step, round $i: it runs on on node 0, whole, once, thawed; no image left"
 		else
-			not_ok "$fault, round $i: it runs on on node 0, whole, once, thawed; no image left"
+			not_ok "$step, round $i: it runs on on node 0, whole, once, thawed; no image left"
 			echo "#   $(tail -1 "$M/n2n"); holders $(holders "$n2n"); $(bpstat -p | grep "^$n2n	")"
 		fi
 	done
@@ -74,13 +79,18 @@ cm=$!
 sleep 0.5
 check "master-die-commits: a process moves to node 0" bpmove "$cm" 0
 from=0
-for ((i = 1; i <= 2; i++)); do
+for ((i = 1; i <= 4; i++)); do
 	to=$((1 - from))
+	# Rounds 3 and 4 --lazy: the held copy lacks pages that the source's
+	# CRIU, its original killed at its commit, serves on to it.
+	mode=
+	[ "$i" -le 2 ] || mode=--lazy
 	BPROC_FAULT=master-die-commits bpcluster restart-master
 	wait_for 10 both_up
 	fired=$(grep -c "fault injected: master-die-commits" /run/bproc/cluster/master.log)
-	bpmove "$cm" "$to" >/dev/null 2>&1 # the master dies under it: no answer
-	check_eq "master-die-commits, round $i: the master died between the commits" "$((fired + 1))" \
+	# shellcheck disable=SC2086 # mode: empty or one option
+	bpmove $mode "$cm" "$to" >/dev/null 2>&1 # the master dies under it: no answer
+	check_eq "master-die-commits${mode:+ $mode}, round $i: the master died between the commits" "$((fired + 1))" \
 		"$(grep -c "fault injected: master-die-commits" /run/bproc/cluster/master.log)"
 	bpcluster restart-master
 	wait_for 20 both_up
@@ -93,13 +103,13 @@ for ((i = 1; i <= 2; i++)); do
 		bpstat -p | grep -q "^$cm	$to$" && wait_for 5 two_holders "$cm" &&
 		[ -z "$(bpcluster exec "$from" ls /run/bproc/images 2>/dev/null)" ] &&
 		[ -z "$(bpcluster exec "$to" ls /run/bproc/images 2>/dev/null)" ]; then
-		ok "master-die-commits, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
+		ok "master-die-commits${mode:+ $mode}, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
 	else
-		not_ok "master-die-commits, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
+		not_ok "master-die-commits${mode:+ $mode}, round $i: it runs on node $to, whole (SHA-256), once (its ghost and one real process); no image left"
 		echo "#   $(tail -1 "$M/commits"); holders $(holders "$cm"); $(bpstat -p | grep "^$cm	")"
 		grep -i 'held\|master-die' /run/bproc/cluster/master.log | tail -3 | sed 's/^/#   /'
 	fi
-	check_match "master-die-commits, round $i: the new master let node $to's held copy run" \
+	check_match "master-die-commits${mode:+ $mode}, round $i: the new master let node $to's held copy run" \
 		"process $cm: its move from node $from to node $to was never committed on node $to; its copy there runs \\(node $from is back without it" \
 		"$(cat /run/bproc/cluster/master.log)"
 	from=$to
