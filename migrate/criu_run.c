@@ -191,10 +191,14 @@ static void __attribute__((noreturn)) keep_and_report(int report_fd)
 		}
 		rep.pid = si.si_pid;
 		rep.status = wait_status_of(&si);
-		/* bpslave gone: the node is going down, and we with it. */
-		if (send(report_fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-		    errno != EAGAIN)
-			_exit(0);
+		/* Blocking: a report must not be lost (an end lost is a ghost
+		 * that never ends), and the socket takes only
+		 * net.unix.max_dgram_qlen (10 here) unread ones: a busy slave
+		 * makes us wait.  bpslave gone: the node is going down, and we
+		 * with it. */
+		while (send(report_fd, &rep, sizeof(rep), MSG_NOSIGNAL) < 0)
+			if (errno != EINTR)
+				_exit(0);
 	}
 }
 
