@@ -29,7 +29,9 @@ signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 if os.fork() == 0:
     if os.fork() == 0:
         os.setpgid(0, 0)
-        open(out + "/k", "w").write(str(os.getpid()))
+        # Whole or not at all: the others read it as soon as it exists.
+        open(out + "/k.new", "w").write(str(os.getpid()))
+        os.rename(out + "/k.new", out + "/k")
         wait_file("k-tstp")
         os.kill(os.getpid(), signal.SIGTSTP)
         time.sleep(300)
