@@ -5,7 +5,7 @@
 # its pid, and the restarts of one slave with a fault.  Sourced after
 # lib.sh; not a test itself.
 
-rounds=${FAULT_ROUNDS:-3}
+rounds=${FAULT_ROUNDS:-5}
 # Where the daemons' freezer cgroups are (migrate/freezer.c).
 cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)/bproc
 # The hierarchy with the memory controller (migrate/memory_room.c): v1's

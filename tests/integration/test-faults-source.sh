@@ -9,20 +9,20 @@
 . "$(dirname "$0")/faults-lib.sh"
 
 # --- node to node: the source fails ---------------------------------------------
-# Node 0's slave alone is started with the fault, the first 4 times only
-# (fault.h's name:N): a small and a big process moved there fail twice each
-# to move on to node 1, run on on node 0 whole, once, thawed, with nothing
-# on node 1; then each moves on.
+# Node 0's slave alone is started with the fault, the first 2 x rounds
+# times only (fault.h's name:N): a small and a big process moved there fail
+# rounds times each to move on to node 1, run on on node 0 whole, once,
+# thawed, with nothing on node 1; then each moves on.
 cluster_up 2 >/dev/null
 for fault in source-dump source-cut; do
-	slave0_with "$fault:4"
+	slave0_with "$fault:$((2 * rounds))"
 	for size in small big; do
 		python3 -u -c "$prog" "$(size_of "$size")" </dev/null >"$M/src-$size" 2>&1 &
 		p=$!
 		disown "$p"
 		sleep 0.3
 		check "$fault: the $size process moves to node 0" bpmove "$p" 0
-		for ((i = 1; i <= 2; i++)); do
+		for ((i = 1; i <= rounds; i++)); do
 			msg=$(bpmove "$p" 1 2>&1)
 			st=$?
 			if [ "$st" -ne 0 ] && [ -n "$msg" ]; then
@@ -94,7 +94,7 @@ source_death_faults() {
 	local fault p st ws i
 	cluster_up 2 >/dev/null
 	for fault in source-die-frozen source-die-sent; do
-		for ((i = 1; i <= 2; i++)); do
+		for ((i = 1; i <= rounds; i++)); do
 			slave0_with "$fault"
 			python3 -u -c "$prog" $((256 << 10)) </dev/null >"$M/faults-$fault" 2>&1 &
 			p=$!

@@ -88,7 +88,7 @@ sleep 0.5
 check "a process moves to node 0" bpmove "$mid" 0
 for fault in slave-disk-full slave-restore slave-die slave-cut; do
 	slave1_with "$fault"
-	for ((i = 1; i <= 2; i++)); do
+	for ((i = 1; i <= rounds; i++)); do
 		wait_for 10 node_is 1 up || slave1_with "$fault"
 		msg=$(bpmove "$mid" 1 2>&1)
 		st=$?
@@ -154,7 +154,7 @@ kill -KILL "$memm"
 # runs on on node 0, once, whole; node 1 keeps no copy, no image, no
 # cgroup, and stays up.  Then, without the fault, it moves.
 slave1_with slave-memory-full
-for ((i = 1; i <= 2; i++)); do
+for ((i = 1; i <= rounds; i++)); do
 	wait_for 10 node_is 1 up || slave1_with slave-memory-full
 	msg=$(bpmove "$mem0" 1 2>&1)
 	st=$?
