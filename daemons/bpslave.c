@@ -159,6 +159,8 @@ static int on_welcome(struct slave *s, const Bproc__Welcome *w)
 	 * still runs is stale: were it kept, one process would be both dead
 	 * (to its parent) and running.  Unless the master restarted and took
 	 * their ghosts back: those it names go on. */
+	if (s->welcomed)
+		slave_move_out_settle(s, w->keep, w->n_keep);
 	if (s->welcomed && w->n_keep == 0)
 		slave_kill_stale(s);
 	else if (s->welcomed)
@@ -243,7 +245,8 @@ static void master_closed(struct conn *conn, void *data)
 	s->registered = false;
 	slave_fail_pending(s);
 	/* Moves under way cannot be committed without the master, which
-	 * aborts them on its side too: originals thaw, copies go. */
+	 * aborts them on its side too: originals thaw, copies go; but one
+	 * whose image is sent stays in doubt until the next master. */
 	slave_move_out_shutdown(s);
 	slave_move_expect_drop_all(s);
 	slave_moves_master_lost(s);

@@ -248,6 +248,12 @@ static int parse_line(struct parser *p, char *line)
 			p->cfg->launchfanout = (int)v;
 		return r;
 	}
+	if (strcmp(key, "claimtime") == 0) {
+		r = key_number(p, key, words + 1, nwords, 1, 3600, &v);
+		if (r == 0)
+			p->cfg->claimtime_ms = (int)v * 1000;
+		return r;
+	}
 	if (strcmp(key, "ip") == 0)
 		return key_ip(p, words + 1, nwords);
 	if (strcmp(key, "iprange") == 0)
@@ -335,6 +341,7 @@ int config_parse(const char *text, const char *name, struct config *cfg, char *e
 	cfg->port = CONFIG_DEFAULT_PORT;
 	cfg->pingtimeout_ms = CONFIG_DEFAULT_PINGTIMEOUT_MS;
 	cfg->launchfanout = CONFIG_DEFAULT_LAUNCHFANOUT;
+	cfg->claimtime_ms = CONFIG_DEFAULT_CLAIMTIME_MS;
 	cfg->favordynmods = true;
 	if (!copy)
 		return -ENOMEM;

@@ -17,6 +17,8 @@
  *   pingtimeout SECONDS     silence after which a node is marked down
  *   launchfanout WIDTH      a launch on more nodes than this goes out
  *                           through a tree of slaves (0: never)
+ *   claimtime SECONDS       how long a restarted master waits for the
+ *                           nodes to claim the processes of its ghosts (30)
  *
  * Without a node number, ip and iprange continue after the last node
  * given.  Every error carries the file name and line number.
@@ -33,6 +35,7 @@
 #define CONFIG_MAX_NODES 65536 /* node numbers are 0 .. CONFIG_MAX_NODES-1 */
 #define CONFIG_DEFAULT_PINGTIMEOUT_MS 3000
 #define CONFIG_DEFAULT_LAUNCHFANOUT 4
+#define CONFIG_DEFAULT_CLAIMTIME_MS 30000
 
 struct config_node {
 	int node;
@@ -54,6 +57,7 @@ struct config {
 	char *criu;
 	int pingtimeout_ms;
 	int launchfanout;
+	int claimtime_ms;
 	bool encrypt;
 	bool favordynmods;
 };

@@ -11,13 +11,15 @@
  * and never runs twice:
  *
  *   - its ghost is not one a master before us left that no node took back
- *     (some node claimed the process running: S thawed it, never
- *     committed; or it has no ghost: it ended, or the master that lives
- *     took N for down and ended it as killed)            -> drop the copy;
+ *     (some node claimed the process: S, which never committed, kept its
+ *     original frozen and thaws it once taken back; or it has no ghost: it
+ *     ended, or the master that lives took N for down and ended it as
+ *     killed)                                              -> drop the copy;
  *   - its source S registered with us and did not claim it (S committed,
  *     or S's slave died with the original)                -> run the copy;
- *   - the time for claims is over and S did not come back (it is down:
- *     anything it still runs is killed when it registers) -> run the copy;
+ *   - the time for claims (claimtime) is over and S did not come back (it
+ *     is down: its original, frozen, is killed when it registers)
+ *                                                          -> run the copy;
  *   - otherwise                                           -> wait.
  *
  * A copy from the master itself (S is BPROC_NODE_MASTER) is the process

@@ -7,8 +7,9 @@
  * lose the process: S killed the original, and N would kill the copy it
  * held when its master link dropped.  N now holds it frozen instead, and
  * says so (Hello.held) when it registers with the next master; S, if it
- * had not committed, thawed its original and claims it running
- * (Hello.running), and its ghost is taken back for S (master_moves.c).
+ * had not committed, kept its original frozen (in doubt,
+ * slave_move_out.c) and claims it (Hello.running): its ghost is taken back
+ * for S (master_moves.c), which thaws it once welcomed.
  * Here each held copy waits until its fate is known (held_copy.h: the
  * source registered, or the time for claims after a restart is over),
  * then its node is told (HeldCopyVerdict): run, with its ghost (and those

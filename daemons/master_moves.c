@@ -1405,11 +1405,10 @@ int master_vmove(struct master *m, struct conn *client, uint64_t id,
  * ghost program runs on in each, untraced.  We trace them again at once,
  * and take each back when its node's slave, reconnecting, says its process
  * still runs there (Hello.running): from then on it is a ghost as any.
- * Those no slave claims within ORPHAN_WAIT_MS end as killed, as the ghosts
+ * Those no slave claims within claimtime (bproc.conf(5)) end as killed, as the ghosts
  * of a node that went down.  Meanwhile a signal sent to one is its own
  * (delivered to the ghost, not forwarded).
  */
-#define ORPHAN_WAIT_MS 30000
 static pid_t *orphans;
 static int norphans;
 static long long orphans_until;
@@ -1429,7 +1428,6 @@ void master_ghosts_adopt_scan(struct master *m)
 	struct dirent *e;
 	DIR *d;
 
-	(void)m;
 	locate_ghost_program(exe, sizeof(exe));
 	/* As /proc/PID/exe names it: no "..". */
 	if (!realpath(exe, ghost_path))
@@ -1462,10 +1460,10 @@ void master_ghosts_adopt_scan(struct master *m)
 	}
 	if (d)
 		closedir(d);
-	orphans_until = now_ms() + ORPHAN_WAIT_MS;
+	orphans_until = now_ms() + m->cfg.claimtime_ms;
 	if (norphans)
 		pr_info("%d ghost%s of a master before us found; their nodes have %d s to claim them",
-			norphans, norphans == 1 ? "" : "s", ORPHAN_WAIT_MS / 1000);
+			norphans, norphans == 1 ? "" : "s", m->cfg.claimtime_ms / 1000);
 }
 
 bool master_ghost_orphaned(pid_t pid)

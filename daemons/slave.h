@@ -209,8 +209,13 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c);
 /* A child of ours ended: a lazy dump's CRIU?  Then the original goes (or,
  * before the commit, the move fails); false if it was not one. */
 bool slave_move_out_child_exited(struct slave *s, pid_t pid, int status);
-/* Abort every move out of here: the originals thaw. */
+/* The master link is gone: every move out of here not yet sent is
+ * aborted (the originals thaw); one sent and not committed is in doubt,
+ * its originals frozen until slave_move_out_settle. */
 void slave_move_out_shutdown(struct slave *s);
+/* Registered with a master again (Welcome.keep): an original in doubt
+ * whose process the master took back here thaws; any other is killed. */
+void slave_move_out_settle(struct slave *s, const int32_t *keep, size_t nkeep);
 
 /* slave_move_peers.c */
 int slave_move_listen(struct slave *s);

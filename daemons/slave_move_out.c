@@ -15,6 +15,15 @@
  * frozen until the master's MoveCommit: commit kills them and forgets
  * them (their ends are not ends: they live on elsewhere), abort thaws them
  * and they run on as if nothing happened.
+ *
+ * Once the image is sent, the target may hold a restored copy: a master
+ * link lost before the commit leaves the move in doubt (as a participant
+ * of a two-phase commit).  The originals stay frozen, and the next master
+ * settles it (slave_move_out_settle): it took the process back here (the
+ * target's held copy is dropped: they thaw), or not (the copy runs there,
+ * or the node was taken for down: they are killed).  Thawing them on our
+ * own could run the process twice, were the target's copy let run by a
+ * master that did not hear from us in time.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -63,6 +72,8 @@ struct move_out {
 	 * original until they are all across (it ends then). */
 	bool lazy;
 	bool committed;
+	bool sent;     /* the target has the whole image: it may hold a copy */
+	bool in_doubt; /* sent, then the master link lost before the commit */
 	pid_t criu_pid;
 	int ps_fd;
 	/* The tree as examined (host pids, parents first) and what the
@@ -528,6 +539,7 @@ static int send_tree(struct slave *s, struct move_out *o, char *err, size_t errl
 		return ret;
 	}
 	move_remove_dir(dir);
+	o->sent = true;
 	pr_info("move %llu: process %d (%d in its tree) dumped and sent to node %d",
 		(unsigned long long)o->id, o->pid, o->freezer.npids, o->target);
 	report(s, o->id, 0, nodepids, (size_t)o->freezer.npids, NULL);
@@ -718,6 +730,13 @@ bool slave_move_out_child_exited(struct slave *s, pid_t pid, int status)
 	if (!o)
 		return false;
 	o->criu_pid = 0;
+	if (o->in_doubt) {
+		/* The target has every page, or dropped its copy: either way
+		 * the next master says which runs (the originals are whole). */
+		pr_info("move %llu: the lazy dump of process %d ended (status 0x%x) with the move in doubt",
+			(unsigned long long)o->id, o->pid, status);
+		return true;
+	}
 	if (!o->committed) {
 		char err[160];
 
@@ -749,12 +768,62 @@ void slave_move_out_shutdown(struct slave *s)
 		struct move_out *o = *p;
 
 		/* A committed lazy move serves its pages on, master or not:
-		 * its copy on the target needs them. */
-		if (o->committed && !s->stopping) {
+		 * its copy on the target needs them.  One sent and not
+		 * committed is in doubt: frozen until a master settles it. */
+		if ((o->committed || o->sent) && !s->stopping) {
+			if (!o->committed && !o->in_doubt) {
+				o->in_doubt = true;
+				pr_warn("move %llu: in doubt: the master went away after process %d was sent to node %d, before the commit; it stays frozen here until a master says where it runs",
+					(unsigned long long)o->id, o->pid, o->target);
+			}
 			p = &o->next;
 			continue;
 		}
 		*p = o->next;
 		move_out_free(o);
+	}
+}
+
+void slave_move_out_settle(struct slave *s, const int32_t *keep, size_t nkeep)
+{
+	for (struct move_out **p = &s->moving_out; *p;) {
+		struct move_out *o = *p;
+		bool kept = false;
+
+		if (!o->in_doubt) {
+			p = &o->next;
+			continue;
+		}
+		for (size_t i = 0; i < nkeep && !kept; i++)
+			kept = keep[i] == o->pid;
+		o->in_doubt = false;
+		if (kept) {
+			/* Its ghost is ours again: the target's copy is dropped. */
+			*p = o->next;
+			give_back_input(s, o);
+			pr_info("move %llu: the master took process %d back here: it runs on here",
+				(unsigned long long)o->id, o->pid);
+			move_out_free(o); /* thawed */
+			continue;
+		}
+		/* It runs on the target now, or its ghost ended (the node was
+		 * taken for down): never here again, and its end is no news. */
+		struct restored *r = slave_restored_find(s, o->pid);
+
+		if (r)
+			slave_restored_forget(s, r);
+		for (int i = 0; i < o->freezer.npids; i++)
+			slave_procs_drop(o->freezer.pids[i]);
+		o->committed = true;
+		pr_info("move %llu: the master did not take process %d back here: its original is killed",
+			(unsigned long long)o->id, o->pid);
+		if (o->lazy && o->criu_pid > 0) {
+			/* Its copy may need the pages our CRIU serves: the
+			 * originals go when it ends (slave_move_out_child_exited). */
+			p = &o->next;
+			continue;
+		}
+		*p = o->next;
+		move_out_free(o); /* killed */
 	}
 }

@@ -125,6 +125,56 @@ kill -TERM "$cm"
 { wait "$cm"; } 2>/dev/null
 check_eq "master-die-commits: SIGTERM through its ghost ends it; its parent's wait() says so" "143" "$?"
 check "master-die-commits: nothing of it is left" wait_for 5 no_holders "$cm"
+
+# The source cut off: the master killed once both slaves are ready
+# (master-die-ready), node 0's link cut before the new master starts, and
+# back only after the new master's time for claims (claimtime 3) is over.
+# Node 0 keeps its original frozen (the move is in doubt there: sent, never
+# committed), node 1 its copy; the new master, not hearing from node 0, lets
+# node 1's copy run; node 0, back, finds the process not taken back and kills
+# its original, which never ran again: one copy all along.
+echo "claimtime 3" >>/run/bproc/cluster/config
+cgroot=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+frozen_in_move() {
+	local c
+	c=$(sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null)
+	case "$c" in */bproc/*move-*) grep -q "^frozen 1" "$cgroot$c/cgroup.events" ;; *) return 1 ;; esac
+}
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/cut" 2>&1 &
+pc=$!
+disown "$pc"
+sleep 0.5
+check "source cut off: a process moves to node 0" bpmove "$pc" 0
+orig=$(copy_of "$pc")
+orig=${orig#/proc/}
+orig=${orig%/status}
+BPROC_FAULT=master-die-ready bpcluster restart-master
+wait_for 10 both_up
+bpmove "$pc" 1 >/dev/null 2>&1 # the master dies under it: no answer
+ip link set bpv0 down
+bpcluster restart-master
+check "source cut off: the new master lets node 1's held copy run once node 0's time to claim is over" \
+	wait_for 20 bash -c "bpstat -p | grep -q '^$pc	1$'"
+if frozen_in_move "$orig"; then
+	ok "source cut off: node 0's original stays frozen meanwhile (the move in doubt there)"
+else
+	not_ok "source cut off: node 0's original stays frozen meanwhile (the move in doubt there)"
+	echo "#   $orig: $(cat "/proc/$orig/cgroup" 2>&1); $(awk '{ print $3 }' "/proc/$orig/stat" 2>&1)"
+fi
+n=$(wc -l <"$M/cut")
+kill -USR1 "$pc"
+wait_for 10 more_lines "$M/cut" "$n"
+check_eq "source cut off: it runs on node 1, whole (SHA-256)" "alive True n1" "$(tail -1 "$M/cut")"
+ip link set bpv0 up
+check "source cut off: node 0 registers again once its link is back" wait_for 15 node_is 0 up
+check "source cut off: node 0 kills its original, never thawed" wait_for 5 gone "$orig"
+check_match "source cut off: node 0 says why" \
+	"the master did not take process $pc back here: its original is killed" \
+	"$(cat /run/bproc/cluster/n0/slave.log)"
+check "source cut off: once (its ghost and one real process)" wait_for 5 two_holders "$pc"
+kill -TERM "$pc"
+check "source cut off: SIGTERM through its ghost ends it" wait_for 5 no_holders "$pc"
 cluster_down
 
 # --- the master dies mid-move ---------------------------------------------------

@@ -45,6 +45,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg.nnodes, 0);
 	cr_assert_eq(cfg.pingtimeout_ms, CONFIG_DEFAULT_PINGTIMEOUT_MS);
 	cr_assert_eq(cfg.launchfanout, CONFIG_DEFAULT_LAUNCHFANOUT);
+	cr_assert_eq(cfg.claimtime_ms, 30000);
 	cr_assert(cfg.favordynmods);
 	cr_assert_not(cfg.encrypt);
 	cr_assert_null(cfg.interface);
@@ -70,6 +71,7 @@ Test(config, full_file)
 		"criu /opt/criu/criu\n"
 		"pingtimeout 7\n"
 		"launchfanout 0\n"
+		"claimtime 5\n"
 		"encrypt yes\n"
 		"favordynmods no\n";
 
@@ -91,6 +93,7 @@ Test(config, full_file)
 	cr_assert_str_eq(cfg.criu, "/opt/criu/criu");
 	cr_assert_eq(cfg.pingtimeout_ms, 7000);
 	cr_assert_eq(cfg.launchfanout, 0);
+	cr_assert_eq(cfg.claimtime_ms, 5000);
 	cr_assert(cfg.encrypt);
 	cr_assert_not(cfg.favordynmods);
 	config_free(&cfg);
@@ -137,6 +140,8 @@ Test(config, errors_have_line_numbers)
 	expect_error("pingtimeout 0\n", "expected a number from 1");
 	expect_error("launchfanout -1\n", "expected a number from 0");
 	expect_error("launchfanout four\n", "expected a number from 0");
+	expect_error("claimtime 0\n", "expected a number from 1");
+	expect_error("claimtime 3601\n", "expected a number from 1");
 	expect_error("encrypt maybe\n", "'encrypt' takes yes or no");
 	expect_error("favordynmods\n", "test.conf:1: 'favordynmods' takes yes or no");
 	expect_error("favordynmods yes no\n", "'favordynmods' takes yes or no");
