@@ -40,21 +40,25 @@ start_holder() { # MIB NAME: runs holder; sets $p
 	wait_for 60 grep -q ready "$out_dir/$2.out"
 }
 
-# when_streaming CMD...: in the background ($killer), run CMD 0.1 s after a
-# node's page server starts, i.e. with the page stream under way.
+# when_streaming CMD...: in the background ($killer), run CMD once a node's
+# page server has written 64 MiB of pages into the node's image ($ps_pid is
+# that page server), i.e. with the stream under way (a fixed delay after its
+# start was too late once: the 400 MiB were across).
 when_streaming() {
 	(
-		for _ in $(seq 1 400); do
-			if pgrep -f "criu page-server" >/dev/null; then
-				sleep 0.1
+		for _ in $(seq 1 4000); do
+			ps_pid=$(pgrep -f "criu page-server" | head -1)
+			if [ -n "$ps_pid" ] && [ -n "$(find "/proc/$ps_pid/root/run/bproc/images" \
+				-name 'pages-*.img' -size +64M 2>/dev/null)" ]; then
 				"$@"
 				exit 0
 			fi
-			sleep 0.01
+			sleep 0.005
 		done
 	) &
 	killer=$!
 }
+kill_page_server() { kill -9 "$ps_pid"; }
 
 # --- full copy of 1 GiB ---------------------------------------------------------
 # Seconds in CRIU on both sides: the master answers meanwhile (its dump runs
@@ -99,7 +103,7 @@ check_eq "it exits normally" "0" "$?"
 # The node's page server is killed while the 400 MiB stream is under way:
 # the move fails and the process runs on here, as it was.
 start_holder 400 broken
-when_streaming sh -c 'kill -9 $(pgrep -f "criu page-server" | head -1)'
+when_streaming kill_page_server
 out=$(bpmove "$p" 1 2>&1)
 status=$?
 wait "$killer"
