@@ -295,19 +295,32 @@ static void restore_with_keeper(char *const argv[], int tty_fd, int report_fd)
 static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 			const struct criu_inherit *inherit, int ninherit)
 {
-	int tty_fd = -1, report_fd = -1;
-	pid_t child = fork();
+	int tty_fd = -1, report_fd = -1, inherit_copy[CRIU_MAX_INHERIT];
+	pid_t child;
+
+	if (ninherit > CRIU_MAX_INHERIT)
+		return -E2BIG;
+	child = fork();
 
 	if (child != 0)
 		return child < 0 ? -errno : child;
-	for (int i = 0; i < ninherit; i++) {
-		if (inherit[i].fd == 100 + i) {
-			/* dup2 onto itself would keep close-on-exec. */
-			if (fcntl(inherit[i].fd, F_SETFD, 0) < 0)
-				_exit(126);
-		} else if (dup2(inherit[i].fd, 100 + i) < 0) {
+	/* First a copy of each fd we use above the slots 100 .. 100 +
+	 * ninherit - 1, then the inherited ones into their slots: a daemon
+	 * with many fds open has some of them in those slots already, and a
+	 * dup2 straight into a slot would close another (seen: the 42nd
+	 * process with its output forwarded moved to a node, its restore
+	 * lost the node's pid namespace fd). */
+	if (pidns_fd >= 0 && (pidns_fd = fcntl(pidns_fd, F_DUPFD_CLOEXEC, 100 + ninherit)) < 0)
+		_exit(126);
+	if (mntns_fd >= 0 && (mntns_fd = fcntl(mntns_fd, F_DUPFD_CLOEXEC, 100 + ninherit)) < 0)
+		_exit(126);
+	for (int i = 0; i < ninherit; i++)
+		if ((inherit_copy[i] = fcntl(inherit[i].fd, F_DUPFD, 100 + ninherit)) < 0)
 			_exit(126);
-		}
+	for (int i = 0; i < ninherit; i++) {
+		if (dup2(inherit_copy[i], 100 + i) < 0)
+			_exit(126);
+		close(inherit_copy[i]);
 		if (strcmp(inherit[i].key, CRIU_INHERIT_TTY) == 0)
 			tty_fd = 100 + i;
 		if (strcmp(inherit[i].key, CRIU_INHERIT_REPORT) == 0)
@@ -681,7 +694,8 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status) && WEXITSTATUS(status) >= 124)
-			snprintf(err, errlen, "cannot enter the node's namespaces to restore");
+			snprintf(err, errlen, "cannot enter the node's namespaces to restore (step %d)",
+				 WEXITSTATUS(status));
 		else if (WIFEXITED(status) && WEXITSTATUS(status) == CRIU_CGROUP_FAILED)
 			snprintf(err, errlen, "cannot enter the restore's cgroup");
 		else

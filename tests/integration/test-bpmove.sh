@@ -293,6 +293,30 @@ done
 set +m
 check_eq "8 jobs in groups of their own move and live on" "0" "$lost"
 
+# Many on one node, each with its output forwarded: the slave's own fds
+# grow with them, and the fds it hands each restore must not land on one
+# another (the 42nd restore used to fail: "cannot enter the node's
+# namespaces").  60 sleeps writing into one pipe read here, all to node 0.
+exec 7> >(cat >/dev/null)
+many=()
+moved=0
+for ((i = 0; i < 60; i++)); do
+	sleep 300 </dev/null >&7 2>&7 &
+	many+=($!)
+	if out=$(bpmove "$!" 0 2>&1); then
+		moved=$((moved + 1))
+	elif [ -z "${many_err:-}" ]; then
+		many_err="move $((i + 1)): $out"
+	fi
+done
+exec 7>&-
+check_eq "60 processes with their output forwarded move to one node${many_err:+ ($many_err)}" "60" "$moved"
+check_eq "bpstat -p lists them all there" "60" "$(bpstat -p | grep -c '	0$')"
+kill "${many[@]}"
+wait "${many[@]}" 2>/dev/null
+check "and forgets them once they are killed through their ghosts" \
+	wait_for 5 bash -c "! bpstat -p | grep -q '	0\$'"
+
 sleep 300 </dev/null >/dev/null 2>&1 &
 gp=$!
 check "bpmove a sleep to node 1" bpmove "$gp" 1
