@@ -70,4 +70,38 @@ check_match "and says so" "may be read or written by others" "$out"
 
 check "bpcluster start-slave 3" bpcluster start-slave 3
 if wait_for 5 node_is 3 up; then ok "with the cluster's secret node 3 is up again"; else not_ok "node 3 up again"; fi
+
+# Clients of the master's socket that misbehave: one sends half a frame and
+# holds it open, another floods it with NodeListRequests (Msg{id: 1,
+# node_list_request: {}}) and never reads a reply.  Others are served
+# meanwhile, and the flooder is cut off once its replies fill its queue.
+out=$(timeout 60 python3 -c '
+import socket, struct, subprocess, time
+path = "/run/bproc/bproc.sock"
+payload = bytes([0x08, 0x01, 0xA2, 0x01, 0x00])
+frame = struct.pack(">HHI", 0xB9C0, 1, len(payload)) + payload
+half = socket.socket(socket.AF_UNIX)
+half.connect(path)
+half.sendall(frame[:5])
+flood = socket.socket(socket.AF_UNIX)
+flood.connect(path)
+flood.setblocking(False)
+blob, t0, cut = frame * 1000, time.monotonic(), "not-cut-in-20-s"
+while time.monotonic() - t0 < 20:
+    try:
+        flood.send(blob)
+    except BlockingIOError:
+        time.sleep(0.01)
+    except OSError:
+        cut = "cut"
+        break
+t = time.monotonic()
+r = subprocess.run(["bpstat", "-n", "allup"], capture_output=True, text=True, timeout=20)
+print(cut, r.returncode, "%.2f" % (time.monotonic() - t), ",".join(r.stdout.split()))
+' 2>&1)
+read -r cut served secs nodes <<<"$out"
+check_eq "a client that floods the master and reads nothing is cut off" "cut" "$cut"
+check_match "the master says why" "peer does not read its messages" "$(cat /run/bproc/cluster/master.log)"
+check_eq "with half a frame held open by another, bpstat is answered (in $secs s)" "0" "$served"
+check_eq "and it lists the nodes that are up" "0,1,2,3" "$nodes"
 finish
