@@ -598,10 +598,15 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		return answer(client, id, pid, wake_fd, -EPERM, "process %d is not yours", pid);
 	if (!node_allows(n, uid, gid))
 		return answer(client, id, pid, wake_fd, -EACCES, "node %d: Permission denied", node);
-	for (struct move *p = moves; p; p = p->next)
-		if (p->pid == pid)
-			return answer(client, id, pid, wake_fd, -EBUSY, "process %d is already moving",
-				      pid);
+	for (struct move *p = moves; p; p = p->next) {
+		if (p->pid != pid)
+			continue;
+		if (p->state == MOVE_SERVING)
+			return answer(client, id, pid, wake_fd, -EBUSY,
+				      "process %d runs on node %d, and its pages are still on their way there (bpmove --lazy): try again once they are in",
+				      pid, p->node);
+		return answer(client, id, pid, wake_fd, -EBUSY, "process %d is already moving", pid);
+	}
 	if (g)
 		return move_between_nodes(m, client, id, g, n, wake_fd, lazy);
 	if (pid == getpid() || ppid == 0)
