@@ -307,10 +307,13 @@ static void take(struct job *j, int stream, const char *buf, size_t len)
 	}
 }
 
-/* The stream ended: what is left of a last line without its newline. */
+/* The stream ended: what is left of a last line without its newline,
+ * given one, as a cut line is: the next line out, of another node or
+ * stream, must not run on from it. */
 static void flush_line(struct job *j, int stream)
 {
 	if (opt.lines && j->line_len[stream] > 0) {
+		j->line[stream][j->line_len[stream]++] = '\n';
 		emit(j, stream, j->line[stream], j->line_len[stream]);
 		j->line_len[stream] = 0;
 	}

@@ -97,6 +97,9 @@ check_eq "-N: nothing forwarded" "" "$out"
 # Output options.
 out=$(bpsh -p 1 sh -c 'echo a; echo b >&2; printf c' 2>&1 | sort)
 check_eq "-p: prefixes on both streams and the last partial line" "1: a 1: b 1: c" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+# (its own line: a stream's last line is given its newline under -L, so the
+# other stream's line cannot run on from it)
+check_eq "-L: a last line without its newline is given one" "c|" "$(bpsh -L 1 printf c | tr '\n' '|')"
 out=$(bpsh -p -b 8 0 echo 0123456789abc)
 check_eq "-b: lines cut at the buffer size" "0: 01234567 0: 89abc" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
 out=$(bpsh -s 0-3 sh -c 'sleep 0.$(( 4 - $(hostname | tr -d n) )); hostname')
