@@ -271,6 +271,21 @@ else
 	echo "ok - # SKIP a user moving their own process: root here lacks CAP_SYS_RESOURCE, which CRIU needs for it"
 fi
 
+# The restored process has its own credentials, not the daemons': a root
+# process with other supplementary groups and no capabilities at all (the
+# daemons have them all) keeps them on the node.  (Another uid or gid
+# needs CRIU's CAP_SYS_RESOURCE, as in the skipped case above.)
+setpriv --groups=5,7 --inh-caps=-all --bounding-set=-all \
+	sleep 300 </dev/null >/dev/null 2>&1 &
+cp=$!
+sleep 0.2
+creds() { grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb):' "/proc/$1/status" | tr -s '\t ' ' '; }
+before=$(creds "$cp")
+check "a root process with its own groups and no capabilities moves to node 1" bpmove "$cp" 1
+check_eq "on the node it has the same uid, gid, groups and capabilities" "$before" "$(creds "$(real_of "$cp")")"
+check_match "(none of them the daemons')" "CapEff: 0000000000000000" "$before"
+kill "$cp"
+
 # --- a node that dies takes its processes with it -------------------------------
 kill "$p" 2>/dev/null
 # Jobs of a shell with job control: each its own process group.  Held
