@@ -159,12 +159,13 @@ static int on_welcome(struct slave *s, const Bproc__Welcome *w)
 	 * still runs is stale: were it kept, one process would be both dead
 	 * (to its parent) and running.  Unless the master restarted and took
 	 * their ghosts back: those it names go on. */
-	if (s->welcomed)
+	if (s->welcomed) {
 		slave_move_out_settle(s, w->keep, w->n_keep);
-	if (s->welcomed && w->n_keep == 0)
-		slave_kill_stale(s);
-	else if (s->welcomed)
-		slave_moves_keep(s, w->keep, w->n_keep);
+		if (w->n_keep == 0)
+			slave_kill_stale(s);
+		else
+			slave_moves_keep(s, w->keep, w->n_keep);
+	}
 	s->node = w->node;
 	s->welcomed = true;
 	s->registered = true;

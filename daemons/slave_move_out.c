@@ -679,6 +679,25 @@ static void kill_originals(struct move_out *o)
 		wait_gone(o->freezer.pids[i]);
 }
 
+/*
+ * The process runs elsewhere now (a commit, or a master that settled a
+ * move in doubt so): these frozen originals must never run again, and
+ * their ends are not ends: forgotten, and marked to be killed when o is
+ * freed.  True if o must stay until its CRIU ends: a lazy dump still
+ * serving the copy its pages (slave_move_out_child_exited kills them).
+ */
+static bool give_up_originals(struct slave *s, struct move_out *o)
+{
+	struct restored *r = slave_restored_find(s, o->pid);
+
+	if (r)
+		slave_restored_forget(s, r);
+	for (int i = 0; i < o->freezer.npids; i++)
+		slave_procs_drop(o->freezer.pids[i]);
+	o->committed = true;
+	return o->lazy && o->criu_pid > 0;
+}
+
 bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 {
 	struct move_out *o;
@@ -688,25 +707,12 @@ bool slave_move_out_commit(struct slave *s, const Bproc__MoveCommit *c)
 			continue;
 		o = *p;
 		if (c->commit) {
-			struct restored *r = slave_restored_find(s, o->pid);
-
-			/* It runs on the target now: these frozen originals
-			 * must never run again, and their ends are not ends:
-			 * forgotten first, then killed. */
-			if (r)
-				slave_restored_forget(s, r);
-			for (int i = 0; i < o->freezer.npids; i++)
-				slave_procs_drop(o->freezer.pids[i]);
-			if (o->lazy && o->criu_pid > 0) {
-				/* Its CRIU still serves the memory: the original
-				 * goes when it is done (slave_move_out_child_exited). */
-				o->committed = true;
+			if (give_up_originals(s, o)) {
 				pr_info("move %llu: process %d runs on node %d; its pages follow on demand",
 					(unsigned long long)o->id, o->pid, o->target);
 				return true;
 			}
 			*p = o->next;
-			kill_originals(o);
 			pr_info("move %llu: process %d (%d in its tree) left for another node",
 				(unsigned long long)o->id, o->pid, o->freezer.npids);
 		} else {
@@ -807,19 +813,10 @@ void slave_move_out_settle(struct slave *s, const int32_t *keep, size_t nkeep)
 			continue;
 		}
 		/* It runs on the target now, or its ghost ended (the node was
-		 * taken for down): never here again, and its end is no news. */
-		struct restored *r = slave_restored_find(s, o->pid);
-
-		if (r)
-			slave_restored_forget(s, r);
-		for (int i = 0; i < o->freezer.npids; i++)
-			slave_procs_drop(o->freezer.pids[i]);
-		o->committed = true;
+		 * taken for down): never here again. */
 		pr_info("move %llu: the master did not take process %d back here: its original is killed",
 			(unsigned long long)o->id, o->pid);
-		if (o->lazy && o->criu_pid > 0) {
-			/* Its copy may need the pages our CRIU serves: the
-			 * originals go when it ends (slave_move_out_child_exited). */
+		if (give_up_originals(s, o)) {
 			p = &o->next;
 			continue;
 		}
