@@ -255,6 +255,30 @@ static int wait_exec_stop(pid_t prog, int ex)
 	}
 }
 
+/*
+ * prog's execve failed: untrace it before we end.  Our end would detach it
+ * too, but only after our fds are closed, and go's EOF is what returns its
+ * call: it could see itself still traced.  A stop is needed to detach; a
+ * signal it was being given goes on with the detach.
+ */
+static void helper_let_go(pid_t prog)
+{
+	int st;
+
+	if (ptrace(PTRACE_INTERRUPT, prog, 0, 0) < 0)
+		return;
+	for (;;) {
+		pid_t r = waitpid(prog, &st, __WALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || !WIFSTOPPED(st))
+			return;
+		ptrace(PTRACE_DETACH, prog, 0, st >> 16 == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st));
+		return;
+	}
+}
+
 /* The helper's part once prog stopped at its exec: the move, through the
  * master.  0, or -1 with why in err (prog is then killed); -2 if the master
  * went away after we let prog go into its freezer: it is the master's then
@@ -354,7 +378,10 @@ static void __attribute__((noreturn)) helper(pid_t prog, int node, int go, int e
 	    tracing != HELPER_TRACING)
 		_exit(0);
 	/* Its execve failed (it runs on as the caller, let go), or it ended. */
-	if (wait_exec_stop(prog, ex) != 0)
+	r = wait_exec_stop(prog, ex);
+	if (r == 1)
+		helper_let_go(prog);
+	if (r != 0)
 		_exit(0);
 	/* From here on our end (we crash, say) kills it: it must not run
 	 * here.  Once detached, the freezer holds it. */
@@ -450,7 +477,7 @@ static int exec_then_move(int node, const char *cmd, char *const argv[], char *c
 	execve(cmd, argv, envp);
 	/* Still the caller: tell the helper, which lets go and ends. */
 	e = errno;
-	/* The helper lets go by ending: go's EOF.  (Could it not be told,
+	/* The helper untraces us and ends: go's EOF.  (Could it not be told,
 	 * it would trace us, passing our signals on, until we end.) */
 	if (write(ex[1], &e, sizeof(e)) == (ssize_t)sizeof(e))
 		while (read_full(go[0], &tracing, sizeof(tracing)) > 0)
