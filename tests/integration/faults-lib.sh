@@ -62,10 +62,8 @@ runs_here() {
 	wait_for 5 more_lines "$out" "$n" || return 1
 	[ "$(tail -1 "$out")" = "alive True $here" ]
 }
-# A process whose pid in its namespace is $1, other than $1 itself: a copy.
-copy_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/"; }
 node_clean() {
-	[ -z "$(copy_of "$1")" ] &&
+	[ -z "$(real_copies "$1")" ] &&
 		[ -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)" ] &&
 		! bpstat -p | grep -q "^$1	"
 }
@@ -94,7 +92,7 @@ size_of() { if [ "$1" = small ]; then echo $((256 << 10)); else echo $((24 << 20
 # Thawed, out of the move's cgroup; and no node keeps an image of it.
 src_clean() {
 	local r
-	r=$(copy_of "$1") && [ -n "$r" ] && ! grep -q "move-" "${r%/status}/cgroup" &&
+	r=$(real_of "$1") && [ -n "$r" ] && ! grep -q "move-" "/proc/$r/cgroup" &&
 		[ -z "$(bpcluster exec 0 ls /run/bproc/images 2>/dev/null)" ] &&
 		[ -z "$(bpcluster exec 1 ls /run/bproc/images 2>/dev/null)" ]
 }

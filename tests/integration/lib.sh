@@ -90,6 +90,21 @@ wait_for() {
 	done
 }
 
+# A process by its pid on the master.  alive: it has an entry (a zombie
+# too); gone: not even a zombie is left; ended: gone, or a zombie not yet
+# waited for; state_of: the first letter of ps's STAT, empty once gone.
+alive() { kill -0 "$1" 2>/dev/null; }
+gone() { ! alive "$1"; }
+state_of() { ps -o stat= -p "$1" 2>/dev/null | cut -c1; }
+ended() { gone "$1" || [ "$(state_of "$1")" = Z ]; }
+
+# The real copies of a process whose ghost is PID, as the master's pids:
+# tasks whose innermost pid (a node's pid namespace) is PID, the ghost
+# itself left out.  real_copies lists them all (more than one would be two
+# copies running); real_of gives the first.
+real_copies() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | cut -d/ -f3; }
+real_of() { real_copies "$1" | head -1; }
+
 node_state() { bpstat -s "$1" 2>/dev/null; }
 node_is() { [ "$(node_state "$1")" = "$2" ]; }
 

@@ -16,7 +16,6 @@ ln -sfn "only-on-the-master-$$" "$master_file"
 trap 'rm -rf "$out_dir" "$master_file" /tmp/bpmove-home-node-file; cluster_down' EXIT
 
 # The real processes of a ghost, as the host sees them (pid namespaces nest).
-real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | cut -d/ -f3; }
 node_of() { bpstat -p | awk -v p="$1" '$1 == p { print $2 }'; }
 lines() { wc -l <"$1"; }
 grows() { local n=$2; wait_for 10 bash -c "[ \$(wc -l <'$1') -gt $n ]"; }
@@ -80,7 +79,7 @@ check_match "moving it to the master again: it is there" "already runs on the ma
 hop 1 "node 1" missing
 hop -1 "the master again" "$only"
 check_eq "bpstat -p: on the master again" "-1" "$(node_of "$p")"
-check_eq "exactly one real copy of it runs" "1" "$(real_of "$p" | wc -l)"
+check_eq "exactly one real copy of it runs" "1" "$(real_copies "$p" | wc -l)"
 
 kill -TERM "$p"
 wait "$job"
@@ -89,7 +88,7 @@ check_eq "getpid() was the original pid everywhere" "$p" "$(cut -d' ' -f3 "$out_
 check_eq "the memory checksum held on every hop" "" "$(grep -v ' True ' "$out_dir/trip" || true)"
 check_eq "every line reached the pipe on the master once, in order" \
 	"$(seq 0 $(( $(lines "$out_dir/trip") - 1 )))" "$(cut -d' ' -f1 "$out_dir/trip")"
-check_eq "no ghost or copy is left" "" "$(real_of "$p"; [ -d /proc/$p ] && echo "ghost $p")"
+check_eq "no ghost or copy is left" "" "$(real_copies "$p"; [ -d /proc/$p ] && echo "ghost $p")"
 
 # --- failures leave it where it was ---------------------------------------------
 # It opens a file once one is there: on node 0, a file of the node's own
@@ -139,7 +138,7 @@ kill -KILL "$(home_slave)"
 wait "$job"
 check_eq "the home slave killed: the parent's wait() sees SIGKILL" "137" "$?"
 # The kernel kills the namespace's processes as its init dies: soon after.
-no_copy() { [ -z "$(real_of "$p")" ]; }
+no_copy() { [ -z "$(real_copies "$p")" ]; }
 check "no copy is left" wait_for 5 no_copy
 check_eq "bpstat -p forgets it" "" "$(node_of "$p")"
 

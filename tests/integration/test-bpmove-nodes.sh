@@ -11,8 +11,7 @@ out_dir=$(mktemp -d "$build/bpmove-nodes-test.XXXXXX")
 trap 'rm -rf "$out_dir"; cluster_down' EXIT
 
 # The real processes of a ghost, as the host sees them (pid namespaces nest).
-real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | cut -d/ -f3; }
-copies() { real_of "$1" | wc -l; }
+copies() { real_copies "$1" | wc -l; }
 node_of() { bpstat -p | awk -v p="$1" '$1 == p { print $2 }'; }
 lines() { wc -l <"$1"; }
 # Wait until the file has grown past n lines: the process runs.
@@ -85,7 +84,6 @@ check_eq "bpstat -p forgets it" "" "$(node_of "$p")"
 ppid_of() { ps -o ppid= -p "$1" | tr -d ' '; }
 children_of() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n | tr '\n' ' '; }
 nchildren_is() { [ "$(children_of "$1" | wc -w)" = "$2" ]; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 mkdir "$out_dir/tree"
 python3 -c '
 import hashlib, os, sys, time
@@ -398,7 +396,7 @@ wait "$lz" 2>/dev/null
 check_eq "when its page stream breaks, its parent sees SIGKILL" "137" "$?"
 if wait_for 10 copies_is "$lz" 0; then ok "no copy of it is left on either node"; else
 	not_ok "no copy of it is left on either node"
-	for r in $(real_of "$lz"); do grep -E "^(State|NSpid|PPid)" "/proc/$r/status" | tr '\n' ' ' | sed 's/^/#   /'; echo; done
+	for r in $(real_copies "$lz"); do grep -E "^(State|NSpid|PPid)" "/proc/$r/status" | tr '\n' ' ' | sed 's/^/#   /'; echo; done
 fi
 check_eq "bpstat -p forgets it" "" "$(node_of "$lz")"
 

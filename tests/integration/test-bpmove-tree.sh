@@ -13,9 +13,6 @@ out_dir=$(mktemp -d "$(dirname "$(command -v bpmaster)")/../bptree-test.XXXXXX")
 trap 'rm -rf "$out_dir"; cluster_down' EXIT
 
 # The real process of a ghost, as the host sees it (pid namespaces nest).
-real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | head -1 | cut -d/ -f3; }
-alive() { kill -0 "$1" 2>/dev/null; }
-gone() { ! alive "$1"; }
 is_zombie() { [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
 ppid_of() { ps -o ppid= -p "$1" | tr -d ' '; }
 exe_of() { readlink "/proc/$1/exe"; }

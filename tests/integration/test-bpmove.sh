@@ -9,8 +9,6 @@ out_dir=$(mktemp -d "$(dirname "$(command -v bpmaster)")/../bpmove-test.XXXXXX")
 trap 'rm -rf "$out_dir"; cluster_down' EXIT
 
 # The real process of a ghost, as the host sees it (pid namespaces nest).
-real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | head -1 | cut -d/ -f3; }
-alive() { kill -0 "$1" 2>/dev/null; }
 
 # --- a Python process with 20 MiB: memory, pid and exit code ---------------
 python3 -c '
@@ -143,7 +141,6 @@ check_eq "SIGTERM to the ghost ends the real process; wait() says SIGTERM" "143"
 if wait_for 3 bash -c "! kill -0 $real 2>/dev/null"; then ok "the real process is gone"; else not_ok "the real process is gone"; fi
 
 # --- stops and continues --------------------------------------------------------
-state_of() { ps -o stat= -p "$1" 2>/dev/null | cut -c1; }
 sleep 300 </dev/null >/dev/null 2>&1 &
 p=$!
 check "bpmove a sleep to stop it" bpmove "$p" 1

@@ -31,8 +31,6 @@ check_match "status lists every node" "node 3: n3 10\.223\.0\.13, bpslave runnin
 # heartbeat on a link not yet authenticated (refused, again and again).
 # What ran there had its ghost ended as killed: the slave kills it when it
 # rejoins, so no process is dead to its parent and running on a node.
-real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | head -1 | cut -d/ -f3; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 sleep 1000 </dev/null >/dev/null 2>&1 &
 sleeper=$!
 check "a sleep moves to node 1" bpmove "$sleeper" 1

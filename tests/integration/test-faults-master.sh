@@ -140,15 +140,12 @@ frozen_in_move() {
 	c=$(sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null)
 	case "$c" in */bproc/*move-*) grep -q "^frozen 1" "$cgroot$c/cgroup.events" ;; *) return 1 ;; esac
 }
-gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 python3 -u -c "$prog" $((24 << 20)) </dev/null >"$M/cut" 2>&1 &
 pc=$!
 disown "$pc"
 sleep 0.5
 check "source cut off: a process moves to node 0" bpmove "$pc" 0
-orig=$(copy_of "$pc")
-orig=${orig#/proc/}
-orig=${orig%/status}
+orig=$(real_of "$pc")
 BPROC_FAULT=master-die-ready bpcluster restart-master
 wait_for 10 both_up
 bpmove "$pc" 1 >/dev/null 2>&1 # the master dies under it: no answer
@@ -168,7 +165,7 @@ wait_for 10 more_lines "$M/cut" "$n"
 check_eq "source cut off: it runs on node 1, whole (SHA-256)" "alive True n1" "$(tail -1 "$M/cut")"
 ip link set bpv0 up
 check "source cut off: node 0 registers again once its link is back" wait_for 15 node_is 0 up
-check "source cut off: node 0 kills its original, never thawed" wait_for 5 gone "$orig"
+check "source cut off: node 0 kills its original, never thawed" wait_for 5 ended "$orig"
 check_match "source cut off: node 0 says why" \
 	"the master did not take process $pc back here: its original is killed" \
 	"$(cat /run/bproc/cluster/n0/slave.log)"

@@ -21,7 +21,7 @@ ticks() { grep -c '^tick ' "$1"; }
 more_ticks() { [ "$(ticks "$1")" -gt "$2" ]; }
 all_up() { for n in "$@"; do node_is "$n" up || return 1; done; }
 # No copy of pid $1 is held or runs on a node (only the original here).
-no_copy_on_nodes() { [ -z "$(copy_of "$1")" ]; }
+no_copy_on_nodes() { [ -z "$(real_copies "$1")" ]; }
 on_node() { bpstat -p | awk -v n="$1" 'NR > 1 && $2 == n { print $1; exit }'; }
 has_on_node() { [ -n "$(on_node "$1")" ]; }
 # No process whose command line has $1 (a held copy of a launch has bpsh's).

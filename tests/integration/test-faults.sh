@@ -172,9 +172,9 @@ disown "$mems"
 sleep 0.5
 check "slave-memory-full: a small process from the master fits, and moves to node 1" bpmove "$mems" 1
 check "whole, once" whole_on mems 1
-copy=$(copy_of "$mems")
+copy=$(real_of "$mems")
 check "its copy is out of the restore's memory cgroup, which is gone" \
-	bash -c "[ -n '$copy' ] && ! grep -q -- -restore- '${copy%/status}/cgroup' && ! ls '$memcg/bproc' 2>/dev/null | grep -q -- -restore-"
+	bash -c "[ -n '$copy' ] && ! grep -q -- -restore- '/proc/$copy/cgroup' && ! ls '$memcg/bproc' 2>/dev/null | grep -q -- -restore-"
 kill -KILL "$mems"
 slave1_with ""
 check "without the fault the 24 MiB one moves on to node 1" bpmove "$mem0" 1
@@ -206,7 +206,7 @@ G=$(cat /proc/"$A"/task/*/children | tr -d ' ')
 check "a tree of three moves to node 0" bpmove "$root" 0
 # Its last line says where it runs, and it keeps writing.
 writes_on() { local n; n=$(wc -l <"$M/tree-$1"); wait_for 5 more_lines "$M/tree-$1" "$n" && [ "$(tail -1 "$M/tree-$1")" = "$2" ]; }
-not_frozen() { local r; r=$(copy_of "$1") && [ -n "$r" ] && ! grep -q "move-" "${r%/status}/cgroup"; }
+not_frozen() { local r; r=$(real_of "$1") && [ -n "$r" ] && ! grep -q "move-" "/proc/$r/cgroup"; }
 slave1_with slave-restore
 msg=$(bpmove "$root" 1 2>&1)
 check_match "node 0 -> 1 of the tree, node 1's restore failing: the move fails" "node 1: .*fault injected" "$msg"

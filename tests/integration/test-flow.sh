@@ -27,7 +27,6 @@ master_pid=$(cat /run/bproc/cluster/master.pid)
 PY=$(python3 -c 'import sys; print(sys.executable)')
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # The real process of a ghost, as the host sees it (pid namespaces nest).
-real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | head -1 | cut -d/ -f3; }
 no_real() { [ -z "$(real_of "$1")" ]; }
 # How many bytes a process has written (all its write() calls).
 wchar() { awk '/^wchar:/ { print $2 }' "/proc/$1/io" 2>/dev/null; }

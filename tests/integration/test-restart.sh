@@ -76,7 +76,6 @@ check_eq "nothing left on the nodes" "" "$(bpstat -p | awk 'NR > 1')"
 # process on from the home node to node 1.  Each time the home slave, its
 # pid namespace and the process run on, and the new master takes them back.
 home_pid() { cat /run/bproc/home/slave.pid 2>/dev/null; }
-real_of() { grep -l "^NSpid:.*[[:space:]]$1$" /proc/[0-9]*/status 2>/dev/null | grep -v "^/proc/$1/" | cut -d/ -f3; }
 node_of() { bpstat -p | awk -v p="$1" '$1 == p { print $2 }'; }
 at() { [ "$(node_of "$1")" = "$2" ]; }
 lines() { wc -l <"$M/home"; }
@@ -101,7 +100,7 @@ check "it moves to node 0" bpmove "$p" 0
 check "and back to the master (its home node)" bpmove "$p" master
 check_eq "bpstat -p: at -1" "-1" "$(node_of "$p")"
 # (Its original on node 0 may take a moment to be reaped there.)
-one_real() { [ "$(real_of "$p" | wc -l)" = 1 ]; }
+one_real() { [ "$(real_copies "$p" | wc -l)" = 1 ]; }
 check "one real copy of it runs" wait_for 5 one_real
 real=$(real_of "$p")
 hs=$(home_pid)
@@ -114,7 +113,7 @@ still_home() {
 	check "$1: both nodes are up again" wait_for 10 bash -c '[ "$(bpstat -s 0)" = up ] && [ "$(bpstat -s 1)" = up ]'
 	check_eq "$1: the same home slave runs" "$hs" "$(home_pid)"
 	check "$1: it is alive" kill -0 "$hs"
-	check_eq "$1: the process runs on in it, the same task" "$real" "$(real_of "$p")"
+	check_eq "$1: the process runs on in it, the same task" "$real" "$(real_copies "$p")"
 	check "$1: bpstat -p lists it at -1" wait_for 10 at "$p" -1
 	echo "# $1: listed at -1 again $(( ($(date +%s%N) - t0) / 1000000 )) ms after the restart"
 	check_eq "$1: the new master took its ghost back" "$2" \
@@ -166,11 +165,10 @@ check_eq "SIGTERM through its ghost runs its handler; wait() says 41" "41" "$?"
 # killed for good (not started again) left: nothing of it is left.
 hs=$(home_pid)
 # (Zombies do not count: in a container, pid 1 may never reap them.)
-runs() { local st; st=$(ps -o stat= -p "$1") && [[ $st != Z* ]]; }
+runs() { ! ended "$1"; }
 master=$(cat /run/bproc/cluster/master.pid)
 kill -KILL "$master"
-gone() { ! runs "$1"; }
-check "the master killed for good" wait_for 5 gone "$master"
+check "the master killed for good" wait_for 5 ended "$master"
 check "its home slave runs on" runs "$hs"
 check "bpcluster down" bpcluster down
 check_fails "the home slave is gone" runs "$hs"

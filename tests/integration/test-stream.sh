@@ -10,7 +10,6 @@ cluster_up 2
 out_dir=$(mktemp -d "$(dirname "$(command -v bpmaster)")/../stream-test.XXXXXX")
 trap 'rm -rf "$out_dir"; cluster_down' EXIT
 
-alive() { kill -0 "$1" 2>/dev/null; }
 on_master() { alive "$1" && readlink "/proc/$1/exe" | grep -q python3; }
 
 # A python3 holding MIB MiB of random bytes: it writes "ready", then, on
