@@ -181,6 +181,12 @@ struct launch_group {
 	bool dumped;             /* the template's dump is over (ok or not) */
 	bool failed;             /* no image for the others: each dumps itself */
 	char exe[PATH_MAX];      /* what every process of it runs */
+	/* Exec first (VMoveRequest.exec_template): the template is the
+	 * program held at its exec; the others are restored as it, and their
+	 * ghosts take its name and command line (from its dump on). */
+	bool exec;
+	char comm[32];
+	char **argv;
 	int npipes;
 	struct move_pipe pipes[3];  /* the template's stdio pipes: the image's keys */
 };
@@ -236,6 +242,22 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
+static char **dup_argv(char *const *argv)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (argv[n])
+		n++;
+	copy = calloc(n + 1, sizeof(*copy));
+	for (size_t i = 0; copy && i < n; i++)
+		if (!(copy[i] = strdup(argv[i]))) {
+			free_argv(copy);
+			return NULL;
+		}
+	return copy;
+}
+
 static void stop_cork_timer(struct move *mv)
 {
 	if (mv->cork_timer < 0)
@@ -256,10 +278,21 @@ static struct move *move_new(void)
 	return mv;
 }
 
+/* The wake pipe the restored copy reads, for its node to wake it: none
+ * for a copy of an exec'd template (it is the program, which reads none;
+ * the commit thaws it).  The original's own (mv->wake_fd) is still how it
+ * learns here that its move failed. */
+static int node_wake_fd(const struct move *mv)
+{
+	return mv->group && mv->group->exec ? -1 : mv->wake_fd;
+}
+
 static void group_unref(struct launch_group *lg)
 {
-	if (lg && --lg->refs <= 0)
+	if (lg && --lg->refs <= 0) {
+		free_argv(lg->argv);
 		free(lg);
+	}
 }
 
 static void move_free(struct move *mv)
@@ -526,18 +559,22 @@ static int ask_paths(struct move *mv, struct conn *slave)
 
 static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		      uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy,
-		      pid_t tracer, struct move **created);
+		      pid_t tracer, const struct movable *paths, struct move **created);
 
 int master_move(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy)
 {
-	return move_begin(m, client, id, pid, node, uid, gid, wake_fd, from_node, lazy, 0, NULL);
+	return move_begin(m, client, id, pid, node, uid, gid, wake_fd, from_node, lazy, 0, NULL,
+			  NULL);
 }
 
-/* master_move(); the move made, if one was, in *created. */
+/* master_move(); the move made, if one was, in *created.  tracer: the
+ * process is held at its exec by it (exec_traced).  paths: what the target
+ * must have besides the process's own files (a launch's copy may be
+ * restored as the exec'd template). */
 static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t pid, int node,
 		      uid_t uid, gid_t gid, int wake_fd, bool from_node, bool lazy,
-		      pid_t tracer, struct move **created)
+		      pid_t tracer, const struct movable *paths, struct move **created)
 {
 	struct master_node *n = master_find_node(m, node);
 	char reason[512] = "", criu[PATH_MAX];
@@ -630,6 +667,11 @@ static int move_begin(struct master *m, struct conn *client, uint64_t id, pid_t 
 		/* What CRIU will dump of its memory (movable.memory): small
 		 * enough, its pages go with its images. */
 		mv->small = !lazy && mv->movable.memory < SMALL_MOVE_BYTES;
+	}
+	if (r == 0 && paths && movable_add_files(&mv->movable, paths) < 0) {
+		movable_free(&mv->movable);
+		free(mv);
+		return answer(client, id, pid, wake_fd, -ENOMEM, "out of memory");
 	}
 	if (r < 0) {
 		free(mv);
@@ -890,7 +932,7 @@ int master_move_exec(struct master *m, struct conn *client, uint64_t id, pid_t p
 	if (!client->has_creds || !is_traced(pid, &tracer) || tracer != client->creds.pid)
 		return conn_reply(client, id, -EINVAL,
 				  "process %d is not stopped at its exec under the asker's trace", pid);
-	r = move_begin(m, client, id, pid, node, uid, gid, -1, false, false, tracer, &mv);
+	r = move_begin(m, client, id, pid, node, uid, gid, -1, false, false, tracer, NULL, &mv);
 	if (mv)
 		mv->exec_traced = true;
 	return r;
@@ -1032,7 +1074,7 @@ static int send_images(struct move *mv, struct master_node *n, char *err, size_t
 {
 	int r = move_send_images(n->conn, mv->id, mv->dir, mv->pid, mv->pipes, mv->npipes,
 				 mv->movable.tty_rdev ? mv->tty_out : MOVE_NO_TTY, mv->tree->pid,
-				 mv->tree->n, mv->wake_fd, mv->lazy, err, errlen);
+				 mv->tree->n, node_wake_fd(mv), mv->lazy, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -1097,6 +1139,18 @@ static int group_keys(struct move *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		snprintf(c->pipes[i].key, sizeof(c->pipes[i].key), "%s", lg->pipes[k].key);
+	}
+	/* Restored as the program: its ghost shows the program's name. */
+	if (lg->exec && lg->argv && c->id != lg->template_id) {
+		char **argv = dup_argv(lg->argv);
+
+		if (!argv) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		free_argv(c->tree->argv[0]);
+		c->tree->argv[0] = argv;
+		snprintf(c->tree->comm[0], sizeof(c->tree->comm[0]), "%s", lg->comm);
 	}
 	c->group_waiting = false;
 	c->dump_start_ms = now_ms();
@@ -1165,7 +1219,7 @@ static int group_send_relay(struct master *m, struct move *relay, struct master_
 		inet_ntop(AF_INET, &a, addr[nt], sizeof(addr[nt]));
 		move_restore_fill(&w[nt], c->id, c->pid, c->pipes, c->npipes,
 				  c->movable.tty_rdev ? c->tty_out : MOVE_NO_TTY, c->tree->pid,
-				  c->tree->n, c->wake_fd, false);
+				  c->tree->n, node_wake_fd(c), false);
 		t[nt] = (struct launch_target){ .move_id = c->id, .node = c->node, .addr = addr[nt],
 						.port = n->move_port, .token = c->token,
 						.token_len = sizeof(c->token), .restore = &w[nt].req };
@@ -1183,7 +1237,7 @@ static int group_send_relay(struct master *m, struct move *relay, struct master_
 	if (r == 0) {
 		move_restore_fill(&own, relay->id, relay->pid, relay->pipes, relay->npipes,
 				  relay->movable.tty_rdev ? relay->tty_out : MOVE_NO_TTY,
-				  relay->tree->pid, relay->tree->n, relay->wake_fd, false);
+				  relay->tree->pid, relay->tree->n, node_wake_fd(relay), false);
 		msg.body_case = BPROC__MSG__BODY_RESTORE_REQUEST;
 		msg.restore_request = &own.req;
 		r = conn_send(rn->conn, &msg);
@@ -1286,7 +1340,8 @@ static int group_checked(struct master *m, struct move *mv, struct master_node *
 		return r;
 	if (lg->failed)
 		return move_start(m, mv, n, 0, err, errlen);
-	if (lg->template_id == 0) {
+	/* Exec first: the template was named (the program at its exec). */
+	if (lg->template_id == 0 || lg->template_id == mv->id) {
 		lg->template_id = mv->id;
 		lg->template_pid = mv->pid;
 		lg->npipes = mv->npipes;
@@ -1314,6 +1369,10 @@ static void group_dumped(struct master *m, struct move *tpl, bool ok)
 
 	lg->dumped = true;
 	lg->failed = !ok;
+	if (ok && lg->exec && tpl->tree && tpl->tree->argv[0]) {
+		lg->argv = dup_argv(tpl->tree->argv[0]);
+		snprintf(lg->comm, sizeof(lg->comm), "%s", tpl->tree->comm[0]);
+	}
 	for (struct move *c = moves, *next; c; c = next) {
 		struct master_node *n = master_find_node(m, c->node);
 		char err[512] = "";
@@ -1373,7 +1432,10 @@ int master_vmove(struct master *m, struct conn *client, uint64_t id,
 		 const Bproc__VMoveRequest *req, uid_t uid, gid_t gid)
 {
 	struct launch_group *lg;
+	struct move *tpl = NULL;
 	size_t n = req->n_pids;
+	int t = req->has_exec_template ? req->exec_template : -1;
+	pid_t tracer;
 
 	if (!client->has_creds)
 		return conn_reply(client, id, -ENOTSUP,
@@ -1382,16 +1444,49 @@ int master_vmove(struct master *m, struct conn *client, uint64_t id,
 		return conn_reply(client, id, -EINVAL,
 				  "a launch needs as many nodes and wake fds as processes (1 to %d)",
 				  BPROC_MAX_VMOVE);
+	/* Exec first: only its tracer, holding it at its exec, names it. */
+	if (t >= 0 && ((size_t)t >= n || !req->has_exec_template_id ||
+		       req->exec_template_id == id || !is_traced(req->pids[t], &tracer) ||
+		       tracer != client->creds.pid))
+		return conn_reply(client, id, -EINVAL,
+				  "the launch's template is not stopped at its exec under the asker's trace");
 	lg = calloc(1, sizeof(*lg));
-	if (lg && exe_of(req->pids[0], lg->exe, sizeof(lg->exe)) < 0)
+	if (!lg && t >= 0)
+		return conn_reply(client, id, -ENOMEM, "out of memory");
+	if (lg && t >= 0) {
+		/* The template first: the others' nodes must have its files,
+		 * not theirs.  Refused, it is told so (the asker kills it) and
+		 * the others go as without it: each dumps itself. */
+		lg->exec = true;
+		move_begin(m, client, req->exec_template_id, req->pids[t], req->nodes[t], uid, gid, -1,
+			   false, false, tracer, NULL, &tpl);
+		if (tpl) {
+			char prog[PATH_MAX] = "";
+
+			exe_of(tpl->pid, prog, sizeof(prog));
+			pr_info("launch on %zu node%s: process %d, held at its exec of %s, is dumped once for all",
+				n, n == 1 ? "" : "s", tpl->pid, prog);
+			tpl->exec_traced = true;
+			tpl->group = lg;
+			lg->refs++;
+			lg->template_id = tpl->id;
+			lg->template_pid = tpl->pid;
+		} else {
+			lg->failed = true;
+		}
+	}
+	/* What the others run: the one to compare with (not the template). */
+	if (lg && !lg->failed && exe_of(req->pids[t == 0 && n > 1 ? 1 : 0], lg->exe, sizeof(lg->exe)) < 0)
 		lg->failed = true;
 	for (size_t i = 0; i < n; i++) {
 		char exe[PATH_MAX];
 		pid_t kids[1];
 		struct move *mv = NULL;
 
+		if ((int)i == t)
+			continue;
 		move_begin(m, NULL, 0, req->pids[i], req->nodes[i], uid, gid, req->wake_fds[i],
-			   false, false, 0, &mv);
+			   false, false, 0, tpl ? &tpl->movable : NULL, &mv);
 		/* Only a lone process of that program can take the image. */
 		if (!mv || !lg || lg->failed || !mv->small || mv->movable.tty_stdio ||
 		    freezer_children(mv->pid, kids, 1) != 0 ||
@@ -1401,7 +1496,7 @@ int master_vmove(struct master *m, struct conn *client, uint64_t id,
 		lg->refs++;
 	}
 	if (lg && lg->refs == 0)
-		free(lg);
+		group_unref(lg);
 	return conn_reply(client, id, 0, "%s", "");
 }
 

@@ -668,6 +668,35 @@ int movable_scan(pid_t pid, struct movable *mv, char *reason, size_t len)
 	return movable_scan_tree(&pid, 1, mv, reason, len);
 }
 
+int movable_add_files(struct movable *to, const struct movable *from)
+{
+	struct movable_file *files;
+	size_t n = to->nfiles;
+
+	files = realloc(to->files, (to->nfiles + from->nfiles + 1) * sizeof(*files));
+	if (!files)
+		return -ENOMEM;
+	to->files = files;
+	for (size_t i = 0; i < from->nfiles; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < to->nfiles && !known; k++)
+			known = strcmp(files[k].path, from->files[i].path) == 0;
+		if (known)
+			continue;
+		files[n] = from->files[i];
+		files[n].path = strdup(from->files[i].path);
+		if (!files[n].path) {
+			while (n-- > to->nfiles)
+				free(files[n].path);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	to->nfiles = n;
+	return 0;
+}
+
 void movable_free(struct movable *mv)
 {
 	for (size_t i = 0; i < mv->nfiles; i++)

@@ -75,6 +75,10 @@ int movable_scan_tree_in(const pid_t *pids, int n, const struct movable_where *w
  * dump): that trace alone is not refused. */
 int movable_scan_exec_tree(const pid_t *pids, int n, pid_t tracer, struct movable *mv,
 			   char *reason, size_t len);
+/* The files "from" needs on the target added to those "to" needs (a
+ * launch's copy may be restored as the exec'd template, or as itself).
+ * 0 or -ENOMEM ("to" as it was). */
+int movable_add_files(struct movable *to, const struct movable *from);
 void movable_free(struct movable *mv);
 
 /*

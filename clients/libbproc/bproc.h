@@ -212,12 +212,15 @@ int bproc_rexec_io(int node, const struct bproc_io_t *io, int iolen, const char 
 		   char *const argv[], char *const envp[]);
 
 /*
- * cmd on nnodes nodes with one dump: a child of the caller for each
- * nodes[i] (its pid in pids[i]) that moves there and execs cmd, as
- * bproc_execmove; the master dumps one of them and restores that image on
- * every node, each with its own pid.  Returns nnodes, or -1 with errno
- * (nothing launched).  A child that cannot be moved or cannot exec says
- * why on its stderr and exits with 127: wait for each pid.
+ * cmd on nnodes nodes with one exec and one dump: a child of the caller
+ * for each nodes[i] (its pid in pids[i]); one of them execs cmd here, held
+ * at its exec as by bproc_execmove, and the master restores that image on
+ * every node, each with its own pid (with io, or if that cannot be had,
+ * the image is a waiting child's, which execs cmd on its node).  Returns
+ * nnodes, or -1 with errno (nothing launched).  A child that cannot be
+ * moved or cannot exec says why on its stderr and exits with 127; the
+ * exec'd one, refused or failed, is killed (SIGKILL), the reason on our
+ * stderr: wait for each pid.
  */
 int bproc_vexecmove(int nnodes, const int *nodes, int *pids, const char *cmd,
 		    char *const argv[], char *const envp[]);

@@ -194,7 +194,7 @@ static ssize_t read_full(int fd, void *buf, size_t len)
  * a signal that came meanwhile, its SIGCHLD when our parent ends, say, goes
  * on to it, and a group stop is kept, as without us); -1 if it ended.
  */
-static int exec_stop(pid_t prog, bool block)
+int libbproc_exec_stop(pid_t prog, bool block)
 {
 	int st;
 	pid_t r = waitpid(prog, &st, __WALL | (block ? 0 : WNOHANG));
@@ -238,7 +238,7 @@ static int wait_exec_stop(pid_t prog, int ex)
 
 		while (read(p[1].fd, &si, sizeof(si)) > 0)
 			;
-		r = exec_stop(prog, false);
+		r = libbproc_exec_stop(prog, false);
 		if (r <= 0)
 			return r;
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
@@ -248,7 +248,7 @@ static int wait_exec_stop(pid_t prog, int ex)
 			 * close-on-exec); its exec stop comes next. */
 			if (read_full(ex, &e, sizeof(e)) > 0)
 				return 1;
-			while ((r = exec_stop(prog, true)) == 1)
+			while ((r = libbproc_exec_stop(prog, true)) == 1)
 				;
 			return r;
 		}
@@ -256,23 +256,26 @@ static int wait_exec_stop(pid_t prog, int ex)
 }
 
 /*
- * prog's execve failed: untrace it before we end.  Our end would detach it
- * too, but only after our fds are closed, and go's EOF is what returns its
- * call: it could see itself still traced.  A stop is needed to detach; a
- * signal it was being given goes on with the detach.
+ * Untrace prog, which runs (its execve failed) or sits in a stop.  A stop
+ * is needed to detach: PTRACE_INTERRUPT makes one; a signal it was being
+ * given goes on with the detach.  Its end is left for its parent to reap.
  */
-static void helper_let_go(pid_t prog)
+void libbproc_let_go(pid_t prog)
 {
-	int st;
-
 	if (ptrace(PTRACE_INTERRUPT, prog, 0, 0) < 0)
 		return;
 	for (;;) {
-		pid_t r = waitpid(prog, &st, __WALL);
+		siginfo_t si = { 0 };
+		int st;
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || !WIFSTOPPED(st))
+		if (waitid(P_PID, prog, &si, WEXITED | WSTOPPED | __WALL | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+			return;
+		if (waitpid(prog, &st, __WALL | WNOHANG) <= 0 || !WIFSTOPPED(st))
 			return;
 		ptrace(PTRACE_DETACH, prog, 0, st >> 16 == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st));
 		return;
@@ -378,9 +381,11 @@ static void __attribute__((noreturn)) helper(pid_t prog, int node, int go, int e
 	    tracing != HELPER_TRACING)
 		_exit(0);
 	/* Its execve failed (it runs on as the caller, let go), or it ended. */
+	/* Untraced before we end: our end would untrace it too, but only
+	 * after our fds are closed, and go's EOF is what returns its call. */
 	r = wait_exec_stop(prog, ex);
 	if (r == 1)
-		helper_let_go(prog);
+		libbproc_let_go(prog);
 	if (r != 0)
 		_exit(0);
 	/* From here on our end (we crash, say) kills it: it must not run

@@ -554,37 +554,80 @@ int bproc_vrfork(int nnodes, const int *nodes, int *pids)
 }
 
 /*
- * bproc_vexecmove: one program on many nodes with one dump.  Each process
- * is a child of the caller, forked here and waiting on its wake pipe as in
- * bproc_rfork; one VMoveRequest moves them all: the master dumps one and
- * restores that image on every node with each one's own pid.  On its node
- * a process sets up io and execs cmd; a process that could not be moved
- * (or cannot exec) says why on its stderr and exits with 127, where it is.
+ * bproc_vexecmove: one program on many nodes with one exec and one dump.
+ * Each process is a child of the caller, forked here and waiting on its
+ * wake pipe as in bproc_rfork; one VMoveRequest moves them all: the master
+ * dumps one and restores that image on every node with each one's own pid.
+ * Exec first (no io to set up on the nodes): the first child whose node
+ * it may use execs cmd here, held at its exec under our trace
+ * (vexec_template.c), and the image is the program's: every copy starts
+ * as the program.  Otherwise, or if that cannot be had, the image is a
+ * waiting child's: on its node a copy sets up io and execs cmd.  A process that could not be moved (or cannot
+ * exec) says why on its stderr and exits with 127, where it is.
  *
  * The copies are copies of one child: nothing a child does before it
  * waits may differ but its fds 0-2 (setup() puts them there), and after
- * setup() every other fd is closed (the child's own wake pipe aside).
+ * setup() every other fd is closed (the child's own pipes aside).
  */
+
+/* Close every fd from 3 up but the n in keep (sorted, -1s first). */
+static void close_all_but(const int *keep, int n)
+{
+	unsigned int from = 3;
+
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if (keep[i] > (int)from)
+			close_range(from, (unsigned int)keep[i] - 1, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
+static int compare_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* go_ex: the template's pipes to us (its ends; -1 for the others); drop:
+ * the ends of them a child does not keep (-1: none). */
 static void vexec_child(int index, const int *nodes, int wake[2], const int ready[2],
+			const int go_ex[2], const int drop[4],
 			void (*setup)(int index, void *arg), void *arg,
 			const struct bproc_io_t *io, int iolen, const char *cmd,
 			char *const argv[], char *const envp[])
 {
 	struct bproc_move_wake w;
-	int lo = wake[0] < wake[1] ? wake[0] : wake[1];
-	int hi = wake[0] < wake[1] ? wake[1] : wake[0];
 
+	for (int i = 0; i < 4; i++)
+		if (drop[i] >= 0)
+			close(drop[i]);
 	/* The parent waits until every child has closed ready: set up. */
 	if (setup) {
+		int keep[4] = { wake[0], wake[1], go_ex[0], go_ex[1] };
+
 		setup(index, arg);
-		if (lo > 3)
-			close_range(3, (unsigned int)lo - 1, 0);
-		if (hi > lo + 1)
-			close_range((unsigned int)lo + 1, (unsigned int)hi - 1, 0);
-		close_range((unsigned int)hi + 1, ~0U, 0);
+		qsort(keep, 4, sizeof(keep[0]), compare_int);
+		close_all_but(keep, 4);
 	} else {
 		close(ready[0]);
 		close(ready[1]);
+	}
+	if (go_ex[0] >= 0) {
+		char c;
+		int e;
+
+		/* The template: once traced, exec (stopped there).  Its
+		 * execve failing, it waits as the others (the older way). */
+		if (read(go_ex[0], &c, 1) == 1) {
+			execve(cmd, argv, envp);
+			e = errno;
+			if (write(go_ex[1], &e, sizeof(e)) < 0)
+				e = 0;
+		}
+		close(go_ex[0]);
+		close(go_ex[1]);
 	}
 	if (wait_wake(wake[0], &w) < 0) {
 		dprintf(2, "%s: node %d: the master went away\n", program_invocation_short_name,
@@ -614,7 +657,9 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 {
 	Bproc__VMoveRequest vm = BPROC__VMOVE_REQUEST__INIT;
 	Msg req = BPROC__MSG__INIT;
-	int *wake_fds, ready[2];
+	int *wake_fds, ready[2], go[2] = { -1, -1 }, ex[2] = { -1, -1 };
+	bool exec_first;
+	int t = -1; /* the template */
 	char c;
 	int r;
 
@@ -632,6 +677,18 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 		free(wake_fds);
 		return fail(errno);
 	}
+	/* Exec first, unless files are to be opened on the nodes first.  The
+	 * template goes to a node it may go to: refused, it is killed. */
+	for (int i = 0; iolen == 0 && t < 0 && i < nnodes; i++)
+		if (bproc_access(nodes[i], 1) == 0)
+			t = i;
+	exec_first = t >= 0 && pipe2(go, O_CLOEXEC) == 0;
+	if (exec_first && pipe2(ex, O_CLOEXEC) < 0) {
+		close(go[0]);
+		close(go[1]);
+		go[0] = go[1] = -1;
+		exec_first = false;
+	}
 	for (int i = 0; i < nnodes; i++) {
 		int wake[2];
 
@@ -642,7 +699,11 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 		}
 		pids[i] = fork();
 		if (pids[i] == 0)
-			vexec_child(i, nodes, wake, ready, setup, arg, io, iolen, cmd, argv, envp);
+			vexec_child(i, nodes, wake, ready,
+				    i == t ? (int[2]){ go[0], ex[1] } : (int[2]){ -1, -1 },
+				    i == t ? (int[4]){ go[1], ex[0], -1, -1 } :
+					     (int[4]){ go[0], go[1], ex[0], ex[1] },
+				    setup, arg, io, iolen, cmd, argv, envp);
 		r = errno;
 		/* Each child alone holds its pipe. */
 		close(wake[0]);
@@ -650,6 +711,13 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 		if (pids[i] < 0)
 			goto undo;
 		wake_fds[i] = wake[1];
+	}
+	/* The template's ends, closed only now: each child's wake pipe has
+	 * the same fds (the copies of one child's image wake by its). */
+	if (go[0] >= 0) {
+		close(go[0]);
+		close(ex[1]);
+		go[0] = ex[1] = -1;
 	}
 	/* The master looks at their fds at once: they must be set up. */
 	close(ready[1]);
@@ -666,7 +734,19 @@ int bproc_vexecmove_setup(int nnodes, const int *nodes, int *pids,
 	req.vmove_request = &vm;
 	req.has_id = true;
 	req.id = 1;
-	r = -transact_status(&req);
+	if (exec_first) {
+		/* The template at its exec, or the older way. */
+		exec_first = libbproc_template_trace(pids[t], go[1], ex[0]) == 0;
+		go[1] = ex[0] = -1;
+	}
+	if (exec_first) {
+		vm.has_exec_template = true;
+		vm.exec_template = t;
+		wake_fds[t] = -1;
+		r = -libbproc_template_launch(&req, pids[t], nodes[t]);
+	} else {
+		r = -transact_status(&req);
+	}
 	if (r == 0) {
 		free(wake_fds);
 		return nnodes;
@@ -676,6 +756,12 @@ undo:
 		close(ready[0]);
 	if (ready[1] >= 0)
 		close(ready[1]);
+	for (int k = 0; k < 2; k++) {
+		if (go[k] >= 0)
+			close(go[k]);
+		if (ex[k] >= 0)
+			close(ex[k]);
+	}
 	for (int i = 0; i < nnodes && pids[i] > 0; i++) {
 		kill(pids[i], SIGKILL);
 		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)

@@ -38,6 +38,51 @@ check_eq "bpsh 0-3: a line from each node" "0 n0 1 n1 2 n2 3 n3" \
 check_eq "four different pids" "4" "$(sed -E 's/^[0-9]+: ([0-9]+) .*/\1/' <<<"$out" | sort -u | wc -l)"
 check_eq "three of them restored from the fourth's dump" "3" \
 	"$(( $(grep -c "from the dump of" /run/bproc/cluster/master.log) - before ))"
+# One exec, too: the program is exec'd once on the master, held at its exec
+# (never running there), and every copy is restored from that image: one
+# address-space layout (the stack where ASLR put it for that one exec),
+# and every ghost shows the program, not bpsh.
+before=$(grep -c "held at its exec of /usr/bin/dash, is dumped once for all" /run/bproc/cluster/master.log)
+out=$(bpsh -p -s 0-3 sh -c 'grep -F "[stack]" /proc/$$/maps | cut -d" " -f1')
+check_eq "bpsh 0-3: the master held one exec of sh and dumped it once" "1" \
+	"$(( $(grep -c "held at its exec of /usr/bin/dash, is dumped once for all" /run/bproc/cluster/master.log) - before ))"
+if [ "$(cat /proc/sys/kernel/randomize_va_space)" != 0 ]; then
+	check_eq "the four copies have one stack address (one exec, not four)" "4 1" \
+		"$(wc -l <<<"$out" | tr -d ' ') $(sed 's/^[0-9]*: //' <<<"$out" | sort -u | wc -l)"
+fi
+bpsh -p 0-3 sleep 3 >"$M/sleep-out" 2>&1 &
+bp=$!
+wait_for 5 eval '[ "$(bpstat -p | awk "NR > 1" | wc -l)" = 4 ]'
+check_eq "their four ghosts are named sleep, command line and all" "4 sleep|sleep 3" \
+	"$(ps -o comm= --ppid "$bp" | sort | uniq -c | awk '{ print $1, $2 }')|$(ps -o args= --ppid "$bp" | sort -u)"
+check_eq "and bpstat -p lists them on nodes 0-3" "0 1 2 3" \
+	"$(for p in $(ps -o pid= --ppid "$bp"); do bpstat -p | awk -v p="$p" '$1 == p { print $2 }'; done | sort | tr '\n' ' ' | sed 's/ $//')"
+wait "$bp"
+check_eq "bpsh waits for them all: exit 0, nothing said" "0 " "$? $(cat "$M/sleep-out")"
+# Node 0 lacks the program (a copy of sh that the master and node 1 have):
+# the template, held for node 0, is refused there and killed before it ran;
+# node 1's process moves itself and execs there, as before exec first.
+cp /bin/sh /tmp/bpsh-only-here
+on 1 cp /bin/sh /tmp/bpsh-only-here
+out=$(bpsh -p 0,1 /tmp/bpsh-only-here -c 'echo ran on $(cat /proc/sys/kernel/hostname)' 2>"$M/err")
+code=$?
+check_eq "a program node 0 lacks: node 1 runs it" "1: ran on n1" "$out"
+check_eq "bpsh's status is node 0's, killed (128 + 9)" "137" "$code"
+check_match "and says why, naming node 0" \
+	"^bpsh: node 0: .*/tmp/bpsh-only-here.* is not on node 0 \(the program was stopped before it ran, and killed\)" \
+	"$(cat "$M/err")"
+check_eq "nothing left running" "0" "$(nremote)"
+rm -f /tmp/bpsh-only-here
+# A file execve refuses (no #! line, not a binary): refused on the master
+# once traced; the launch goes the older way and each node says so.
+printf 'not a program\n' >/tmp/bpsh-not-a-program
+chmod 755 /tmp/bpsh-not-a-program
+for n in 0 1; do on $n sh -c 'printf "not a program\n" >/tmp/bpsh-not-a-program; chmod 755 /tmp/bpsh-not-a-program'; done
+out=$(bpsh -p -s 0,1 /tmp/bpsh-not-a-program 2>&1)
+check_eq "an exec that fails: 127" "127" "$?"
+check_eq "each node says why" "0: bpsh: node 0: /tmp/bpsh-not-a-program: Exec format error 1: bpsh: node 1: /tmp/bpsh-not-a-program: Exec format error" \
+	"$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+rm -f /tmp/bpsh-not-a-program
 # bpsh's own stderr a file the nodes do not have: its children's streams
 # are their pipes before the master looks at them.
 for i in 1 2 3; do bpsh 0-3 true 2>"$M/stderr-file"; echo $?; done >"$M/codes"

@@ -479,6 +479,34 @@ Test(movable, compare_names_the_missing_or_different_file)
 	cr_assert_eq(movable_compare(&mv, seen, 1, 2, reason, sizeof(reason)), -EPROTO);
 }
 
+Test(movable, add_files_adds_what_is_not_there_yet)
+{
+	struct movable_file theirs[2] = {
+		{ .path = "/usr/bin/prog", .type = S_IFREG, .check_size = true, .size = 7,
+		  .what = "its program" },
+		{ .path = "/srv", .type = S_IFDIR, .what = "its working directory" },
+	};
+	struct movable from = { .files = theirs, .nfiles = 2 };
+	struct movable to = { 0 };
+
+	to.files = calloc(1, sizeof(*to.files));
+	cr_assert_not_null(to.files);
+	to.files[0] = (struct movable_file){ .path = strdup("/srv"), .type = S_IFDIR,
+					     .what = "its working directory" };
+	to.nfiles = 1;
+	cr_assert_eq(movable_add_files(&to, &from), 0);
+	cr_assert_eq(to.nfiles, 2, "/srv once");
+	cr_assert_str_eq(to.files[0].path, "/srv");
+	cr_assert_str_eq(to.files[1].path, "/usr/bin/prog");
+	cr_assert_neq(to.files[1].path, theirs[0].path, "a copy of the path");
+	cr_assert(to.files[1].check_size);
+	cr_assert_eq(to.files[1].size, 7);
+	cr_assert_str_eq(to.files[1].what, "its program");
+	cr_assert_eq(movable_add_files(&to, &from), 0);
+	cr_assert_eq(to.nfiles, 2, "nothing twice");
+	movable_free(&to);
+}
+
 Test(movable, look_sees_type_and_size)
 {
 	const char *paths[] = { "/", "/nonexistent/bproc", "/proc/self/exe" };
