@@ -19,7 +19,6 @@
 #include "util.h"
 
 #define TMPFS_MAGIC_NUMBER 0x01021994
-#define KDAT_TMP CRIU_KDAT_FILE ".bproc-new"
 
 static bool is_tmpfs(const char *path)
 {
@@ -77,22 +76,27 @@ static void __attribute__((noreturn)) make_cache_child(const char *criu, int out
 int criu_kdat_prepare(const char *criu)
 {
 	_cleanup_close_ int out = -1;
+	char tmp[64];
 	int status;
 	pid_t pid;
 
 	if (is_tmpfs("/run"))
 		return 0; /* CRIU keeps its cache by itself */
-	/* A cache left from before may be another kernel's or CRIU's. */
-	if (unlink(CRIU_KDAT_FILE) < 0 && errno != ENOENT)
-		return -errno;
-	out = open(KDAT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/*
+	 * Every daemon of a test cluster shares this /run, and they start
+	 * together: each makes its cache in a file of its own and renames it
+	 * over the old one, so that CRIU never finds none meanwhile (a dump
+	 * whose CRIU is not root cannot probe the kernel: criu_run.c).
+	 */
+	snprintf(tmp, sizeof(tmp), "%s.bproc-%d", CRIU_KDAT_FILE, (int)getpid());
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0)
 		return -errno;
 	pid = fork();
 	if (pid < 0) {
 		int r = -errno;
 
-		unlink(KDAT_TMP);
+		unlink(tmp);
 		return r;
 	}
 	if (pid == 0)
@@ -103,13 +107,15 @@ int criu_kdat_prepare(const char *criu)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		pr_warn("cannot make CRIU's kernel-feature cache (step %d); CRIU runs without it",
 			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		unlink(KDAT_TMP);
+		unlink(tmp);
+		/* A cache left from before may be another kernel's or CRIU's. */
+		unlink(CRIU_KDAT_FILE);
 		return -ECANCELED;
 	}
-	if (rename(KDAT_TMP, CRIU_KDAT_FILE) < 0) {
+	if (rename(tmp, CRIU_KDAT_FILE) < 0) {
 		int r = -errno;
 
-		unlink(KDAT_TMP);
+		unlink(tmp);
 		return r;
 	}
 	return 0;

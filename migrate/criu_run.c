@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "criu.h"
+#include "criu_kdat.h"
 #include "criu_run.h"
 #include "page_server.h"
 #include "log.h"
@@ -113,6 +115,45 @@ static void exec_quietly(char *const argv[])
 	dup2(devnull, STDERR_FILENO);
 	criu_exec(argv);
 	_exit(127);
+}
+
+/*
+ * CRIU reads the rlimits of the process it dumps (prlimit), which the
+ * kernel lets a caller do to another user's process only with
+ * CAP_SYS_RESOURCE, or if the caller's real uid and gid are that
+ * process's.  Root lacks the first in some containers (these machines'
+ * bounding set): so CRIU takes the second way, its real ids the process's
+ * and its effective ids root's (it keeps its capabilities).  Only for a
+ * process whose real, effective and saved ids agree, as prlimit asks; in
+ * a node's namespaces, once its /proc is the node's.  And only where CRIU
+ * finds its kernel-feature cache (criu_kdat.h): without it, it probes the
+ * kernel, and some probes (nft) fail for a CRIU whose real uid is not root.
+ */
+static void take_real_ids_of(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned int u[4], g[4];
+	bool have_u = false, have_g = false;
+	FILE *f;
+
+	if (pid <= 0 || access(CRIU_KDAT_FILE, F_OK) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
+			have_u = true;
+		else if (sscanf(line, "Gid: %u %u %u %u", &g[0], &g[1], &g[2], &g[3]) == 4)
+			have_g = true;
+	}
+	if (f)
+		fclose(f);
+	if (!have_u || !have_g || u[1] != u[0] || u[2] != u[0] || g[1] != g[0] || g[2] != g[0] ||
+	    (u[0] == 0 && g[0] == 0))
+		return;
+	/* Failing, CRIU runs as root, and says why if it cannot dump. */
+	if (setresgid(g[0], (gid_t)-1, (gid_t)-1) == 0)
+		setresuid(u[0], (uid_t)-1, (uid_t)-1);
 }
 
 /* Inside the node's pid namespace: a /proc of it, then CRIU. */
@@ -289,11 +330,12 @@ static void restore_with_keeper(char *const argv[], int tty_fd, int report_fd)
  * inside it, in a mount namespace of its own whose /proc is that
  * namespace's: the pids CRIU reads and writes are then the namespace's,
  * which is what a node's processes have.  inherit[i].fd becomes CRIU's fd
- * 100 + i.  Returns the child to wait for; its exit status 124-126 means
- * it could not enter the namespaces.
+ * 100 + i.  dumped: the process a dump is of (0: not a dump).  Returns the
+ * child to wait for; its exit status 124-126 means it could not enter the
+ * namespaces.
  */
 static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
-			const struct criu_inherit *inherit, int ninherit)
+			const struct criu_inherit *inherit, int ninherit, pid_t dumped)
 {
 	int tty_fd = -1, report_fd = -1, inherit_copy[CRIU_MAX_INHERIT];
 	pid_t child;
@@ -364,6 +406,7 @@ static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 		if (mntns_fd >= 0) {
 			if (setns(mntns_fd, CLONE_NEWNS) < 0 || chdir("/") < 0)
 				_exit(125);
+			take_real_ids_of(dumped);
 			exec_quietly(argv);
 		}
 		/* Now inside the node's pid namespace: a /proc of it. */
@@ -372,6 +415,7 @@ static pid_t spawn_criu(char *const argv[], int pidns_fd, int mntns_fd,
 		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			_exit(125);
 	}
+	take_real_ids_of(dumped);
 	exec_quietly(argv);
 	return 0; /* not reached */
 }
@@ -387,7 +431,7 @@ int criu_spawn(char *const argv[], const int *fds, int nfds, pid_t *child)
 		inherit[i].fd = fds[i];
 		inherit[i].key = "";  /* not a CRIU resource: just an fd for it */
 	}
-	pid = spawn_criu(argv, -1, -1, inherit, nfds);
+	pid = spawn_criu(argv, -1, -1, inherit, nfds, 0);
 	if (pid < 0)
 		return pid;
 	*child = pid;
@@ -486,7 +530,7 @@ int criu_dump_tree_stream(const char *criu, int pidns_fd, int mntns_fd, pid_t pi
 	pid_t child;
 
 	stream_argv(argv, pidtext, sizeof(pidtext), criu, pid, freezer_path, dir, ps_fd);
-	child = spawn_criu(argv, pidns_fd, mntns_fd, &ps, ps_fd >= 0 ? 1 : 0);
+	child = spawn_criu(argv, pidns_fd, mntns_fd, &ps, ps_fd >= 0 ? 1 : 0, pid);
 	if (child < 0)
 		return child;
 	r = wait_child_streaming(child, &status, ps_fd);
@@ -504,7 +548,7 @@ int criu_dump_stream_start(const char *criu, pid_t pid, const char *freezer_path
 	struct criu_inherit ps = { .fd = ps_fd, .key = "" };
 
 	stream_argv(argv, pidtext, sizeof(pidtext), criu, pid, freezer_path, dir, ps_fd);
-	*child = spawn_criu(argv, -1, -1, &ps, ps_fd >= 0 ? 1 : 0);
+	*child = spawn_criu(argv, -1, -1, &ps, ps_fd >= 0 ? 1 : 0, pid);
 	if (*child < 0) {
 		int r = *child;
 
@@ -590,7 +634,7 @@ int criu_dump_lazy_start_in(const char *criu, int pidns_fd, int mntns_fd, pid_t 
 		return -errno;
 	fds[0].fd = ps_fd;
 	fds[1].fd = ready[1];
-	*child = spawn_criu(argv, pidns_fd, mntns_fd, fds, 2);
+	*child = spawn_criu(argv, pidns_fd, mntns_fd, fds, 2, pid);
 	r = *child < 0 ? (int)*child : 0;
 	if (*child < 0)
 		*child = 0;
@@ -684,7 +728,7 @@ int criu_restore_tree(const char *criu, const char *dir, int pidns_fd,
 		argv[argc++] = "--lazy-pages";
 	argv[argc] = NULL;
 	snprintf(pidfile, sizeof(pidfile), "%s/restored.pid", dir);
-	child = spawn_criu(argv, pidns_fd, -1, inherit, ninherit);
+	child = spawn_criu(argv, pidns_fd, -1, inherit, ninherit, 0);
 	if (child < 0)
 		return child;
 	r = wait_child(child, &status);

@@ -83,6 +83,19 @@ check_eq "an exec that fails: 127" "127" "$?"
 check_eq "each node says why" "0: bpsh: node 0: /tmp/bpsh-not-a-program: Exec format error 1: bpsh: node 1: /tmp/bpsh-not-a-program: Exec format error" \
 	"$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
 rm -f /tmp/bpsh-not-a-program
+# A user's launch: the template is the user's process, dumped by a CRIU
+# whose real ids are the user's (migrate/criu_run.c), three times over.
+before=$(grep -c "held at its exec of /usr/bin/dash, is dumped once for all" /run/bproc/cluster/master.log)
+for i in 1 2 3; do
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		bpsh -p -s 0,1 sh -c 'echo $(id -u) $(id -g) $(cat /proc/sys/kernel/hostname)' 2>&1
+	echo "rc $?"
+done >"$M/user-out"
+check_eq "a user's bpsh 0,1, 3 times: both copies run as the user, exit 0" \
+	"$(printf '0: 65534 65534 n0 1: 65534 65534 n1 rc 0 %.0s' 1 2 3 | sed 's/ $//')" \
+	"$(tr '\n' ' ' <"$M/user-out" | sed 's/ $//')"
+check_eq "each from one exec held on the master" "3" \
+	"$(( $(grep -c "held at its exec of /usr/bin/dash, is dumped once for all" /run/bproc/cluster/master.log) - before ))"
 # bpsh's own stderr a file the nodes do not have: its children's streams
 # are their pipes before the master looks at them.
 for i in 1 2 3; do bpsh 0-3 true 2>"$M/stderr-file"; echo $?; done >"$M/codes"
