@@ -208,6 +208,9 @@ struct ghost_entry {
 	/* The real process is stopped, as far as we know: a stop we ordered
 	 * that is still on its way is dropped if it went on meanwhile. */
 	bool stop_wanted;
+	/* The ghost is in a group stop (it reported one and nothing since):
+	 * only then does a continue of its process need a SIGCONT here. */
+	bool ghost_stopped;
 	int stop_status;     /* held: the stop to show once the ghost is made */
 	/* We told its slave to stop reading that stream (OutputFlow), or
 	 * that the stream's readers are gone. */
@@ -1594,6 +1597,9 @@ int master_adopt_ghost(struct master *m, pid_t pid, int node)
 	if (i < 0 || find_ghost(pid) || !(g = ghost_entry_new(m, pid, node)))
 		return -ESRCH;
 	orphans[i] = orphans[--norphans];
+	/* It may be in a stop we did not see begin: a continue of its
+	 * process sends it a SIGCONT, until it says otherwise. */
+	g->ghost_stopped = true;
 	/* Its output goes where the ghost's fds 1 and 2 point, and a stdin
 	 * pipe of its is read for the process, as when it moved. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -2396,9 +2402,16 @@ void master_process_status(struct master *m, int node, const Bproc__ProcessStatu
 	}
 	if (WIFCONTINUED(ps->status)) {
 		/* Ours, so let through: the ghost continues and the parent is
-		 * told, as it would be of the real process. */
+		 * told, as it would be of the real process.  Only to a ghost
+		 * in its stop: one that runs was continued already (a SIGCONT
+		 * sent to it, which we passed on, is what continued the
+		 * process), and a SIGCONT would drop a stop signal sent to it
+		 * since and not yet taken (the kernel does that), which its
+		 * process would then never get (seen: the parent's
+		 * SIGCONT, then its SIGSTOP, never stopped it). */
 		g->stop_wanted = false;
-		kill(g->pid, SIGCONT);
+		if (g->ghost_stopped)
+			kill(g->pid, SIGCONT);
 		return;
 	}
 	g->exit_ordered = true;
@@ -2687,6 +2700,8 @@ void master_ghosts_reap(struct master *m)
 		}
 		if (ghost_decode(pid, status, getpid(), &ev) < 0)
 			continue;
+		/* Any event but a stop: it runs (a SIGCONT ended its stop). */
+		g->ghost_stopped = ev.kind == GHOST_STOPPED;
 		switch (ev.kind) {
 		case GHOST_GONE:
 			ghost_gone(m, g, ev.status);
