@@ -29,6 +29,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,6 +599,20 @@ static int check_process(struct scan *sc)
 	return add_file(sc, target, &st, true, "its working directory");
 }
 
+/* After an error reading pid's /proc: is it gone or a zombie, or about
+ * to be (a task in its exit, whose links read ENOENT first)? */
+static bool ended_meanwhile(pid_t pid)
+{
+	for (int i = 0; i < 20; i++) {
+		char state = proc_state(pid);
+
+		if (state == 0 || state == 'Z' || state == 'X')
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
 static int scan_tree(const pid_t *pids, int n, const struct movable_where *where,
 		     pid_t root_tracer, struct movable *mv, char *reason, size_t len)
 {
@@ -627,9 +642,15 @@ static int scan_tree(const pid_t *pids, int n, const struct movable_where *where
 			r = scan_maps(sc);
 		if (sc->pidfd >= 0)
 			close(sc->pidfd);
-		/* A descendant that ended meanwhile does not move. */
-		if (r == -ESRCH && i > 0)
+		/* A descendant that ended meanwhile has nothing to look at: a
+		 * shell's short-lived children end during a scan (seen:
+		 * "cannot examine process N: No such file or directory", its
+		 * /proc links read in its exit). */
+		if (r < 0 && r != -EOPNOTSUPP && i > 0 && (r == -ESRCH || ended_meanwhile(pids[i]))) {
 			r = 0;
+			if (len)
+				reason[0] = '\0';
+		}
 	}
 	/* A socketpair between two processes of the tree moves with it. */
 	if (r == 0)

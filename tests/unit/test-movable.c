@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "movable.h"
+#include "util.h"
 
 typedef void (*setup_fn)(void *arg);
 
@@ -533,6 +534,8 @@ static void with_grandchild(void *arg)
 	if (g < 0)
 		_exit(2);
 	if (g == 0) {
+		if (strcmp(what, "exit") == 0)
+			_exit(0);
 		if (strcmp(what, "lock") == 0) {
 			char path[] = "/var/tmp/bproc-treelock-XXXXXX";
 			int fd = mkstemp(path);
@@ -602,6 +605,32 @@ Test(movable, what_a_descendant_holds_stops_the_tree)
 	snprintf(want, sizeof(want), "its descendant %d: fd ", (int)tree[1]);
 	cr_assert(strstr(reason, want) && strstr(reason, "holds a file lock"), "%s", reason);
 	kill(tree[1], SIGKILL);
+}
+
+Test(movable, a_descendant_that_ended_meanwhile_is_skipped)
+{
+	struct movable mv;
+	char reason[512];
+	pid_t tree[3], gone;
+
+	/* Its child ends at once: a zombie, never reaped by sleep(1). */
+	tree[0] = start(with_grandchild, "exit");
+	tree[1] = only_child_of(tree[0]);
+	cr_assert_gt(tree[1], 0);
+	for (int i = 0; i < 200 && proc_state(tree[1]) != 'Z'; i++)
+		usleep(10000);
+	cr_assert_eq(proc_state(tree[1]), 'Z');
+	/* And one gone altogether. */
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(gone, NULL, 0), gone);
+	tree[2] = gone;
+	cr_assert_eq(movable_scan_tree(tree, 3, &mv, reason, sizeof(reason)), 0, "%s", reason);
+	cr_assert_str_empty(reason);
+	movable_free(&mv);
+	/* The root itself gone is still an error. */
+	cr_assert_lt(movable_scan_tree(&gone, 1, &mv, reason, sizeof(reason)), 0);
 }
 
 /* --- seen from a node's slave ----------------------------------------------- */
