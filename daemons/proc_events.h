@@ -45,6 +45,10 @@ typedef void (*proc_event_fn)(const struct proc_event_info *ev, void *data);
  */
 bool proc_events_usable(void);
 
+/* Whether a kernel of this release (uname -r) takes the list of events a
+ * listener wants (Linux 6.6): forks and exits only, then. */
+bool proc_events_filter_supported(const char *release);
+
 /*
  * Without the connector: a pidfd taken while a process lives says how it
  * ended, even once its parent reaped it (PIDFD_GET_INFO, Linux 6.15), and

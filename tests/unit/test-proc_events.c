@@ -11,9 +11,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +79,71 @@ Test(proc_events, fork_and_exit_of_a_child)
 	cr_assert_eq(s.exits, 1);
 	cr_assert(WIFEXITED(s.exit_status));
 	cr_assert_eq(WEXITSTATUS(s.exit_status), 7);
+	proc_events_close(pe);
+}
+
+Test(proc_events, the_kernels_that_filter_events)
+{
+	cr_assert(proc_events_filter_supported("6.18.44-fc-v1045"));
+	cr_assert(proc_events_filter_supported("6.6.0"));
+	cr_assert(proc_events_filter_supported("7.0.1"));
+	cr_assert_not(proc_events_filter_supported("6.5.13-1-amd64"));
+	cr_assert_not(proc_events_filter_supported("6.1.0-28-amd64"));
+	cr_assert_not(proc_events_filter_supported("5.15.0"));
+	cr_assert_not(proc_events_filter_supported("garbage"));
+	cr_assert_not(proc_events_filter_supported(NULL));
+}
+
+/* On such a kernel only forks and exits come: a child's setsid() and
+ * exec are not read by every listener for nothing. */
+Test(proc_events, only_forks_and_exits_come_where_the_kernel_filters)
+{
+	struct proc_events *pe;
+	struct utsname u;
+	unsigned char buf[8192];
+	int forks = 0, exits = 0, others = 0, r;
+	pid_t child;
+
+	SKIP_IF_DEAF();
+	cr_assert_eq(uname(&u), 0);
+	if (!proc_events_filter_supported(u.release))
+		cr_skip_test("kernel %s takes no event list", u.release);
+	r = proc_events_open(&pe);
+	if (r == -EPERM || r == -EPROTONOSUPPORT)
+		cr_skip_test("no access to the process-events connector (%d)", r);
+	cr_assert_eq(r, 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		setsid();
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(1);
+	}
+	waitpid(child, NULL, 0);
+	/* Raw: the events as the kernel sends them (nlmsghdr, cn_msg,
+	 * proc_event: what, cpu, timestamp, then the pids). */
+	for (int i = 0; i < 50 && exits == 0; i++) {
+		struct pollfd p = { .fd = proc_events_fd(pe), .events = POLLIN };
+		ssize_t n;
+
+		poll(&p, 1, 100);
+		while ((n = recv(proc_events_fd(pe), buf, sizeof(buf), MSG_DONTWAIT)) >= 68) {
+			uint32_t what, pid, child_pid;
+
+			memcpy(&what, buf + 36, 4);
+			memcpy(&pid, buf + 52, 4);
+			memcpy(&child_pid, buf + 60, 4);
+			if (what == 0x00000001u && child_pid == (uint32_t)child)
+				forks++;
+			else if (what == 0x80000000u && pid == (uint32_t)child)
+				exits++;
+			else if (what != 0 && pid == (uint32_t)child)
+				others++;
+		}
+	}
+	cr_assert_eq(forks, 1);
+	cr_assert_eq(exits, 1);
+	cr_assert_eq(others, 0, "%d other events of the child (exec, sid) came", others);
 	proc_events_close(pe);
 }
 
