@@ -568,6 +568,17 @@ struct receiver {
 	bool is_root;
 	int top;                /* every entry is created beneath this directory */
 	char top_name[PATH_MAX]; /* single source: the name its first component takes */
+	/*
+	 * A single source (the destination is not a directory) is made in
+	 * the destination's parent, top; what comes below it is opened
+	 * beneath the destination itself, dir_top, once it is made, so that
+	 * nothing can reach the parent's other entries (a link made there).
+	 */
+	int dir_top;            /* single source, a directory: the destination, or -1 */
+	int cur;                /* top or dir_top: what this entry is opened beneath */
+	char *single;           /* single source: its name in the stream (first entry) */
+	Bproc__FileType single_type;
+	bool single_ended;      /* its one entry, or its directory's end, came */
 	uint8_t host[37];
 	bool have_host;
 	struct file_result *res;
@@ -747,9 +758,47 @@ static int below_path(struct receiver *rc, const char *rel, char *out, size_t le
 
 	if (rc->dest_is_dir)
 		n = snprintf(out, len, "%s", rel);
+	else if (rest)
+		n = snprintf(out, len, "%s", rest + 1); /* beneath dir_top */
 	else
-		n = snprintf(out, len, "%s%s", rc->top_name, rest ? rest : "");
+		n = snprintf(out, len, "%s", rc->top_name);
 	return n >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * A single source is one entry (a file, a link), or a directory, what is
+ * in it, and its end: any other entry is refused.  Without this a sender
+ * could make the destination a link to a name beside it ("d -> zetc") and
+ * then send a second top-level entry, written through the link into the
+ * destination's parent (found by fuzz-file_stream).
+ */
+static int check_single(struct receiver *rc, const Bproc__FileEntry *e)
+{
+	const char *slash = strchr(e->path, '/');
+	size_t n = slash ? (size_t)(slash - e->path) : strlen(e->path);
+
+	if (rc->single_ended)
+		return -EBADMSG;
+	if (!rc->single) {
+		if (slash || e->type == BPROC__FILE_TYPE__FILE_DIRECTORY_END)
+			return -EBADMSG;
+		rc->single = strdup(e->path);
+		if (!rc->single)
+			return -ENOMEM;
+		rc->single_type = e->type;
+		rc->single_ended = e->type != BPROC__FILE_TYPE__FILE_DIRECTORY;
+		return 0;
+	}
+	if (rc->single_type != BPROC__FILE_TYPE__FILE_DIRECTORY || strlen(rc->single) != n ||
+	    strncmp(e->path, rc->single, n) != 0)
+		return -EBADMSG;
+	if (!slash) {
+		/* The source itself again: only its directory's end. */
+		if (e->type != BPROC__FILE_TYPE__FILE_DIRECTORY_END)
+			return -EBADMSG;
+		rc->single_ended = true;
+	}
+	return 0;
 }
 
 /*
@@ -765,7 +814,7 @@ static int open_below(struct receiver *rc, const char *below, int flags, mode_t 
 		.mode = (flags & O_CREAT) ? mode : 0,
 		.resolve = RESOLVE_BENEATH,
 	};
-	int fd = (int)syscall(SYS_openat2, rc->top, below, &how, sizeof(how));
+	int fd = (int)syscall(SYS_openat2, rc->cur, below, &how, sizeof(how));
 
 	return fd < 0 ? (errno == EXDEV ? -ELOOP : -errno) : fd;
 }
@@ -988,10 +1037,16 @@ static int take_entry(struct receiver *rc, const Bproc__FileEntry *e)
 {
 	char target[PATH_MAX], below[PATH_MAX];
 
+	bool below_single;
+	int r;
+
 	if (file_check_name(e->path) < 0)
 		return -EBADMSG;
 	if (e->type == BPROC__FILE_TYPE__FILE_REGULAR && !e->has_size)
 		return -EBADMSG;
+	if (!rc->dest_is_dir && (r = check_single(rc, e)) < 0)
+		return r;
+	below_single = !rc->dest_is_dir && strchr(e->path, '/');
 	if (in_skipped(rc, e->path)) {
 		if (e->type == BPROC__FILE_TYPE__FILE_DIRECTORY_END && strcmp(e->path, rc->skip) == 0) {
 			free(rc->skip);
@@ -1007,11 +1062,25 @@ static int take_entry(struct receiver *rc, const Bproc__FileEntry *e)
 			return skip_subtree(rc, e->path);
 		return e->type == BPROC__FILE_TYPE__FILE_REGULAR ? discard(rc, e->size) : 0;
 	}
+	/* Entries below a single source's directory: beneath it, which its
+	 * own entry made (had it not, they were skipped above). */
+	if (below_single && rc->dir_top < 0)
+		return -EPROTO;
+	rc->cur = below_single ? rc->dir_top : rc->top;
 	switch (e->type) {
 	case BPROC__FILE_TYPE__FILE_REGULAR:
 		return take_regular(rc, e, below, target);
 	case BPROC__FILE_TYPE__FILE_DIRECTORY:
-		return take_directory(rc, e, below, target);
+		r = take_directory(rc, e, below, target);
+		if (r == 0 && !rc->dest_is_dir && !below_single && !in_skipped(rc, e->path)) {
+			/* The destination, made or there: never through a link. */
+			rc->dir_top = open_below(rc, below, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+			if (rc->dir_top < 0) {
+				add_error(rc, target, -rc->dir_top);
+				r = skip_subtree(rc, e->path);
+			}
+		}
+		return r;
 	case BPROC__FILE_TYPE__FILE_DIRECTORY_END:
 		return take_directory_end(rc, e, below, target);
 	case BPROC__FILE_TYPE__FILE_SYMLINK:
@@ -1068,7 +1137,7 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 	Bproc__FileReady ready = BPROC__FILE_READY__INIT;
 	Msg readymsg = BPROC__MSG__INIT;
 	struct receiver rc = { .fd = fd, .o = o, .dest = dest, .res = res, .pipe = { -1, -1 },
-			       .top = -1 };
+			       .top = -1, .dir_top = -1, .cur = -1 };
 	int r;
 
 	rc.umask = umask(0);
@@ -1118,6 +1187,9 @@ int file_receive(int fd, const char *dest, const struct file_opts *o, struct fil
 	}
 	free(rc.buf);
 	close(rc.top);
+	if (rc.dir_top >= 0)
+		close(rc.dir_top);
+	free(rc.single);
 	if (rc.pipe[0] >= 0) {
 		close(rc.pipe[0]);
 		close(rc.pipe[1]);

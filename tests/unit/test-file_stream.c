@@ -236,3 +236,111 @@ Test(file_stream, link_then_file_refused)
 	cr_assert_eq(system(path), 0);
 	file_result_free(&res);
 }
+
+static void send_entry_msg(int fd, Bproc__FileEntry *e)
+{
+	Msg msg = BPROC__MSG__INIT;
+
+	msg.body_case = BPROC__MSG__BODY_FILE_ENTRY;
+	msg.file_entry = e;
+	cr_assert_eq(frame_send(fd, &msg), 0);
+}
+
+static void send_end_msg(int fd)
+{
+	Bproc__FileEnd end = BPROC__FILE_END__INIT;
+	Msg msg = BPROC__MSG__INIT;
+
+	msg.body_case = BPROC__MSG__BODY_FILE_END;
+	msg.file_end = &end;
+	cr_assert_eq(frame_send(fd, &msg), 0);
+}
+
+/* A single source (the destination d does not exist) is made in d's
+ * parent: the sender makes d a link to a name beside it, then sends a
+ * second top-level entry, to be written through the link.  Refused, and
+ * nothing beside d (found by fuzz-file_stream). */
+Test(file_stream, single_source_is_one_entry)
+{
+	char base[] = "/var/tmp/fs-one.XXXXXX", dest[PATH_MAX], path[PATH_MAX];
+	struct file_opts o = { .prefix = "" };
+	struct file_result res = { 0 };
+	Bproc__FileEntry link = BPROC__FILE_ENTRY__INIT, file = BPROC__FILE_ENTRY__INIT;
+	int sv[2];
+
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(dest, sizeof(dest), "%s/d", base);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	link.type = BPROC__FILE_TYPE__FILE_SYMLINK;
+	link.path = "x";
+	link.link = "zetc";
+	send_entry_msg(sv[0], &link);
+	file.type = BPROC__FILE_TYPE__FILE_REGULAR;
+	file.path = "x.planted";
+	file.mode = 0644;
+	file.has_size = true;
+	file.size = 4;
+	send_entry_msg(sv[0], &file);
+	cr_assert_eq(write(sv[0], "evil", 4), 4);
+	send_end_msg(sv[0]);
+	cr_assert_eq(file_receive(sv[1], dest, &o, &res), -EBADMSG);
+	snprintf(path, sizeof(path), "%s/zetc", base);
+	cr_assert_eq(access(path, F_OK), -1, "a file was written beside the destination");
+	close(sv[0]);
+	close(sv[1]);
+	snprintf(path, sizeof(path), "rm -rf %s", base);
+	cr_assert_eq(system(path), 0);
+	file_result_free(&res);
+}
+
+/* A single source that is a directory: what is in it is opened beneath
+ * the destination, so a link in it to a name beside the destination
+ * ("../zetc") leads nowhere the files may go. */
+Test(file_stream, single_directory_keeps_below_the_destination)
+{
+	char base[] = "/var/tmp/fs-dir.XXXXXX", dest[PATH_MAX], path[PATH_MAX];
+	struct file_opts o = { .prefix = "" };
+	struct file_result res = { 0 };
+	Bproc__FileEntry dir = BPROC__FILE_ENTRY__INIT, link = BPROC__FILE_ENTRY__INIT;
+	Bproc__FileEntry file = BPROC__FILE_ENTRY__INIT, end = BPROC__FILE_ENTRY__INIT;
+	int sv[2];
+
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(dest, sizeof(dest), "%s/d", base);
+	snprintf(path, sizeof(path), "%s/zetc", base);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	dir.type = BPROC__FILE_TYPE__FILE_DIRECTORY;
+	dir.path = "x";
+	dir.mode = 0755;
+	send_entry_msg(sv[0], &dir);
+	link.type = BPROC__FILE_TYPE__FILE_SYMLINK;
+	link.path = "x/l";
+	link.link = "../zetc";
+	send_entry_msg(sv[0], &link);
+	file.type = BPROC__FILE_TYPE__FILE_REGULAR;
+	file.path = "x/l/planted";
+	file.mode = 0644;
+	file.has_size = true;
+	file.size = 4;
+	send_entry_msg(sv[0], &file);
+	cr_assert_eq(write(sv[0], "evil", 4), 4);
+	end.type = BPROC__FILE_TYPE__FILE_DIRECTORY_END;
+	end.path = "x";
+	end.mode = 0755;
+	send_entry_msg(sv[0], &end);
+	send_end_msg(sv[0]);
+	cr_assert_eq(file_receive(sv[1], dest, &o, &res), 0);
+	snprintf(path, sizeof(path), "%s/zetc/planted", base);
+	cr_assert_eq(access(path, F_OK), -1, "a file was written beside the destination");
+	cr_assert_eq(res.nerrors, 1);
+	cr_assert(strstr(res.errors[0], "leads out of the destination"), "%s", res.errors[0]);
+	/* The link itself is copied, as cp -r would. */
+	snprintf(path, sizeof(path), "%s/d/l", base);
+	cr_assert_eq(faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW), 0);
+	close(sv[0]);
+	close(sv[1]);
+	snprintf(path, sizeof(path), "rm -rf %s", base);
+	cr_assert_eq(system(path), 0);
+	file_result_free(&res);
+}
