@@ -131,6 +131,13 @@ static int pstree_load(int dfd, const char *dir, struct pstree *pt, char *err, s
 			pt->first = bproc__criu_pstree_entry__unpack(NULL, len, buf);
 			if (!pt->first)
 				return fail(err, errlen, -EINVAL, "%s/pstree.img: entry 1 is not a pstree entry", dir);
+			/* Fields of a newer CRIU are kept and written back; a
+			 * field numbered 0 is no field at all (protobuf-c keeps
+			 * it, and would write what no reader takes: found by
+			 * fuzz-image). */
+			for (size_t i = 0; i < pt->first->base.n_unknown_fields; i++)
+				if (pt->first->base.unknown_fields[i].tag == 0)
+					return fail(err, errlen, -EINVAL, "%s/pstree.img: entry 1 has a field numbered 0", dir);
 		}
 	}
 	if (pt->n == 0)
