@@ -256,6 +256,30 @@ static void send_end_msg(int fd)
 	cr_assert_eq(frame_send(fd, &msg), 0);
 }
 
+/* A link path -> target, then a 4-byte file through or beside it. */
+static void send_link(int fd, const char *path, const char *target)
+{
+	Bproc__FileEntry e = BPROC__FILE_ENTRY__INIT;
+
+	e.type = BPROC__FILE_TYPE__FILE_SYMLINK;
+	e.path = (char *)path;
+	e.link = (char *)target;
+	send_entry_msg(fd, &e);
+}
+
+static void send_planted(int fd, const char *path)
+{
+	Bproc__FileEntry e = BPROC__FILE_ENTRY__INIT;
+
+	e.type = BPROC__FILE_TYPE__FILE_REGULAR;
+	e.path = (char *)path;
+	e.mode = 0644;
+	e.has_size = true;
+	e.size = 4;
+	send_entry_msg(fd, &e);
+	cr_assert_eq(write(fd, "evil", 4), 4);
+}
+
 /* A single source (the destination d does not exist) is made in d's
  * parent: the sender makes d a link to a name beside it, then sends a
  * second top-level entry, to be written through the link.  Refused, and
@@ -265,23 +289,13 @@ Test(file_stream, single_source_is_one_entry)
 	char base[] = "/var/tmp/fs-one.XXXXXX", dest[PATH_MAX], path[PATH_MAX];
 	struct file_opts o = { .prefix = "" };
 	struct file_result res = { 0 };
-	Bproc__FileEntry link = BPROC__FILE_ENTRY__INIT, file = BPROC__FILE_ENTRY__INIT;
 	int sv[2];
 
 	cr_assert_not_null(mkdtemp(base));
 	snprintf(dest, sizeof(dest), "%s/d", base);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	link.type = BPROC__FILE_TYPE__FILE_SYMLINK;
-	link.path = "x";
-	link.link = "zetc";
-	send_entry_msg(sv[0], &link);
-	file.type = BPROC__FILE_TYPE__FILE_REGULAR;
-	file.path = "x.planted";
-	file.mode = 0644;
-	file.has_size = true;
-	file.size = 4;
-	send_entry_msg(sv[0], &file);
-	cr_assert_eq(write(sv[0], "evil", 4), 4);
+	send_link(sv[0], "x", "zetc");
+	send_planted(sv[0], "x.planted");
 	send_end_msg(sv[0]);
 	cr_assert_eq(file_receive(sv[1], dest, &o, &res), -EBADMSG);
 	snprintf(path, sizeof(path), "%s/zetc", base);
@@ -301,8 +315,7 @@ Test(file_stream, single_directory_keeps_below_the_destination)
 	char base[] = "/var/tmp/fs-dir.XXXXXX", dest[PATH_MAX], path[PATH_MAX];
 	struct file_opts o = { .prefix = "" };
 	struct file_result res = { 0 };
-	Bproc__FileEntry dir = BPROC__FILE_ENTRY__INIT, link = BPROC__FILE_ENTRY__INIT;
-	Bproc__FileEntry file = BPROC__FILE_ENTRY__INIT, end = BPROC__FILE_ENTRY__INIT;
+	Bproc__FileEntry dir = BPROC__FILE_ENTRY__INIT, end = BPROC__FILE_ENTRY__INIT;
 	int sv[2];
 
 	cr_assert_not_null(mkdtemp(base));
@@ -314,17 +327,8 @@ Test(file_stream, single_directory_keeps_below_the_destination)
 	dir.path = "x";
 	dir.mode = 0755;
 	send_entry_msg(sv[0], &dir);
-	link.type = BPROC__FILE_TYPE__FILE_SYMLINK;
-	link.path = "x/l";
-	link.link = "../zetc";
-	send_entry_msg(sv[0], &link);
-	file.type = BPROC__FILE_TYPE__FILE_REGULAR;
-	file.path = "x/l/planted";
-	file.mode = 0644;
-	file.has_size = true;
-	file.size = 4;
-	send_entry_msg(sv[0], &file);
-	cr_assert_eq(write(sv[0], "evil", 4), 4);
+	send_link(sv[0], "x/l", "../zetc");
+	send_planted(sv[0], "x/l/planted");
 	end.type = BPROC__FILE_TYPE__FILE_DIRECTORY_END;
 	end.path = "x";
 	end.mode = 0755;
