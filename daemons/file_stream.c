@@ -577,7 +577,6 @@ struct receiver {
 	int dir_top;            /* single source, a directory: the destination, or -1 */
 	int cur;                /* top or dir_top: what this entry is opened beneath */
 	char *single;           /* single source: its name in the stream (first entry) */
-	Bproc__FileType single_type;
 	bool single_ended;      /* its one entry, or its directory's end, came */
 	uint8_t host[37];
 	bool have_host;
@@ -785,12 +784,11 @@ static int check_single(struct receiver *rc, const Bproc__FileEntry *e)
 		rc->single = strdup(e->path);
 		if (!rc->single)
 			return -ENOMEM;
-		rc->single_type = e->type;
+		/* A file or a link is all of it; a directory ends later. */
 		rc->single_ended = e->type != BPROC__FILE_TYPE__FILE_DIRECTORY;
 		return 0;
 	}
-	if (rc->single_type != BPROC__FILE_TYPE__FILE_DIRECTORY || strlen(rc->single) != n ||
-	    strncmp(e->path, rc->single, n) != 0)
+	if (strlen(rc->single) != n || strncmp(e->path, rc->single, n) != 0)
 		return -EBADMSG;
 	if (!slash) {
 		/* The source itself again: only its directory's end. */
@@ -1036,7 +1034,6 @@ static int take_symlink(struct receiver *rc, const Bproc__FileEntry *e, const ch
 static int take_entry(struct receiver *rc, const Bproc__FileEntry *e)
 {
 	char target[PATH_MAX], below[PATH_MAX];
-
 	bool below_single;
 	int r;
 
