@@ -151,6 +151,32 @@ char proc_state(pid_t pid)
 	return proc_state_code(pid, NULL);
 }
 
+int proc_creds(pid_t pid, struct proc_creds *c)
+{
+	char path[64], line[256];
+	_cleanup_fclose_ FILE *f = NULL;
+	unsigned int u[4], g[4];
+	bool have_u = false, have_g = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f) && !(have_u && have_g)) {
+		if (sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
+			have_u = true;
+		else if (sscanf(line, "Gid: %u %u %u %u", &g[0], &g[1], &g[2], &g[3]) == 4)
+			have_g = true;
+	}
+	if (!have_u || !have_g)
+		return -EIO;
+	for (int i = 0; i < 4; i++) {
+		c->uid[i] = u[i];
+		c->gid[i] = g[i];
+	}
+	return 0;
+}
+
 bool is_stop_signal(int sig)
 {
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;

@@ -92,6 +92,14 @@ char proc_state_code(pid_t pid, int *code);
 /* The parent of pid as /proc/PID/stat gives it, -errno if unreadable. */
 pid_t proc_parent(pid_t pid);
 
+/* The real, effective, saved and filesystem user and group ids of pid, in
+ * that order, as /proc/PID/status gives them: 0 or -errno. */
+struct proc_creds {
+	uid_t uid[4];
+	gid_t gid[4];
+};
+int proc_creds(pid_t pid, struct proc_creds *c);
+
 /* SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU: a signal whose default action stops. */
 bool is_stop_signal(int sig);
 /* Whether pid's process group is orphaned as the kernel means it: no live

@@ -355,28 +355,14 @@ static struct ghost_entry *ghost_entry_new(struct master *m, pid_t pid, int node
 
 static int process_owner(pid_t pid, uid_t *uid, pid_t *ppid)
 {
-	char path[64], line[256];
-	_cleanup_fclose_ FILE *f = NULL;
-	int found = 0;
+	struct proc_creds c;
+	int r = proc_creds(pid, &c);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (r < 0)
 		return -ESRCH;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned int u;
-		int p;
-
-		if (sscanf(line, "Uid: %u", &u) == 1) {
-			*uid = u;
-			found |= 1;
-		}
-		if (sscanf(line, "PPid: %d", &p) == 1) {
-			*ppid = p;
-			found |= 2;
-		}
-	}
-	return found == 3 ? 0 : -ESRCH;
+	*uid = c.uid[0];
+	*ppid = proc_parent(pid);
+	return *ppid < 0 ? -ESRCH : 0;
 }
 
 /* The command line, for the ghost to show in ps. */

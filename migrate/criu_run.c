@@ -131,29 +131,16 @@ static void exec_quietly(char *const argv[])
  */
 static void take_real_ids_of(pid_t pid)
 {
-	char path[64], line[256];
-	unsigned int u[4], g[4];
-	bool have_u = false, have_g = false;
-	FILE *f;
+	struct proc_creds c;
 
-	if (pid <= 0 || access(CRIU_KDAT_FILE, F_OK) < 0)
+	if (pid <= 0 || access(CRIU_KDAT_FILE, F_OK) < 0 || proc_creds(pid, &c) < 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Uid: %u %u %u %u", &u[0], &u[1], &u[2], &u[3]) == 4)
-			have_u = true;
-		else if (sscanf(line, "Gid: %u %u %u %u", &g[0], &g[1], &g[2], &g[3]) == 4)
-			have_g = true;
-	}
-	if (f)
-		fclose(f);
-	if (!have_u || !have_g || u[1] != u[0] || u[2] != u[0] || g[1] != g[0] || g[2] != g[0] ||
-	    (u[0] == 0 && g[0] == 0))
+	if (c.uid[1] != c.uid[0] || c.uid[2] != c.uid[0] || c.gid[1] != c.gid[0] ||
+	    c.gid[2] != c.gid[0] || (c.uid[0] == 0 && c.gid[0] == 0))
 		return;
 	/* Failing, CRIU runs as root, and says why if it cannot dump. */
-	if (setresgid(g[0], (gid_t)-1, (gid_t)-1) == 0)
-		setresuid(u[0], (uid_t)-1, (uid_t)-1);
+	if (setresgid(c.gid[0], (gid_t)-1, (gid_t)-1) == 0)
+		setresuid(c.uid[0], (uid_t)-1, (uid_t)-1);
 }
 
 /* Inside the node's pid namespace: a /proc of it, then CRIU. */

@@ -203,3 +203,47 @@ Test(util, proc_group_orphaned_as_the_kernel_sees_it)
 	waitpid(held, NULL, 0);
 	waitpid(orphan, NULL, 0);
 }
+
+Test(util, proc_creds_reads_all_four_ids_of_each_kind)
+{
+	struct proc_creds c;
+	int pipefd[2];
+	pid_t child;
+	char go;
+
+	cr_assert_eq(proc_creds(getpid(), &c), 0);
+	cr_expect_eq(c.uid[0], getuid());
+	cr_expect_eq(c.uid[1], geteuid());
+	cr_expect_eq(c.gid[0], getgid());
+	cr_expect_eq(c.gid[1], getegid());
+
+	/* Different real, effective and saved ids (as root), each in its
+	 * place. */
+	cr_assert_eq(pipe(pipefd), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		close(pipefd[1]);
+		if (geteuid() == 0 && (setresgid(201, 202, 203) < 0 || setresuid(101, 102, 103) < 0))
+			_exit(1);
+		if (read(pipefd[0], &go, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[0]);
+	if (geteuid() == 0) {
+		for (int i = 0; i < 200; i++) {
+			if (proc_creds(child, &c) == 0 && c.uid[0] == 101)
+				break;
+			usleep(5000);
+		}
+		cr_expect_eq(proc_creds(child, &c), 0);
+		cr_expect(c.uid[0] == 101 && c.uid[1] == 102 && c.uid[2] == 103 && c.uid[3] == 102,
+			  "uids %u %u %u %u", c.uid[0], c.uid[1], c.uid[2], c.uid[3]);
+		cr_expect(c.gid[0] == 201 && c.gid[1] == 202 && c.gid[2] == 203 && c.gid[3] == 202,
+			  "gids %u %u %u %u", c.gid[0], c.gid[1], c.gid[2], c.gid[3]);
+	}
+	close(pipefd[1]);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	cr_expect_eq(proc_creds(child, &c), -ESRCH, "gone");
+}
