@@ -115,6 +115,10 @@ void master_held_shutdown(void);
 /* A ghost a master before us left half made (master_recover.c), whose
  * copy node should hold: it runs when node says so. */
 int master_held_half_made(pid_t pid, int node);
+/* A member of such a tree still its original (not armed when that master
+ * died): it becomes its ghost if node's copy of the tree runs, and runs on
+ * here if not. */
+int master_held_unarmed(pid_t pid, int node);
 
 /* master_moves.c */
 /* Move pid to node for the asker (client, request id; client NULL: the
@@ -136,6 +140,11 @@ void master_move_released(struct master *m, struct conn *client, pid_t pid);
  * others end as killed after a while (master_ghosts_orphans_tick). */
 void master_ghosts_adopt_scan(struct master *m);
 int master_adopt_ghost(struct master *m, pid_t pid, int node);
+/* A member of a tree whose ghosts a master before us left half made, run
+ * on here as its original (master_recover.c): made its ghost now, to be
+ * taken back with the tree (master_adopt_ghost) for the copy its node
+ * holds.  On failure it is as it was. */
+int master_ghost_make_late(pid_t pid);
 /* A master before us that died during a move left its image directory
  * there; our move ids start at 1 again, so the first would collide. */
 void master_moves_clean_images(void);

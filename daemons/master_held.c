@@ -57,6 +57,7 @@ static struct held *helds;
 struct half_made {
 	pid_t pid;
 	int node;
+	bool original; /* a member of its tree not yet armed: not a ghost */
 	struct half_made *next;
 };
 
@@ -70,6 +71,13 @@ static struct half_made **find_half_made(pid_t pid, int node)
 	return NULL;
 }
 
+static bool half_made_ghost(pid_t pid, int node)
+{
+	struct half_made **hm = find_half_made(pid, node);
+
+	return hm && !(*hm)->original;
+}
+
 static void half_made_forget(struct half_made **p)
 {
 	struct half_made *hm = *p;
@@ -78,7 +86,7 @@ static void half_made_forget(struct half_made **p)
 	free(hm);
 }
 
-int master_held_half_made(pid_t pid, int node)
+static int half_made_add(pid_t pid, int node, bool original)
 {
 	struct half_made *hm = calloc(1, sizeof(*hm));
 
@@ -86,9 +94,20 @@ int master_held_half_made(pid_t pid, int node)
 		return -ENOMEM;
 	hm->pid = pid;
 	hm->node = node;
+	hm->original = original;
 	hm->next = half_mades;
 	half_mades = hm;
 	return 0;
+}
+
+int master_held_half_made(pid_t pid, int node)
+{
+	return half_made_add(pid, node, false);
+}
+
+int master_held_unarmed(pid_t pid, int node)
+{
+	return half_made_add(pid, node, true);
 }
 
 /* node registered holding none of the half-made ghosts' copies it was to
@@ -99,17 +118,63 @@ static void half_made_unheld(int node, Bproc__HeldCopy *const *held, size_t n)
 	for (struct half_made **p = &half_mades; *p;) {
 		bool holds = false;
 
-		for (size_t i = 0; i < n && !holds; i++)
-			holds = held[i]->pid == (*p)->pid && held[i]->source == BPROC_NODE_MASTER;
+		for (size_t i = 0; i < n && !holds; i++) {
+			holds = held[i]->pid == (*p)->pid;
+			/* A member of a tree: held with its root. */
+			for (size_t k = 0; k < held[i]->n_tree && !holds; k++)
+				holds = held[i]->tree[k] == (*p)->pid;
+			holds = holds && held[i]->source == BPROC_NODE_MASTER;
+		}
 		if ((*p)->node != node || holds) {
 			p = &(*p)->next;
 			continue;
 		}
-		kill((*p)->pid, SIGKILL);
-		pr_warn("process %d: a master before us died having made its ghost but before its "
-			"copy was let run, and node %d holds no copy: ended as killed",
-			(*p)->pid, node);
+		if ((*p)->original) {
+			pr_warn("process %d: node %d holds no copy of its tree: it runs on here",
+				(*p)->pid, node);
+		} else {
+			kill((*p)->pid, SIGKILL);
+			pr_warn("process %d: a master before us died having made its ghost but before "
+				"its copy was let run, and node %d holds no copy: ended as killed",
+				(*p)->pid, node);
+		}
 		half_made_forget(p);
+	}
+}
+
+/* The members of h's tree a master before us left half made.  Its copy
+ * runs: their ghosts are taken back with the root's, and those not yet
+ * armed then (originals that ran on here since) become their ghosts now:
+ * never two.  It does not: the ghosts end as killed (no copy is left for
+ * them), the originals run on. */
+static void half_made_members(const struct held *h, bool run)
+{
+	for (size_t i = 0; i < h->ntree; i++) {
+		struct half_made **hm = find_half_made(h->tree[i], h->node);
+		pid_t pid = h->tree[i];
+		int r;
+
+		if (!hm)
+			continue;
+		if (run && (*hm)->original) {
+			r = master_ghost_make_late(pid);
+			if (r < 0) {
+				kill(pid, SIGKILL);
+				pr_warn("process %d: cannot make it the ghost of the copy node %d "
+					"holds (%s): killed here, the copy runs",
+					pid, h->node, strerror(-r));
+			} else {
+				pr_warn("process %d: made the ghost of the copy node %d holds (it ran "
+					"on here since a master before us died)",
+					pid, h->node);
+			}
+		} else if (!run && !(*hm)->original) {
+			kill(pid, SIGKILL);
+			pr_warn("process %d: its half-made ghost cannot be taken back with its "
+				"tree's: ended as killed",
+				pid);
+		}
+		half_made_forget(hm);
 	}
 }
 
@@ -143,7 +208,7 @@ static enum held_fate fate_of(struct master *m, const struct held *h, long long 
 		.source_registered = from_master || (src && src->conn),
 		.claims_over = master_ghosts_claims_over(now),
 		.from_master = from_master,
-		.half_made = from_master && find_half_made(h->pid, h->node),
+		.half_made = from_master && half_made_ghost(h->pid, h->node),
 	};
 
 	return held_copy_fate(&f);
@@ -155,6 +220,7 @@ static bool take_back(struct master *m, const struct held *h)
 {
 	if (master_adopt_ghost(m, h->pid, h->node) < 0)
 		return false;
+	half_made_members(h, true);
 	for (size_t i = 0; i < h->ntree; i++)
 		master_adopt_ghost(m, h->tree[i], h->node); /* those born on S have none */
 	return true;
@@ -223,6 +289,7 @@ void master_held_decide(struct master *m, long long now)
 				pr_warn("process %d: its half-made ghost cannot be taken back: ended as killed",
 					h->pid);
 				half_made_forget(hm);
+				half_made_members(h, false);
 			}
 		}
 		held_free(h);

@@ -1606,6 +1606,34 @@ int master_adopt_ghost(struct master *m, pid_t pid, int node)
 	return 0;
 }
 
+int master_ghost_make_late(pid_t pid)
+{
+	char ghost_path[PATH_MAX], comm[64];
+	char **argv = master_read_cmdline(pid, comm, sizeof(comm));
+	pid_t *more = realloc(orphans, (size_t)(norphans + 1) * sizeof(*orphans));
+	int r;
+
+	if (more)
+		orphans = more;
+	if (!argv || !more) {
+		free_argv(argv);
+		return -ENOMEM;
+	}
+	locate_ghost_program(ghost_path, sizeof(ghost_path));
+	r = ghost_seize(pid);
+	if (r == 0) {
+		r = ghost_exec(pid, ghost_path, argv, comm, NULL);
+		if (r < 0)
+			ghost_release(pid);
+	}
+	free_argv(argv);
+	if (r < 0)
+		return r;
+	/* Traced by us from its making: taken back as the others. */
+	orphans[norphans++] = pid;
+	return 0;
+}
+
 /* A stop or end of a ghost not yet taken back. */
 static void orphan_event(pid_t pid, int status)
 {

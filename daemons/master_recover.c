@@ -22,7 +22,11 @@
  * lets the copy run with the ghost taken back.  A node back without it
  * (or a cgroup that does not say which) has the half-made ghost ended at
  * once as killed, which its parent sees as for a process whose node went
- * down.
+ * down.  A tree's members are all armed for their execve before any runs
+ * it (ghost/ghost_tree.c): a master that died in that loop, past the
+ * root, left the rest originals that ran on here; each becomes its ghost
+ * if the tree's copy runs on the node (master_held.c), and runs on here if
+ * not.
  *
  * A process that waits for its own move (bproc_move(), each child of a
  * bpsh on many nodes) reads its wake pipe, which only the master writes:
@@ -63,6 +67,7 @@
 #include <unistd.h>
 
 #include "freezer.h"
+#include "ghost.h"
 #include "log.h"
 #include "master.h"
 #include "move_source.h"
@@ -167,14 +172,26 @@ static bool in_cgroup(const struct freezer *f, pid_t pid)
 	return false;
 }
 
-/* One the move took out of the cgroup to make its ghost. */
-static void recover_ghost_making(const char *path, pid_t pid, bool committed, int target)
+/* One the move took out of the cgroup to make its ghost.  half_made: a
+ * member of its tree already runs the ghost (the root was armed first). */
+static void recover_ghost_making(const char *path, pid_t pid, bool committed, int target,
+				 bool half_made)
 {
 	if (kill(pid, 0) < 0)
 		return;
 	if (!runs_the_ghost(pid)) {
-		if (committed)
+		if (committed || ghost_is_zombie(pid))
 			return;
+		if (half_made && target >= 0 && master_held_unarmed(pid, target) == 0) {
+			/* Not armed when the master died (ghost_tree.c): it
+			 * becomes its ghost if node's copy of the tree runs
+			 * (master_held.c), never two. */
+			pr_warn("process %d: a master before us died as it made the ghosts of its "
+				"tree, before this one's: it runs on here until node %d says whether "
+				"it holds the tree's copy",
+				pid, target);
+			return;
+		}
 		pr_warn("process %d was being made a ghost when a master before us died: it runs "
 			"on here",
 			pid);
@@ -205,7 +222,7 @@ static void recover_cgroup(const char *path)
 	struct freezer f;
 	char file[PATH_MAX + 32];
 	pid_t noted[FREEZER_MAX_PIDS];
-	bool committed = false, exec_held;
+	bool committed = false, exec_held, half_made = false;
 	char note[8];
 	int pid, r, n;
 	FILE *procs;
@@ -245,8 +262,11 @@ static void recover_cgroup(const char *path)
 		fclose(procs);
 	n = freezer_noted_pids(path, noted, FREEZER_MAX_PIDS);
 	for (int i = 0; i < n; i++)
+		half_made = half_made || (!in_cgroup(&f, noted[i]) && runs_the_ghost(noted[i]));
+	for (int i = 0; i < n; i++)
 		if (!in_cgroup(&f, noted[i]))
-			recover_ghost_making(path, noted[i], committed, noted_target(path));
+			recover_ghost_making(path, noted[i], committed, noted_target(path),
+					     half_made);
 	freezer_release(&f);
 }
 

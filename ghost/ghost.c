@@ -13,8 +13,8 @@
  * crash, SIGKILL) at any step: the kernel then lets the task go on as its
  * registers say.  Before they are set it runs on unharmed (what was
  * written is below its stack, unused); after, it runs the execve itself and
- * is the ghost (the new master ends it as killed, since its copy was never
- * committed: daemons/master_recover.c).  A `syscall` written at its
+ * is the ghost, whose copy its node holds for the next master
+ * (daemons/master_recover.c, daemons/master_held.c).  A `syscall` written at its
  * instruction pointer, the old way, left a task that ran two bytes of
  * ours in its own code if the master died between the write and the
  * registers (seen: SIGSEGV).  That way is kept only for a task without a
@@ -256,32 +256,57 @@ static int wait_until_ready(pid_t pid, struct ghost_early_signals *early, long l
 	}
 }
 
-int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char *comm,
-	       struct ghost_early_signals *early)
-{
-	static const unsigned char syscall_insn[2] = { 0x0f, 0x05 };
-	long long deadline = now_ms() + TRAP_TIMEOUT_MS;
+/*
+ * One injection, in three steps so that a tree can be armed all at once
+ * (ghost_tree.c): prepared (every thread held, the strings written below
+ * the stack: nothing the task would run), armed (its registers point at
+ * the execve: from here it runs the execve even if we die), finished (the
+ * execve run, the ghost ready).
+ */
+struct ghost_injection {
+	pid_t pid;
+	int memfd;
+	int nthreads;
 	pid_t tids[MAX_THREADS];
-	struct user_regs_struct regs, saved;
+	struct user_regs_struct saved, regs;
 	unsigned char saved_code[2];
-	struct exec_blob blob = { 0 };
-	char env_comm[64], env_daemon[64], mem[64];
-	char *envp[] = { env_comm, env_daemon, NULL };
-	_cleanup_close_ int memfd = -1;
-	unsigned long insn;
-	bool wrote_code = false;
-	int n, status, r;
+	bool wrote_code;
+	bool armed;
+	struct ghost_early_signals *early;
+	struct exec_blob blob;
+	char env_comm[64], env_daemon[64];
+};
 
-	n = list_threads(pid, tids, MAX_THREADS);
-	if (n < 0)
-		return n;
-	/* Every thread must be held before any runs: the others would run
-	 * code of the original, which now belongs to the copy. */
-	for (int i = 0; i < n; i++) {
+void ghost_injection_free(struct ghost_injection *inj)
+{
+	if (!inj)
+		return;
+	if (inj->memfd >= 0)
+		close(inj->memfd);
+	free(inj->blob.data);
+	free(inj);
+}
+
+void ghost_exec_cancel(struct ghost_injection *inj)
+{
+	if (inj->wrote_code)
+		write_mem(inj->memfd, inj->saved.rip, inj->saved_code, sizeof(inj->saved_code));
+	inj->wrote_code = false;
+	ptrace(PTRACE_SETREGS, inj->pid, 0, &inj->saved);
+	inj->armed = false;
+}
+
+/* Every thread of the task in its interrupt's stop; signals that came
+ * first are kept in early. */
+static int wait_threads_held(struct ghost_injection *inj, long long deadline)
+{
+	int status, r;
+
+	for (int i = 0; i < inj->nthreads; i++) {
 		for (;;) {
-			r = wait_stop(tids[i], &status, deadline);
+			r = wait_stop(inj->tids[i], &status, deadline);
 			if (r < 0) {
-				pr_err("ghost: thread %d of %d did not stop: %s", tids[i], pid,
+				pr_err("ghost: thread %d of %d did not stop: %s", inj->tids[i], inj->pid,
 				       strerror(-r));
 				return r;
 			}
@@ -291,70 +316,121 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 			 * interrupt's stop: it is for the real process.  Drop it
 			 * here; the thread stops for the interrupt before it
 			 * returns to its code. */
-			if (early && early->n < GHOST_EARLY_MAX)
-				early->sig[early->n++] = WSTOPSIG(status);
-			if (ptrace(PTRACE_CONT, tids[i], 0, 0) < 0)
+			if (inj->early && inj->early->n < GHOST_EARLY_MAX)
+				inj->early->sig[inj->early->n++] = WSTOPSIG(status);
+			if (ptrace(PTRACE_CONT, inj->tids[i], 0, 0) < 0)
 				return -errno;
 		}
 	}
+	return 0;
+}
+
+int ghost_exec_prepare(pid_t pid, const char *ghost_path, char *const argv[], const char *comm,
+		       struct ghost_early_signals *early, struct ghost_injection **out)
+{
+	static const unsigned char syscall_insn[2] = { 0x0f, 0x05 };
+	long long deadline = now_ms() + TRAP_TIMEOUT_MS;
+	struct ghost_injection *inj = calloc(1, sizeof(*inj));
+	char *envp[3];
+	char mem[64];
+	unsigned long insn;
+	int r;
+
+	*out = NULL;
+	if (!inj)
+		return -ENOMEM;
+	inj->pid = pid;
+	inj->memfd = -1;
+	inj->early = early;
+	r = list_threads(pid, inj->tids, MAX_THREADS);
+	if (r < 0)
+		goto fail;
+	inj->nthreads = r;
+	/* Every thread must be held before any runs: the others would run
+	 * code of the original, which now belongs to the copy. */
+	r = wait_threads_held(inj, deadline);
+	if (r < 0)
+		goto fail;
 
 	/* Fault points: the master dies (SIGKILL) with every thread held
 	 * and nothing written yet; with the ghost's strings written below
-	 * the stack; with the registers set for the execve, not yet run. */
+	 * the stack (and, in ghost_exec_arm, with the registers set). */
 	if (fault_at("master-die-seized"))
 		kill(getpid(), SIGKILL);
-	if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0)
-		return -errno;
-	saved = regs;
-	snprintf(env_comm, sizeof(env_comm), GHOST_ENV_COMM "=%s", comm);
-	snprintf(env_daemon, sizeof(env_daemon), GHOST_ENV_DAEMON "=%d", (int)getpid());
-	r = build_blob(&blob, regs.rsp, ghost_path, argv, envp);
+	if (ptrace(PTRACE_GETREGS, pid, 0, &inj->regs) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	inj->saved = inj->regs;
+	snprintf(inj->env_comm, sizeof(inj->env_comm), GHOST_ENV_COMM "=%s", comm);
+	snprintf(inj->env_daemon, sizeof(inj->env_daemon), GHOST_ENV_DAEMON "=%d", (int)getpid());
+	envp[0] = inj->env_comm;
+	envp[1] = inj->env_daemon;
+	envp[2] = NULL;
+	r = build_blob(&inj->blob, inj->regs.rsp, ghost_path, argv, envp);
 	if (r < 0)
-		return r;
+		goto fail;
 
 	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
-	memfd = open(mem, O_RDWR | O_CLOEXEC);
-	if (memfd < 0) {
+	inj->memfd = open(mem, O_RDWR | O_CLOEXEC);
+	if (inj->memfd < 0) {
 		r = -errno;
-		goto out;
+		goto fail;
 	}
-	insn = find_syscall_insn(pid, memfd);
-	r = write_mem(memfd, blob.base, blob.data, blob.len);
+	insn = find_syscall_insn(pid, inj->memfd);
+	r = write_mem(inj->memfd, inj->blob.base, inj->blob.data, inj->blob.len);
 	if (r == 0 && !insn) {
 		/* No vDSO: the instruction goes at its instruction pointer. */
-		insn = regs.rip;
-		if (pread(memfd, saved_code, sizeof(saved_code), (off_t)regs.rip) !=
-		    (ssize_t)sizeof(saved_code)) {
+		insn = inj->regs.rip;
+		if (pread(inj->memfd, inj->saved_code, sizeof(inj->saved_code),
+			  (off_t)inj->regs.rip) != (ssize_t)sizeof(inj->saved_code)) {
 			r = -EFAULT;
-			goto out;
+			goto fail;
 		}
-		r = write_mem(memfd, regs.rip, syscall_insn, sizeof(syscall_insn));
-		wrote_code = r == 0;
+		r = write_mem(inj->memfd, inj->regs.rip, syscall_insn, sizeof(syscall_insn));
+		inj->wrote_code = r == 0;
 	}
 	if (r < 0)
-		goto restore;
-
+		goto fail;
 	if (fault_at("master-die-written"))
 		kill(getpid(), SIGKILL);
-	regs.orig_rax = (unsigned long long)-1; /* no system-call restart */
-	regs.rax = SYS_execve;
-	regs.rdi = blob.path;
-	regs.rsi = blob.argv;
-	regs.rdx = blob.envp;
-	regs.rsp = blob.base - 64;
-	regs.rip = insn;
-	if (ptrace(PTRACE_SETREGS, pid, 0, &regs) < 0) {
-		r = -errno;
-		goto restore;
-	}
-	if (fault_at("master-die-exec"))
-		kill(getpid(), SIGKILL);
+	inj->regs.orig_rax = (unsigned long long)-1; /* no system-call restart */
+	inj->regs.rax = SYS_execve;
+	inj->regs.rdi = inj->blob.path;
+	inj->regs.rsi = inj->blob.argv;
+	inj->regs.rdx = inj->blob.envp;
+	inj->regs.rsp = inj->blob.base - 64;
+	inj->regs.rip = insn;
+	*out = inj;
+	return 0;
+
+fail:
+	if (inj->wrote_code)
+		write_mem(inj->memfd, inj->saved.rip, inj->saved_code, sizeof(inj->saved_code));
+	ghost_injection_free(inj);
+	return r;
+}
+
+int ghost_exec_arm(struct ghost_injection *inj)
+{
+	if (ptrace(PTRACE_SETREGS, inj->pid, 0, &inj->regs) < 0)
+		return -errno;
+	inj->armed = true;
+	return 0;
+}
+
+int ghost_exec_finish(struct ghost_injection *inj, const char *ghost_path)
+{
+	long long deadline = now_ms() + TRAP_TIMEOUT_MS;
+	pid_t pid = inj->pid;
+	int status, r;
+
 	/* Enter the system call, then see how it ends: an exec event, or its
 	 * return with an error. */
 	for (;;) {
 		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0 || wait_stop(pid, &status, deadline) < 0) {
-			r = -EIO;
-			goto restore;
+			ghost_exec_cancel(inj);
+			return -EIO;
 		}
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80))
 			break;
@@ -368,17 +444,18 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 		/* A signal that was pending (sent while it was frozen) is
 		 * dequeued on the way back to user space, before our system
 		 * call: keep it for the real process, drop it here. */
-		if (early && early->n < GHOST_EARLY_MAX)
-			early->sig[early->n++] = WSTOPSIG(status);
+		if (inj->early && inj->early->n < GHOST_EARLY_MAX)
+			inj->early->sig[inj->early->n++] = WSTOPSIG(status);
 	}
 	if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0) {
 		r = -errno;
-		goto restore;
+		ghost_exec_cancel(inj);
+		return r;
 	}
 	for (;;) {
-		r = wait_exec_stop(pid, tids, n, &status, deadline);
+		r = wait_exec_stop(pid, inj->tids, inj->nthreads, &status, deadline);
 		if (r < 0)
-			goto out; /* the task is gone or stuck: nothing to restore */
+			return r; /* the task is gone or stuck: nothing to restore */
 		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8)))
 			break;
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
@@ -388,33 +465,47 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 			ptrace(PTRACE_GETREGS, pid, 0, &after);
 			r = (long long)after.rax < 0 ? (int)(long long)after.rax : -ENOEXEC;
 			pr_err("ghost: execve(%s) in %d failed: %s", ghost_path, pid, strerror(-r));
-			goto restore;
+			ghost_exec_cancel(inj);
+			return r;
 		}
 		/* Anything else (a signal arriving now): let the syscall go on. */
-		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0) {
-			r = -errno;
-			goto out;
-		}
+		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0)
+			return -errno;
 	}
+	inj->armed = false;
+	inj->wrote_code = false; /* that memory is gone with the exec */
 	/* The other threads died in the execve; collect what they left. */
-	for (int i = 0; i < n; i++)
-		if (tids[i] != pid)
-			waitpid(tids[i], NULL, __WALL | WNOHANG);
+	for (int i = 0; i < inj->nthreads; i++)
+		if (inj->tids[i] != pid)
+			waitpid(inj->tids[i], NULL, __WALL | WNOHANG);
 	/* Past the exec the original is gone for good: whatever happens now,
 	 * the ghost exists and the move must go on, so report success. */
-	r = wait_until_ready(pid, early, deadline);
+	r = wait_until_ready(pid, inj->early, deadline);
 	if (r < 0)
 		pr_warn("ghost %d: not seen ready (%s); letting it run", pid, strerror(-r));
 	ptrace(PTRACE_CONT, pid, 0, 0);
-	r = 0;
-	goto out;
+	return 0;
+}
 
-restore:
-	if (wrote_code)
-		write_mem(memfd, saved.rip, saved_code, sizeof(saved_code));
-	ptrace(PTRACE_SETREGS, pid, 0, &saved);
-out:
-	free(blob.data);
+int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char *comm,
+	       struct ghost_early_signals *early)
+{
+	struct ghost_injection *inj;
+	int r;
+
+	r = ghost_exec_prepare(pid, ghost_path, argv, comm, early, &inj);
+	if (r < 0)
+		return r;
+	r = ghost_exec_arm(inj);
+	if (r < 0) {
+		ghost_exec_cancel(inj);
+		ghost_injection_free(inj);
+		return r;
+	}
+	if (fault_at("master-die-exec"))
+		kill(getpid(), SIGKILL);
+	r = ghost_exec_finish(inj, ghost_path);
+	ghost_injection_free(inj);
 	return r;
 }
 

@@ -62,14 +62,37 @@ int ghost_exec(pid_t pid, const char *ghost_path, char *const argv[], const char
 	       struct ghost_early_signals *early);
 
 /*
+ * ghost_exec() in its three steps, for a tree (ghost_tree.c), whose
+ * members must all be armed before any execve runs: prepare (every thread
+ * held, the strings written below the stack; on failure nothing of the
+ * task was changed), arm (the registers point at the execve: a daemon
+ * that dies from here on leaves a task that runs the execve itself),
+ * finish (the execve run and the ghost ready; on failure before the exec
+ * the task is disarmed).  ghost_exec_cancel() disarms one armed but not
+ * finished.  Each prepared injection is freed with ghost_injection_free().
+ */
+struct ghost_injection;
+int ghost_exec_prepare(pid_t pid, const char *ghost_path, char *const argv[], const char *comm,
+		       struct ghost_early_signals *early, struct ghost_injection **out);
+int ghost_exec_arm(struct ghost_injection *inj);
+int ghost_exec_finish(struct ghost_injection *inj, const char *ghost_path);
+void ghost_exec_cancel(struct ghost_injection *inj);
+void ghost_injection_free(struct ghost_injection *inj);
+
+/*
  * A whole process tree (ghost_tree.c).  Every member is frozen; members[0]
  * is the root and parents come before their children.  All are attached
- * first, then thawed by thaw() (each traps at once), then each becomes its
- * ghost, the root first.  If the root cannot, every member is let go as it
- * was (returns -errno; the caller thaws them).  Once the root is a ghost
- * the move is past its point of no return: a member that cannot become a
- * ghost is killed (its copy runs on), and made[i] says which did.  Zombies
- * (already dead, only waiting for their parent) get no ghost.
+ * first, then thawed by thaw() (each traps at once), then prepared, then
+ * armed one after another in a tight loop, the root first, and only then
+ * each becomes its ghost, the root first.  If any cannot be prepared, or
+ * the root cannot be armed or become its ghost, every member is let go as
+ * it was (returns -errno; the caller thaws them).  Once the root is a
+ * ghost the move is past its point of no return: a member that cannot
+ * become a ghost is killed (its copy runs on), and made[i] says which
+ * did.  Zombies (already dead, only waiting for their parent) get no
+ * ghost.  A daemon that dies once all are armed leaves every member
+ * running its execve: all ghosts, none an original running beside its
+ * copy (daemons/master_recover.c).
  */
 struct ghost_member {
 	pid_t pid;

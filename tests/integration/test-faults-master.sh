@@ -307,6 +307,126 @@ ghost_making_faults() {
 	cluster_down
 }
 
+# The same for a tree (a root with two children, each with a buffer of its
+# own), moved to node 0.  Every member is armed for its execve before any
+# runs it (ghost/ghost_tree.c).  master-die-exec: the master dies once all
+# are armed, so all run the execve and are ghosts (before, the children ran
+# on here as originals while node 0's copy of the tree was let run: two of
+# each).  master-die-tree-root: it dies with the root armed and the
+# children not (the window the arming loop keeps to microseconds): they run
+# on here until node 0 says it holds the tree's copy, then the new master
+# makes them its ghosts.  Either way each member runs once, on node 0,
+# whole, its ghost on the master passing signals on; SIGKILL through the
+# root's ghost gives its parent's wait() 137.
+tree_prog='
+import hashlib, os, signal, sys, time
+data = bytearray(os.urandom(1 << 18))
+before = hashlib.sha256(data).digest()
+def report(sig, frame):
+    host = open("/proc/sys/kernel/hostname").read().strip()
+    print("alive", os.getpid(), hashlib.sha256(data).digest() == before, host, flush=True)
+signal.signal(signal.SIGUSR1, report)
+for _ in range(2):
+    if os.fork() == 0:
+        break
+while True:
+    time.sleep(0.05)
+'
+is_ghost() { case "$(readlink "/proc/$1/exe")" in *bproc-ghost*) return 0 ;; esac; return 1; }
+nchildren() { pgrep -P "$1" | wc -l; }
+nchildren_is() { [ "$(nchildren "$1")" = "$2" ]; }
+answers_from() { grep -q "^alive $1 True n$2$" "$3"; }
+tree_ghost_faults() {
+	local fault p kids k fired t0 all
+	cluster_up 1 >/dev/null
+	for fault in master-die-exec master-die-tree-root; do
+		python3 -u -c "$tree_prog" </dev/null >"$M/tree-$fault" 2>&1 &
+		p=$!
+		wait_for 5 nchildren_is "$p" 2
+		kids=$(pgrep -P "$p" | tr '\n' ' ')
+		BPROC_FAULT=$fault bpcluster restart-master
+		wait_for 10 node_is 0 up
+		fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
+		bpmove "$p" 0 >/dev/null 2>&1
+		check_eq "tree, $fault: the master died there" "$((fired + 1))" \
+			"$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
+		bpcluster restart-master
+		t0=$SECONDS
+		wait_for 10 node_is 0 up
+		for k in $p $kids; do
+			wait_for 10 bash -c "bpstat -p | grep -q '^$k	0$'"
+		done
+		for k in $p $kids; do
+			kill -USR1 "$k"
+			if wait_for 5 answers_from "$k" 0 "$M/tree-$fault" && is_ghost "$k" &&
+				wait_for 5 two_holders "$k" && bpstat -p | grep -q "^$k	0$"; then
+				ok "tree, $fault: $k runs on node 0, whole (SHA-256), once (its ghost here and one real process), within $((SECONDS - t0)) s"
+			else
+				not_ok "tree, $fault: $k runs on node 0, whole (SHA-256), once (its ghost here and one real process)"
+				echo "#   exe $(readlink "/proc/$k/exe"); holders $(holders "$k"); $(bpstat -p | grep "^$k	")"
+				grep "alive $k" "$M/tree-$fault" | tail -2 | sed 's/^/#   /'
+			fi
+		done
+		check_match "tree, $fault: the new master let node 0's held copy run" \
+			"process $p: a master before us died making its ghost, before the commit; the copy node 0 holds runs" \
+			"$(cat /run/bproc/cluster/master.log)"
+		if [ "$fault" = master-die-tree-root ]; then
+			for k in $kids; do
+				check_match "tree, $fault: $k, left an original, was made its ghost then" \
+					"process $k: made the ghost of the copy node 0 holds" \
+					"$(cat /run/bproc/cluster/master.log)"
+			done
+		fi
+		check "tree, $fault: no move cgroup is left" wait_for 5 test ! -e "$cg/move-$p"
+		for k in $kids; do kill -KILL "$k"; done
+		kill -KILL "$p"
+		{ wait "$p"; } 2>/dev/null
+		check_eq "tree, $fault: SIGKILL through its ghost ends the root; its parent's wait() says so" "137" "$?"
+		all=0
+		for k in $p $kids; do wait_for 5 no_holders "$k" || all=1; done
+		check_eq "tree, $fault: nothing of the tree is left" 0 "$all"
+	done
+	# master-die-tree-root, and node 0's slave killed before the new
+	# master starts: node 0 registers again holding no copy.  The root's
+	# half-made ghost ends as killed (its parent's wait() says 137: the
+	# process is lost with its copy); the children, left originals, run on
+	# here, once, whole.
+	fault=master-die-tree-root
+	python3 -u -c "$tree_prog" </dev/null >"$M/tree-lost" 2>&1 &
+	p=$!
+	wait_for 5 nchildren_is "$p" 2
+	kids=$(pgrep -P "$p" | tr '\n' ' ')
+	BPROC_FAULT=$fault bpcluster restart-master
+	wait_for 10 node_is 0 up
+	bpmove "$p" 0 >/dev/null 2>&1
+	bpcluster kill-slave 0 >/dev/null 2>&1
+	bpcluster restart-master
+	bpcluster start-slave 0 >/dev/null
+	wait_for 10 node_is 0 up
+	t0=$SECONDS
+	wait_for 10 ended "$p"
+	{ wait "$p"; } 2>/dev/null
+	check_eq "tree, $fault, node 0's copy lost: the root's half-made ghost ends as killed (within $((SECONDS - t0)) s)" "137" "$?"
+	check_match "tree, $fault, node 0's copy lost: the master says why" \
+		"process $p: .*node 0 holds no copy: ended as killed" "$(cat /run/bproc/cluster/master.log)"
+	for k in $kids; do
+		n=$(grep -c "^alive $k True $here$" "$M/tree-lost")
+		kill -USR1 "$k"
+		if wait_for 5 bash -c "[ \$(grep -c '^alive $k True $here$' '$M/tree-lost') -gt $n ]" &&
+			! is_ghost "$k" && [ "$(holders "$k")" = 1 ] && ! bpstat -p | grep -q "^$k	"; then
+			ok "tree, $fault, node 0's copy lost: $k runs on here, whole, once"
+		else
+			not_ok "tree, $fault, node 0's copy lost: $k runs on here, whole, once"
+			echo "#   exe $(readlink "/proc/$k/exe"); holders $(holders "$k"); $(bpstat -p | grep "^$k	")"
+		fi
+		check_match "tree, $fault, node 0's copy lost: the master says $k runs on here" \
+			"process $k: node 0 holds no copy of its tree: it runs on here" "$(cat /run/bproc/cluster/master.log)"
+		kill -KILL "$k"
+	done
+	check "tree, $fault, node 0's copy lost: node 0 keeps nothing of it" wait_for 10 node_clean "$p"
+	cluster_down
+}
+
 # The master dies (SIGKILL) during a launch on 6 nodes through the fan-out
 # tree (launchfanout 2: nodes 0 and 1 pass the image on to 2-5), twice at
 # each of two steps: when the first copy a relay passed on says it is
@@ -367,5 +487,6 @@ launch_faults() {
 }
 
 ghost_making_faults
+tree_ghost_faults
 launch_faults
 finish

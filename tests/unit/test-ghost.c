@@ -23,6 +23,7 @@
 
 #include "freezer.h"
 #include "ghost.h"
+#include "util.h"
 
 #define BIG (64 << 20)
 
@@ -434,5 +435,206 @@ Test(ghost, multithreaded_process)
 	waitpid(tracer, NULL, 0);
 	close(p[0]);
 	close(p[1]);
+	close(reports);
+}
+
+/*
+ * A tree (ghost_tree.c): A and its child B, frozen together, become their
+ * ghosts, B still A's child.  The tracer may die (a fault point, as a
+ * master's crash) with both armed (master-die-exec: both run the execve
+ * themselves, both ghosts) or with only the root armed
+ * (master-die-tree-root: A a ghost, B its original).
+ */
+static void start_tree(pid_t *a, pid_t *b)
+{
+	int p[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		pid_t child;
+
+		prctl(PR_SET_NAME, "tree-subject");
+		setpgid(0, 0);
+		close(p[0]);
+		child = fork();
+		if (child < 0)
+			_exit(99);
+		if (child == 0) {
+			prctl(PR_SET_NAME, "tree-child");
+			for (;;)
+				pause();
+		}
+		if (write(p[1], &child, sizeof(child)) != sizeof(child))
+			_exit(99);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	*a = pid;
+	cr_assert_eq(read(p[0], b, sizeof(*b)), (ssize_t)sizeof(*b));
+	close(p[0]);
+}
+
+static void thaw_member(pid_t pid, void *data)
+{
+	freezer_remove(data, pid);
+}
+
+static pid_t start_tree_tracer(pid_t a, pid_t b, const char *ghost_path, const char *fault,
+			       int *reports)
+{
+	int p[2];
+	pid_t tracer;
+
+	cr_assert_eq(pipe(p), 0);
+	tracer = fork();
+	cr_assert_geq(tracer, 0);
+	if (tracer == 0) {
+		char *argv_a[] = { "tree-subject", NULL }, *argv_b[] = { "tree-child", NULL };
+		struct ghost_member members[2] = {
+			{ .pid = a, .argv = argv_a, .comm = "tree-subject" },
+			{ .pid = b, .argv = argv_b, .comm = "tree-child" },
+		};
+		struct freezer f;
+		char name[64];
+		int r;
+
+		close(p[0]);
+		if (fault)
+			setenv("BPROC_FAULT", fault, 1);
+		snprintf(name, sizeof(name), "test-ghost-tree-%d", (int)a);
+		if (freezer_create(&f, name) < 0 || freezer_add(&f, a) < 0 || freezer_add(&f, b) < 0 ||
+		    freezer_freeze(&f) < 0) {
+			send_report(p[1], R_FAILED, -1);
+			_exit(1);
+		}
+		r = ghost_make_tree(members, 2, ghost_path, thaw_member, &f);
+		freezer_release(&f);
+		send_report(p[1], r < 0 ? R_FAILED : R_GHOSTED, r < 0 ? r : members[1].made);
+		_exit(0);
+	}
+	close(p[1]);
+	*reports = p[0];
+	return tracer;
+}
+
+static bool runs_ghost(pid_t pid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, "bproc-ghost") != NULL;
+}
+
+static bool becomes_ghost(pid_t pid)
+{
+	for (int i = 0; i < 400; i++) {
+		if (runs_ghost(pid))
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+static void end_tree(pid_t a, pid_t b)
+{
+	int status;
+
+	kill(b, SIGKILL);
+	kill(a, SIGKILL);
+	cr_assert_eq(waitpid(a, &status, 0), a);
+}
+
+Test(ghost, tree_members_become_ghosts_keeping_their_parent)
+{
+	pid_t a, b, tracer;
+	int reports;
+	struct report r;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	start_tree(&a, &b);
+	tracer = start_tree_tracer(a, b, GHOST_PATH, NULL, &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_GHOSTED, "ghosting failed: %d", r.value);
+	cr_expect_eq(r.value, 1, "the child made too");
+	waitpid(tracer, NULL, 0);
+	expect_nothing_seen(a);
+	cr_expect(runs_ghost(a) && runs_ghost(b));
+	cr_expect_eq(proc_parent(b), a, "B is still A's child");
+	end_tree(a, b);
+	close(reports);
+}
+
+Test(ghost, tree_that_cannot_be_ghosted_runs_on_as_it_was)
+{
+	pid_t a, b, tracer;
+	int reports;
+	struct report r;
+	char path[64], buf[64];
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	start_tree(&a, &b);
+	tracer = start_tree_tracer(a, b, "/nonexistent/bproc-ghost", NULL, &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_FAILED);
+	cr_expect_eq(r.value, -ENOENT, "got %d", r.value);
+	waitpid(tracer, NULL, 0);
+	expect_nothing_seen(a);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)b);
+	read_small(path, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "tree-child\n", "B is its original");
+	cr_expect(!runs_ghost(a) && !runs_ghost(b));
+	cr_expect_neq(proc_state(b), 't', "B is not held");
+	end_tree(a, b);
+	close(reports);
+}
+
+Test(ghost, tracer_dead_once_all_are_armed_leaves_all_ghosts)
+{
+	pid_t a, b, tracer;
+	int reports, status;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	start_tree(&a, &b);
+	tracer = start_tree_tracer(a, b, GHOST_PATH, "master-die-exec", &reports);
+	cr_assert_eq(waitpid(tracer, &status, 0), tracer);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the tracer died there");
+	cr_expect(becomes_ghost(a), "A ran the execve itself");
+	cr_expect(becomes_ghost(b), "and so did B: no original is left");
+	cr_expect_eq(proc_parent(b), a);
+	end_tree(a, b);
+	close(reports);
+}
+
+Test(ghost, tracer_dead_with_only_the_root_armed_leaves_the_child_its_original)
+{
+	pid_t a, b, tracer;
+	int reports, status;
+	char path[64], buf[64];
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	start_tree(&a, &b);
+	tracer = start_tree_tracer(a, b, GHOST_PATH, "master-die-tree-root", &reports);
+	cr_assert_eq(waitpid(tracer, &status, 0), tracer);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the tracer died there");
+	cr_expect(becomes_ghost(a), "A ran the execve itself");
+	usleep(100000);
+	cr_expect(!runs_ghost(b), "B was not armed");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)b);
+	read_small(path, buf, sizeof(buf));
+	cr_expect_str_eq(buf, "tree-child\n");
+	end_tree(a, b);
 	close(reports);
 }
