@@ -1,8 +1,10 @@
 # tests/integration/faults-lib.sh - what the fault tests share
-# (test-faults.sh, test-faults-source.sh, test-faults-master.sh): the
+# (test-faults.sh, test-faults-source.sh, test-faults-master.sh,
+# test-faults-waiting.sh): the
 # process they move (it keeps a buffer and, on SIGUSR1, says whether it is
 # intact and where it runs), the checks of where it runs and how many hold
-# its pid, and the restarts of one slave with a fault.  Sourced after
+# its pid, the restarts of one slave with a fault, and what a launch said
+# of each node.  Sourced after
 # lib.sh; not a test itself.
 
 rounds=${FAULT_ROUNDS:-5}
@@ -99,3 +101,12 @@ src_clean() {
 both_up() { node_is 0 up && node_is 1 up; }
 two_holders() { [ "$(holders "$1")" = 2 ]; }
 no_holders() { [ "$(holders "$1")" = 0 ]; }
+# Node $1's part in a launch's output $2: 1 if it ran once, or failed
+# once, or said it waits for the next master (once, perhaps then ran).
+node_verdict() {
+	local ran failed waited
+	ran=$(grep -c "^launched-n$1$" <<<"$2")
+	failed=$(grep -c "node $1: cannot move there: the master died during the move" <<<"$2")
+	waited=$(grep -c "node $1: the master went away during the move (the program, frozen before it ran, waits for the next master)" <<<"$2")
+	case "$ran$failed$waited" in 100 | 010 | 001 | 101) echo 1 ;; *) echo "ran $ran, failed $failed, waited $waited" ;; esac
+}

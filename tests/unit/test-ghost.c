@@ -638,3 +638,111 @@ Test(ghost, tracer_dead_with_only_the_root_armed_leaves_the_child_its_original)
 	end_tree(a, b);
 	close(reports);
 }
+
+/*
+ * A task without a vDSO (it unmapped it): no `syscall` instruction to
+ * borrow, so the injection writes one at its instruction pointer (the old
+ * way, ghost.c's head) and must still make the ghost, and put the code
+ * back when the execve fails.
+ */
+static void unmap_vdso(void)
+{
+	char line[512];
+	FILE *maps = fopen("/proc/self/maps", "r");
+	unsigned long start = 0, end = 0;
+
+	while (maps && fgets(line, sizeof(line), maps))
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &start, &end) == 2)
+			break;
+	if (maps)
+		fclose(maps);
+	if (!start || munmap((void *)start, end - start) < 0)
+		_exit(97);
+}
+
+static pid_t start_process_without_vdso(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_NAME, "ghost-subject");
+		setpgid(0, 0);
+		close(p[0]);
+		unmap_vdso();
+		if (write(p[1], "r", 1) != 1)
+			_exit(99);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 1, "the process could not unmap its vDSO");
+	close(p[0]);
+	return pid;
+}
+
+static bool has_vdso(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *maps;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "r");
+	while (maps && !found && fgets(line, sizeof(line), maps))
+		found = strstr(line, "[vdso]") != NULL;
+	if (maps)
+		fclose(maps);
+	return found;
+}
+
+Test(ghost, task_without_a_vdso_becomes_its_ghost)
+{
+	pid_t pid, tracer;
+	int reports, status;
+	struct report r;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	pid = start_process_without_vdso();
+	cr_assert(!has_vdso(pid));
+	tracer = start_tracer(pid, GHOST_PATH, W_EXITCODE(9, 0), &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_GHOSTED, "ghosting failed: %d", r.value);
+	expect_nothing_seen(pid);
+	cr_expect(runs_ghost(pid));
+	kill(pid, SIGUSR2); /* the tracer orders exit 9 */
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 9, "status 0x%x", status);
+	waitpid(tracer, NULL, 0);
+	close(reports);
+}
+
+Test(ghost, task_without_a_vdso_whose_exec_fails_runs_on_unharmed)
+{
+	pid_t pid, tracer;
+	int reports, status;
+	struct report r;
+
+	if (!have_cgroup2())
+		cr_skip_test("needs root and cgroup v2");
+	pid = start_process_without_vdso();
+	tracer = start_tracer(pid, "/nonexistent/bproc-ghost", 0, &reports);
+	r = get_report(reports);
+	cr_assert_eq(r.what, R_FAILED);
+	waitpid(tracer, NULL, 0);
+	expect_nothing_seen(pid);
+	/* Its code was put back: still in its pause() loop, not dead of
+	 * SIGSEGV or SIGILL; a SIGTERM ends it as it would have. */
+	usleep(100000);
+	cr_expect_eq(waitpid(pid, &status, WNOHANG), 0, "it died: 0x%x", status);
+	cr_expect(!runs_ghost(pid));
+	kill(pid, SIGTERM);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status 0x%x", status);
+	close(reports);
+}
