@@ -5,7 +5,8 @@
 # the terminal reach it, its output appears there, Ctrl-C, Ctrl-Z and a
 # window resize reach it, and the shell sees its end ($? 130 for Ctrl-C).
 # Then one goes on from node to node and back to the master, its terminal
-# with it.
+# with it; and a tree in the foreground moves, and Ctrl-Z, fg and Ctrl-C
+# reach all of it.
 . "$(dirname "$0")/lib.sh"
 
 cluster_up 2
@@ -261,6 +262,74 @@ type_("echo status=$?\n")
 m = expect(r"status=(\d+)")
 ok(m is not None and m.group(1) == "130", "Ctrl-C ends it on the home node: $? is 130",
    "got " + (m.group(1) if m else seen))
+
+# 4. job control over a moved tree: a python3 with two children (all in
+# the job's process group) in the foreground, moved to node 1 with its
+# tree; Ctrl-Z stops all three (the shell says Stopped, every ghost is
+# stopped), fg runs them again, Ctrl-C ends all three ($? 130) and nothing
+# of the tree is left.
+tree = r'''
+import os, sys, time
+kids = []
+for _ in range(2):
+    k = os.fork()
+    if k == 0:
+        while True:
+            time.sleep(0.05)
+    kids.append(k)
+print("ready", os.getpid(), *kids, flush=True)
+while True:
+    line = input()
+    alive = sum(1 for k in kids if os.waitpid(k, os.WNOHANG) == (0, 0))
+    host = open("/proc/sys/kernel/hostname").read().strip()
+    print("tree[%s] kids=%d host=%s" % (line, alive, host), flush=True)
+'''
+with open(sys.argv[1] + "/tree.py", "w") as f:
+    f.write(tree)
+def states(pids):
+    out = subprocess.run(["ps", "-o", "stat=", "-p", ",".join(map(str, pids))],
+                         capture_output=True, text=True).stdout
+    return [l.strip()[:1] for l in out.splitlines()]
+def settle(cond, timeout=5):
+    deadline = time.time() + timeout
+    while not cond() and time.time() < deadline:
+        time.sleep(0.05)
+    return cond()
+seen = ""
+type_("python3 " + sys.argv[1] + "/tree.py\n")
+m = expect(r"ready (\d+) (\d+) (\d+)\r?\n")
+members = [int(g) for g in m.groups()] if m else []
+ok(m is not None, "a python3 with two children starts in the foreground", seen)
+r = subprocess.run(["bpmove", str(members[0] if members else 0), "1"], capture_output=True, text=True)
+listed = subprocess.run(["bpstat", "-p"], capture_output=True, text=True).stdout
+ok(r.returncode == 0 and members and
+   all(re.search(r"^%d\t1$" % p, listed, re.M) for p in members),
+   "bpmove of the tree's root: all three on node 1", r.stderr + listed)
+type_("one\n")
+ok(expect(r"tree\[one\] kids=2 host=n1") is not None, "a typed line reaches the root on node 1; its children live", seen)
+type_("\x1a")
+ok(expect(r"Stopped") is not None, "Ctrl-Z: the shell says Stopped", seen)
+# (t: in a stop as seen by their tracer, the master)
+ok(members and settle(lambda: all(s in ("T", "t") for s in states(members)) and len(states(members)) == 3),
+   "and the three ghosts are stopped",
+   "states %s" % (states(members) if members else None))
+expect(r"\$ ")
+type_("fg\n")
+ok(members and settle(lambda: all(s in ("S", "R") for s in states(members))),
+   "fg: the three ghosts run again", "states %s" % (states(members) if members else None))
+type_("two\n")
+ok(expect(r"tree\[two\] kids=2 host=n1") is not None, "and the root reads again on node 1, its children alive", seen)
+type_("\x03")
+expect(r"\$ ")
+type_("echo status=$?\n")
+m = expect(r"status=(\d+)")
+ok(m is not None and m.group(1) == "130", "Ctrl-C ends the job: $? is 130",
+   "got " + (m.group(1) if m else seen))
+def tree_gone():
+    listed = subprocess.run(["bpstat", "-p"], capture_output=True, text=True).stdout
+    return states(members) == [] and not any(re.search(r"^%d\t" % p, listed, re.M) for p in members)
+ok(members and settle(tree_gone), "nothing of the tree is left: no ghost, nothing in bpstat -p",
+   "states %s" % (states(members) if members else None))
 
 type_("exit\n")
 os.waitpid(pid, 0)
