@@ -189,6 +189,60 @@ check_eq "by SIGPIPE (141), as it would on the master" "141" "$(cat "$M/status4"
 check_match "the master said why" "process $y: its fd 1 has no reader left" \
 	"$(cat /run/bproc/cluster/master.log)"
 
+# --- a stream closed for a reader gone stays closed when the process moves on --------
+# A writer that ignores SIGPIPE writes 100 bytes each time it is asked
+# (SIGUSR1) and notes whether the write worked or failed with EPIPE.  On
+# node 0: a write, its reader leaves, a write (the master finds the reader
+# gone and has node 0 close the pipe), a write: EPIPE.  Then it moves to
+# node 1, where its stdout is a new pipe: the next write must fail with EPIPE
+# there too (before, node 1 read what came and dropped it).
+cat >"$M/asked.py" <<'EOF'
+import errno, os, signal, sys, time
+signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+asked = []
+signal.signal(signal.SIGUSR1, lambda *a: asked.append(1))
+n = 0
+while True:
+    if asked:
+        asked.pop()
+        n += 1
+        try:
+            os.write(1, b"x" * 99 + b"\n")
+            what = "ok"
+        except OSError as e:
+            what = "epipe" if e.errno == errno.EPIPE else "error %d" % e.errno
+        with open("%s/attempt%d" % (sys.argv[1], n), "w") as f:
+            f.write(what)
+    time.sleep(0.02)
+EOF
+"$PY" "$M/asked.py" "$M" </dev/null |
+	"$PY" -c 'import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+os.read(0, 1000)' "$M/read5" &
+wait_for 10 pgrep -f "$M/asked.py"
+w=$(pgrep -f "$M/asked.py" | head -1)
+attempts() { ls "$M"/attempt* 2>/dev/null | wc -l; }
+attempt() {
+	local n
+	n=$(($(attempts) + 1))
+	kill -USR1 "$w"
+	wait_for 10 test -s "$M/attempt$n"
+	cat "$M/attempt$n" 2>/dev/null
+}
+check "bpmove a writer whose reader waits to node 0" bpmove "$w" 0
+check_eq "its first write on node 0 works" "ok" "$(attempt)"
+touch "$M/read5"
+wait_for 10 bash -c "! pgrep -f '$M/read5' >/dev/null"
+attempt >/dev/null
+check "its reader gone, the master closes the stream on node 0" wait_for 10 grep -q \
+	"process $w: its fd 1 has no reader left" /run/bproc/cluster/master.log
+epipe_seen() { [ "$(attempt)" = epipe ]; }
+check "then a write fails with EPIPE on node 0" wait_for 10 epipe_seen
+check "it moves on to node 1" bpmove "$w" 1
+check_eq "on node 1 its write fails with EPIPE too: the stream stays closed" "epipe" "$(attempt)"
+kill -KILL "$w"
+
 # --- through bpsh, its stdout to a reader that waits --------------------------------
 # bpmaster's memory as this part begins: what the allocator kept from the
 # 200 MiB above is not held for anyone.
