@@ -14,18 +14,27 @@ def stat_of(pid):
         return []
 
 
-def real_of(pid):
-    """The real process of a ghost: the other task whose innermost pid is pid."""
+def real_all(pid):
+    """Every other task whose innermost pid is pid: the real process of a
+    ghost, and for a moment after a move between nodes its original on
+    the source too (killed once the copy runs, or has its pages)."""
+    found = []
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) == pid:
             continue
         try:
             for line in open("/proc/%s/status" % d):
                 if line.startswith("NSpid:") and line.split()[-1] == str(pid):
-                    return int(d)
+                    found.append(int(d))
         except OSError:
             pass
-    return None
+    return found
+
+
+def real_of(pid):
+    """The real process of a ghost (the first such task, see real_all)."""
+    found = real_all(pid)
+    return found[0] if found else None
 
 
 def _on_alarm(sig, frame):

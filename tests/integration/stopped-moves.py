@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from ghostproc import next_wait_status, real_of, stat_of
+from ghostproc import next_wait_status, real_all, real_of, stat_of
 
 out = sys.argv[1]
 TREE = """
@@ -142,11 +142,15 @@ def where(node):
 
 
 def both_stopped(pid):
-    return stopped(state(pid)) and stopped(state(real_of(pid)))
+    """Its ghost and its one real process are stopped (the original a
+    move between nodes leaves on its source goes a moment after)."""
+    real = real_all(pid)
+    return len(real) == 1 and stopped(state(pid)) and stopped(state(real[0]))
 
 
 def both_run(pid):
-    return running(state(pid)) and running(state(real_of(pid)))
+    real = real_all(pid)
+    return len(real) == 1 and running(state(pid)) and running(state(real[0]))
 
 
 def shown(pid):
