@@ -110,3 +110,33 @@ node_verdict() {
 	waited=$(grep -c "node $1: the master went away during the move (the program, frozen before it ran, waits for the next master)" <<<"$2")
 	case "$ran$failed$waited" in 100 | 010 | 001 | 101) echo 1 ;; *) echo "ran $ran, failed $failed, waited $waited" ;; esac
 }
+# Pid $1 runs the ghost program here.
+is_ghost() { case "$(readlink "/proc/$1/exe")" in *bproc-ghost*) return 0 ;; esac; return 1; }
+# Process $1 runs on node $2 under its ghost here, once (its ghost and one
+# real process), and answers a SIGUSR1 through its ghost with a line
+# matching $4 in file $5; $3 names the check.
+check_answers_on() {
+	local k=$1 node=$2 what=$3 pattern=$4 file=$5
+	kill -USR1 "$k"
+	if wait_for 5 grep -q "$pattern" "$file" && is_ghost "$k" && wait_for 5 two_holders "$k" &&
+		bpstat -p | grep -q "^$k	$node$"; then
+		ok "$what"
+	else
+		not_ok "$what"
+		echo "#   exe $(readlink "/proc/$k/exe"); holders $(holders "$k"); $(bpstat -p | grep "^$k	")"
+		grep "$k" "$file" | tail -2 | sed 's/^/#   /'
+	fi
+}
+# bpmove $2 to node $3 under a master started with the fault point $1,
+# which kills it there (a check, named $4); then the master started again
+# without it.  Node $3 is up before and after.
+move_as_master_dies() {
+	local fault=$1 p=$2 node=$3 what=$4 fired
+	BPROC_FAULT=$fault bpcluster restart-master
+	wait_for 10 node_is "$node" up
+	fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
+	bpmove "$p" "$node" >/dev/null 2>&1
+	check_eq "$what" "$((fired + 1))" "$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
+	bpcluster restart-master
+	wait_for 10 node_is "$node" up
+}

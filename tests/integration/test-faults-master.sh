@@ -250,15 +250,8 @@ ghost_making_faults() {
 		sleep 0.3
 		for ((i = 1; i <= 2; i++)); do
 			kill -0 "$p" 2>/dev/null || break
-			BPROC_FAULT=$fault bpcluster restart-master
-			wait_for 10 node_is 0 up
-			fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
-			bpmove "$p" 0 >/dev/null 2>&1
-			check_eq "$fault, round $i: the master died there" "$((fired + 1))" \
-				"$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
-			bpcluster restart-master
+			move_as_master_dies "$fault" "$p" 0 "$fault, round $i: the master died there"
 			t0=$SECONDS
-			wait_for 10 node_is 0 up
 			if [ "$fault" = master-die-exec ]; then
 				# Node 0 held its copy; the new master lets it run and
 				# takes the half-made ghost back (daemons/master_held.c).
@@ -332,10 +325,8 @@ for _ in range(2):
 while True:
     time.sleep(0.05)
 '
-is_ghost() { case "$(readlink "/proc/$1/exe")" in *bproc-ghost*) return 0 ;; esac; return 1; }
 nchildren() { pgrep -P "$1" | wc -l; }
 nchildren_is() { [ "$(nchildren "$1")" = "$2" ]; }
-answers_from() { grep -q "^alive $1 True n$2$" "$3"; }
 tree_ghost_faults() {
 	local fault p kids k fired t0 all
 	cluster_up 1 >/dev/null
@@ -344,28 +335,14 @@ tree_ghost_faults() {
 		p=$!
 		wait_for 5 nchildren_is "$p" 2
 		kids=$(pgrep -P "$p" | tr '\n' ' ')
-		BPROC_FAULT=$fault bpcluster restart-master
-		wait_for 10 node_is 0 up
-		fired=$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)
-		bpmove "$p" 0 >/dev/null 2>&1
-		check_eq "tree, $fault: the master died there" "$((fired + 1))" \
-			"$(grep -c "fault injected: $fault" /run/bproc/cluster/master.log)"
-		bpcluster restart-master
+		move_as_master_dies "$fault" "$p" 0 "tree, $fault: the master died there"
 		t0=$SECONDS
-		wait_for 10 node_is 0 up
 		for k in $p $kids; do
 			wait_for 10 bash -c "bpstat -p | grep -q '^$k	0$'"
 		done
 		for k in $p $kids; do
-			kill -USR1 "$k"
-			if wait_for 5 answers_from "$k" 0 "$M/tree-$fault" && is_ghost "$k" &&
-				wait_for 5 two_holders "$k" && bpstat -p | grep -q "^$k	0$"; then
-				ok "tree, $fault: $k runs on node 0, whole (SHA-256), once (its ghost here and one real process), within $((SECONDS - t0)) s"
-			else
-				not_ok "tree, $fault: $k runs on node 0, whole (SHA-256), once (its ghost here and one real process)"
-				echo "#   exe $(readlink "/proc/$k/exe"); holders $(holders "$k"); $(bpstat -p | grep "^$k	")"
-				grep "alive $k" "$M/tree-$fault" | tail -2 | sed 's/^/#   /'
-			fi
+			check_answers_on "$k" 0 "tree, $fault: $k runs on node 0, whole (SHA-256), once (its ghost here and one real process), within $((SECONDS - t0)) s" \
+				"^alive $k True n0$" "$M/tree-$fault"
 		done
 		check_match "tree, $fault: the new master let node 0's held copy run" \
 			"process $p: a master before us died making its ghost, before the commit; the copy node 0 holds runs" \

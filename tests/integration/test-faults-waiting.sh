@@ -79,7 +79,6 @@ done
 # here as originals until node 0 says it holds the tree's copy, then become
 # their ghosts.  Either way the root reads "moved" on node 0, each child
 # answers from node 0, whole, once, its ghost here.
-child_answers() { grep -q "^child alive ok n0 $1$" "$M/tree"; }
 for fault in master-die-exec master-die-tree-root; do
 	BPROC_FAULT=$fault bpcluster restart-master
 	wait_for 10 all_up 0 1 2
@@ -99,15 +98,8 @@ for fault in master-die-exec master-die-tree-root; do
 		"moved r=0 node=0 err=-" "$(grep '^moved ' "$M/tree")"
 	for k in $kids; do
 		wait_for 10 bash -c "bpstat -p | grep -q '^$k	0$'"
-		kill -USR1 "$k"
-		if wait_for 5 child_answers "$k" && [ "$(holders "$k")" = 2 ] &&
-			case "$(readlink "/proc/$k/exe")" in *bproc-ghost*) true ;; *) false ;; esac; then
-			ok "bproc_move of a tree, $fault: child $k answers from node 0, whole, once, its ghost here"
-		else
-			not_ok "bproc_move of a tree, $fault: child $k answers from node 0, whole, once, its ghost here"
-			echo "#   exe $(readlink "/proc/$k/exe"); holders $(holders "$k"); $(bpstat -p | grep "^$k	")"
-			grep "$k" "$M/tree" | tail -2 | sed 's/^/#   /'
-		fi
+		check_answers_on "$k" 0 "bproc_move of a tree, $fault: child $k answers from node 0, whole, once, its ghost here" \
+			"^child alive ok n0 $k$" "$M/tree"
 	done
 	n=$(grep -c '^alive ' "$M/tree")
 	kill -USR1 "$p"

@@ -27,8 +27,12 @@
 
 #define BIG (64 << 20)
 
-/* The process: touch 64 MiB, say so, then wait for ever. */
-static pid_t start_process(int *ready_fd)
+/*
+ * A subject: a child named name that runs setup(fd) (which says what it
+ * has to say on fd, once ready) and then waits for ever.  Returns its
+ * pid; *ready_fd is the read end, where the caller reads what it said.
+ */
+static pid_t start_subject(const char *name, void (*setup)(int fd), int *ready_fd)
 {
 	int p[2];
 	pid_t pid;
@@ -37,23 +41,39 @@ static pid_t start_process(int *ready_fd)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		char *mem = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		prctl(PR_SET_NAME, "ghost-subject");
+		prctl(PR_SET_NAME, name);
 		setpgid(0, 0);
-		memset(mem, 7, BIG);
 		close(p[0]);
-		if (write(p[1], "r", 1) != 1)
-			_exit(99);
+		setup(p[1]);
 		for (;;)
 			pause();
 	}
 	close(p[1]);
 	*ready_fd = p[0];
-	{
-		char c;
-		cr_assert_eq(read(p[0], &c, 1), 1);
-	}
+	return pid;
+}
+
+static void say_ready(int fd)
+{
+	if (write(fd, "r", 1) != 1)
+		_exit(99);
+}
+
+/* The process: touch 64 MiB, say so, then wait for ever. */
+static void touch_big(int fd)
+{
+	char *mem = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	memset(mem, 7, BIG);
+	say_ready(fd);
+}
+
+static pid_t start_process(int *ready_fd)
+{
+	pid_t pid = start_subject("ghost-subject", touch_big, ready_fd);
+	char c;
+
+	cr_assert_eq(read(*ready_fd, &c, 1), 1);
 	return pid;
 }
 
@@ -150,19 +170,26 @@ static void tracer_main(pid_t pid, const char *ghost_path, int order, int out)
 	}
 }
 
-static pid_t start_tracer(pid_t pid, const char *ghost_path, int order, int *reports)
+/* Fork a tracer with a pipe for its reports: in the child (0 returned)
+ * p[1] is its end, in the parent p[0]. */
+static pid_t fork_reporter(int p[2])
 {
-	int p[2];
 	pid_t tracer;
 
 	cr_assert_eq(pipe(p), 0);
 	tracer = fork();
 	cr_assert_geq(tracer, 0);
-	if (tracer == 0) {
-		close(p[0]);
+	close(p[tracer == 0 ? 0 : 1]);
+	return tracer;
+}
+
+static pid_t start_tracer(pid_t pid, const char *ghost_path, int order, int *reports)
+{
+	int p[2];
+	pid_t tracer = fork_reporter(p);
+
+	if (tracer == 0)
 		tracer_main(pid, ghost_path, order, p[1]);
-	}
-	close(p[1]);
 	*reports = p[0];
 	return tracer;
 }
@@ -203,6 +230,28 @@ static void expect_nothing_seen(pid_t pid)
 		     "the parent saw something (status 0x%x)", status);
 }
 
+/* Its name, as ps shows it. */
+static void expect_comm(pid_t pid, const char *want)
+{
+	char path[64], buf[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	read_small(path, buf, sizeof(buf));
+	cr_expect_str_eq(buf, want, "process %d", (int)pid);
+}
+
+/* The tracer said it could not make the ghost (the program is missing),
+ * ended, and pid's parent saw nothing. */
+static void expect_ghosting_failed(int reports, pid_t tracer, pid_t pid)
+{
+	struct report r = get_report(reports);
+
+	cr_assert_eq(r.what, R_FAILED);
+	cr_expect_eq(r.value, -ENOENT, "got %d", r.value);
+	waitpid(tracer, NULL, 0);
+	expect_nothing_seen(pid);
+}
+
 Test(ghost, stops_with_the_real_stop_signal_where_the_kernel_would)
 {
 	cr_expect_eq(ghost_stop_signal(W_STOPCODE(SIGSTOP), false), SIGSTOP);
@@ -241,9 +290,7 @@ Test(ghost, keeps_identity_drops_memory_and_reports_exit_code)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	cr_assert_gt(readlink(path, buf, sizeof(buf) - 1), 0);
 	cr_expect(strstr(buf, "bproc-ghost") != NULL, "exe is %s", buf);
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	read_small(path, buf, sizeof(buf));
-	cr_expect_str_eq(buf, "ghost-subject\n");
+	expect_comm(pid, "ghost-subject\n");
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	read_small(path, buf, sizeof(buf));
 	cr_expect_str_eq(buf, "ghost-subject", "argv[0] shown by ps");
@@ -306,22 +353,14 @@ Test(ghost, failed_exec_leaves_the_process_as_it_was)
 {
 	pid_t pid, tracer;
 	int ready, reports, status;
-	struct report r;
-	char path[64], buf[64];
 
 	if (!have_cgroup2())
 		cr_skip_test("needs root and cgroup v2");
 	pid = start_process(&ready);
 	tracer = start_tracer(pid, "/nonexistent/bproc-ghost", 0, &reports);
-	r = get_report(reports);
-	cr_assert_eq(r.what, R_FAILED);
-	cr_expect_eq(r.value, -ENOENT, "got %d", r.value);
-	waitpid(tracer, NULL, 0);
-	expect_nothing_seen(pid);
+	expect_ghosting_failed(reports, tracer, pid);
 	/* Still the original program, running, memory and all. */
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	read_small(path, buf, sizeof(buf));
-	cr_expect_str_eq(buf, "ghost-subject\n");
+	expect_comm(pid, "ghost-subject\n");
 	cr_expect_gt(rss_kb(pid), BIG / 1024 / 2);
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -445,37 +484,28 @@ Test(ghost, multithreaded_process)
  * themselves, both ghosts) or with only the root armed
  * (master-die-tree-root: A a ghost, B its original).
  */
-static void start_tree(pid_t *a, pid_t *b)
+static void fork_child(int fd)
 {
-	int p[2];
-	pid_t pid;
+	pid_t child = fork();
 
-	cr_assert_eq(pipe(p), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		pid_t child;
-
-		prctl(PR_SET_NAME, "tree-subject");
-		setpgid(0, 0);
-		close(p[0]);
-		child = fork();
-		if (child < 0)
-			_exit(99);
-		if (child == 0) {
-			prctl(PR_SET_NAME, "tree-child");
-			for (;;)
-				pause();
-		}
-		if (write(p[1], &child, sizeof(child)) != sizeof(child))
-			_exit(99);
+	if (child < 0)
+		_exit(99);
+	if (child == 0) {
+		prctl(PR_SET_NAME, "tree-child");
 		for (;;)
 			pause();
 	}
-	close(p[1]);
-	*a = pid;
-	cr_assert_eq(read(p[0], b, sizeof(*b)), (ssize_t)sizeof(*b));
-	close(p[0]);
+	if (write(fd, &child, sizeof(child)) != sizeof(child))
+		_exit(99);
+}
+
+static void start_tree(pid_t *a, pid_t *b)
+{
+	int fd;
+
+	*a = start_subject("tree-subject", fork_child, &fd);
+	cr_assert_eq(read(fd, b, sizeof(*b)), (ssize_t)sizeof(*b));
+	close(fd);
 }
 
 static void thaw_member(pid_t pid, void *data)
@@ -483,40 +513,41 @@ static void thaw_member(pid_t pid, void *data)
 	freezer_remove(data, pid);
 }
 
+/* The tracer of a tree: ghost A and B with ghost_path (fault: the fault
+ * point it dies at, or NULL); reports the result. */
+static void tree_tracer_main(pid_t a, pid_t b, const char *ghost_path, const char *fault, int out)
+{
+	char *argv_a[] = { "tree-subject", NULL }, *argv_b[] = { "tree-child", NULL };
+	struct ghost_member members[2] = {
+		{ .pid = a, .argv = argv_a, .comm = "tree-subject" },
+		{ .pid = b, .argv = argv_b, .comm = "tree-child" },
+	};
+	struct freezer f;
+	char name[64];
+	int r;
+
+	if (fault)
+		setenv("BPROC_FAULT", fault, 1);
+	snprintf(name, sizeof(name), "test-ghost-tree-%d", (int)a);
+	if (freezer_create(&f, name) < 0 || freezer_add(&f, a) < 0 || freezer_add(&f, b) < 0 ||
+	    freezer_freeze(&f) < 0) {
+		send_report(out, R_FAILED, -1);
+		_exit(1);
+	}
+	r = ghost_make_tree(members, 2, ghost_path, thaw_member, &f);
+	freezer_release(&f);
+	send_report(out, r < 0 ? R_FAILED : R_GHOSTED, r < 0 ? r : members[1].made);
+	_exit(0);
+}
+
 static pid_t start_tree_tracer(pid_t a, pid_t b, const char *ghost_path, const char *fault,
 			       int *reports)
 {
 	int p[2];
-	pid_t tracer;
+	pid_t tracer = fork_reporter(p);
 
-	cr_assert_eq(pipe(p), 0);
-	tracer = fork();
-	cr_assert_geq(tracer, 0);
-	if (tracer == 0) {
-		char *argv_a[] = { "tree-subject", NULL }, *argv_b[] = { "tree-child", NULL };
-		struct ghost_member members[2] = {
-			{ .pid = a, .argv = argv_a, .comm = "tree-subject" },
-			{ .pid = b, .argv = argv_b, .comm = "tree-child" },
-		};
-		struct freezer f;
-		char name[64];
-		int r;
-
-		close(p[0]);
-		if (fault)
-			setenv("BPROC_FAULT", fault, 1);
-		snprintf(name, sizeof(name), "test-ghost-tree-%d", (int)a);
-		if (freezer_create(&f, name) < 0 || freezer_add(&f, a) < 0 || freezer_add(&f, b) < 0 ||
-		    freezer_freeze(&f) < 0) {
-			send_report(p[1], R_FAILED, -1);
-			_exit(1);
-		}
-		r = ghost_make_tree(members, 2, ghost_path, thaw_member, &f);
-		freezer_release(&f);
-		send_report(p[1], r < 0 ? R_FAILED : R_GHOSTED, r < 0 ? r : members[1].made);
-		_exit(0);
-	}
-	close(p[1]);
+	if (tracer == 0)
+		tree_tracer_main(a, b, ghost_path, fault, p[1]);
 	*reports = p[0];
 	return tracer;
 }
@@ -578,21 +609,13 @@ Test(ghost, tree_that_cannot_be_ghosted_runs_on_as_it_was)
 {
 	pid_t a, b, tracer;
 	int reports;
-	struct report r;
-	char path[64], buf[64];
 
 	if (!have_cgroup2())
 		cr_skip_test("needs root and cgroup v2");
 	start_tree(&a, &b);
 	tracer = start_tree_tracer(a, b, "/nonexistent/bproc-ghost", NULL, &reports);
-	r = get_report(reports);
-	cr_assert_eq(r.what, R_FAILED);
-	cr_expect_eq(r.value, -ENOENT, "got %d", r.value);
-	waitpid(tracer, NULL, 0);
-	expect_nothing_seen(a);
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)b);
-	read_small(path, buf, sizeof(buf));
-	cr_expect_str_eq(buf, "tree-child\n", "B is its original");
+	expect_ghosting_failed(reports, tracer, a);
+	expect_comm(b, "tree-child\n");
 	cr_expect(!runs_ghost(a) && !runs_ghost(b));
 	cr_expect_neq(proc_state(b), 't', "B is not held");
 	end_tree(a, b);
@@ -621,7 +644,6 @@ Test(ghost, tracer_dead_with_only_the_root_armed_leaves_the_child_its_original)
 {
 	pid_t a, b, tracer;
 	int reports, status;
-	char path[64], buf[64];
 
 	if (!have_cgroup2())
 		cr_skip_test("needs root and cgroup v2");
@@ -632,9 +654,7 @@ Test(ghost, tracer_dead_with_only_the_root_armed_leaves_the_child_its_original)
 	cr_expect(becomes_ghost(a), "A ran the execve itself");
 	usleep(100000);
 	cr_expect(!runs_ghost(b), "B was not armed");
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)b);
-	read_small(path, buf, sizeof(buf));
-	cr_expect_str_eq(buf, "tree-child\n");
+	expect_comm(b, "tree-child\n");
 	end_tree(a, b);
 	close(reports);
 }
@@ -660,28 +680,20 @@ static void unmap_vdso(void)
 		_exit(97);
 }
 
+static void unmap_vdso_and_say(int fd)
+{
+	unmap_vdso();
+	say_ready(fd);
+}
+
 static pid_t start_process_without_vdso(void)
 {
-	int p[2];
-	pid_t pid;
+	int fd;
+	pid_t pid = start_subject("ghost-subject", unmap_vdso_and_say, &fd);
 	char c;
 
-	cr_assert_eq(pipe(p), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_NAME, "ghost-subject");
-		setpgid(0, 0);
-		close(p[0]);
-		unmap_vdso();
-		if (write(p[1], "r", 1) != 1)
-			_exit(99);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	cr_assert_eq(read(p[0], &c, 1), 1, "the process could not unmap its vDSO");
-	close(p[0]);
+	cr_assert_eq(read(fd, &c, 1), 1, "the process could not unmap its vDSO");
+	close(fd);
 	return pid;
 }
 
@@ -726,16 +738,12 @@ Test(ghost, task_without_a_vdso_whose_exec_fails_runs_on_unharmed)
 {
 	pid_t pid, tracer;
 	int reports, status;
-	struct report r;
 
 	if (!have_cgroup2())
 		cr_skip_test("needs root and cgroup v2");
 	pid = start_process_without_vdso();
 	tracer = start_tracer(pid, "/nonexistent/bproc-ghost", 0, &reports);
-	r = get_report(reports);
-	cr_assert_eq(r.what, R_FAILED);
-	waitpid(tracer, NULL, 0);
-	expect_nothing_seen(pid);
+	expect_ghosting_failed(reports, tracer, pid);
 	/* Its code was put back: still in its pause() loop, not dead of
 	 * SIGSEGV or SIGILL; a SIGTERM ends it as it would have. */
 	usleep(100000);
