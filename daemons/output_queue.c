@@ -39,18 +39,18 @@ static void drop_all(struct output_queue *q)
 	q->off = q->len = 0;
 }
 
-/* A buffer that grew for a slow reader is given back once it is empty,
- * so that the daemon's memory follows what it holds now. */
-#define OUTPUT_QUEUE_KEEP (256u << 10)
+/* The buffer is given back once it is empty, so that the daemon's memory
+ * follows what it holds now: a stream whose reader keeps up holds none
+ * between two writes.  (Kept, a 64 KiB buffer a stream was 32 MiB of the
+ * master for 500 remote processes that print a line now and then.) */
+#define OUTPUT_QUEUE_FIRST 4096u
 
 static void emptied(struct output_queue *q)
 {
 	q->off = 0;
-	if (q->cap > OUTPUT_QUEUE_KEEP) {
-		free(q->buf);
-		q->buf = NULL;
-		q->cap = 0;
-	}
+	free(q->buf);
+	q->buf = NULL;
+	q->cap = 0;
 }
 
 /* Write while the fd has room; 0, or -EPIPE when it is gone. */
@@ -126,7 +126,7 @@ int output_queue_push(struct output_queue *q, const void *data, size_t len)
 		q->off = 0;
 	}
 	if (q->off + q->len + len > q->cap) {
-		size_t cap = q->cap ? q->cap : 65536;
+		size_t cap = q->cap ? q->cap : OUTPUT_QUEUE_FIRST;
 		uint8_t *buf;
 
 		while (cap < q->off + q->len + len)

@@ -135,3 +135,29 @@ Test(output_queue, refuses_past_its_maximum)
 	loop_free(loop);
 	free(buf);
 }
+
+/* A reader that keeps up: each line goes out at once, and nothing is held
+ * between two lines (a remote process that prints now and then costs the
+ * master no buffer). */
+Test(output_queue, a_reader_that_keeps_up_leaves_no_buffer_held)
+{
+	struct loop *loop;
+	struct output_queue q;
+	struct counts c;
+	int p[2];
+	unsigned char line[200], back[200];
+
+	setup(&loop, p, &q, &c);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	memset(line, 'x', sizeof(line));
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(output_queue_push(&q, line, sizeof(line)), 0);
+		cr_assert_not(output_queue_pending(&q));
+		cr_assert_null(q.buf, "line %d: a buffer is held while nothing waits", i);
+		cr_assert_eq(take(p[0], back, sizeof(back)), sizeof(back));
+	}
+	cr_assert_eq(c.drained, 100, "drained told after each line");
+	output_queue_close(&q);
+	close(p[0]);
+	loop_free(loop);
+}
