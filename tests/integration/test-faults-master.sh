@@ -401,6 +401,29 @@ tree_ghost_faults() {
 		kill -KILL "$k"
 	done
 	check "tree, $fault, node 0's copy lost: node 0 keeps nothing of it" wait_for 10 node_clean "$p"
+	# master-die-exec, and node 0's slave killed and not back: the new
+	# master waits for node 0's claim until claimtime (3 s here) is over,
+	# then ends the half-made ghost as killed; node 0, back later, holds
+	# nothing of it.
+	echo "claimtime 3" >>/run/bproc/cluster/config
+	python3 -u -c "$prog" $((256 << 10)) </dev/null >"$M/away" 2>&1 &
+	p=$!
+	sleep 0.3
+	BPROC_FAULT=master-die-exec bpcluster restart-master
+	wait_for 10 node_is 0 up
+	bpmove "$p" 0 >/dev/null 2>&1
+	bpcluster kill-slave 0 >/dev/null 2>&1
+	bpcluster restart-master
+	t0=$SECONDS
+	wait_for 20 ended "$p"
+	{ wait "$p"; } 2>/dev/null
+	check_eq "master-die-exec, node 0 away: the half-made ghost ends as killed once the claims are over ($((SECONDS - t0)) s)" \
+		"137" "$?"
+	check_match "master-die-exec, node 0 away: the master says why" \
+		"ghost $p: no node took its process back; it ends as killed" "$(cat /run/bproc/cluster/master.log)"
+	bpcluster start-slave 0 >/dev/null
+	check "master-die-exec, node 0 away: back, node 0 is up" wait_for 10 node_is 0 up
+	check "master-die-exec, node 0 away: and keeps nothing of it" wait_for 10 node_clean "$p"
 	cluster_down
 }
 
