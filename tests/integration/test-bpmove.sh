@@ -315,21 +315,35 @@ check_eq "8 jobs in groups of their own move and live on" "0" "$lost"
 # grow with them, and the fds it hands each restore must not land on one
 # another (the 42nd restore used to fail: "cannot enter the node's
 # namespaces").  60 sleeps writing into one pipe read here, all to node 0.
+# A move may also be refused because the process's pid is in use on the
+# node: the node's own processes (the keepers) take its pids from the
+# bottom, and once the master's pids wrap (pid_max is 33509 on these
+# machines, and a CI run starts tens of thousands of processes) a low one
+# may be taken there (seen once in four CI runs, docs/migration.md).  Such
+# a move fails cleanly: the process runs on here.
 exec 7> >(cat >/dev/null)
 many=()
 moved=0
+busy=0
 for ((i = 0; i < 60; i++)); do
 	sleep 300 </dev/null >&7 2>&7 &
-	many+=($!)
-	if out=$(bpmove "$!" 0 2>&1); then
+	j=$!
+	many+=("$j")
+	if out=$(bpmove "$j" 0 2>&1); then
 		moved=$((moved + 1))
+	elif [[ "$out" == *"Can't fork for $j: File exists"* ]] && alive "$j" &&
+		[ "$(readlink "/proc/$j/exe")" = "$(command -v sleep | xargs readlink -f)" ]; then
+		busy=$((busy + 1))
 	elif [ -z "${many_err:-}" ]; then
 		many_err="move $((i + 1)): $out"
 	fi
 done
 exec 7>&-
-check_eq "60 processes with their output forwarded move to one node${many_err:+ ($many_err)}" "60" "$moved"
-check_eq "bpstat -p lists them all there" "60" "$(bpstat -p | grep -c '	0$')"
+[ "$busy" -eq 0 ] || echo "# $busy of the 60 refused: their pid is in use on node 0; they run on here"
+check_eq "60 processes with their output forwarded move to one node, or are refused because their pid is in use there and run on here${many_err:+ ($many_err)}" \
+	"60" "$((moved + busy))"
+check_eq "bpstat -p lists those moved there" "$moved" "$(bpstat -p | grep -c '	0$')"
+check "more than 41 moved (the 42nd is where the fds used to collide)" test "$moved" -gt 41
 kill "${many[@]}"
 wait "${many[@]}" 2>/dev/null
 check "and forgets them once they are killed through their ghosts" \
