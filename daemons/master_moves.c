@@ -1502,6 +1502,18 @@ static pid_t *orphans;
 static int norphans;
 static long long orphans_until;
 
+/* Traced by us: noted, to be taken back when its node claims it. */
+static int orphan_add(pid_t pid)
+{
+	pid_t *more = realloc(orphans, (size_t)(norphans + 1) * sizeof(*orphans));
+
+	if (!more)
+		return -ENOMEM;
+	orphans = more;
+	orphans[norphans++] = pid;
+	return 0;
+}
+
 static int orphan_index(pid_t pid)
 {
 	for (int i = 0; i < norphans; i++)
@@ -1525,7 +1537,6 @@ void master_ghosts_adopt_scan(struct master *m)
 	d = opendir("/proc");
 	while (d && (e = readdir(d))) {
 		long pid;
-		pid_t *more;
 
 		if (parse_long(e->d_name, 2, 0x7fffffff, &pid) < 0 || pid == getpid() ||
 		    exe_of((pid_t)pid, exe, sizeof(exe)) < 0)
@@ -1539,13 +1550,8 @@ void master_ghosts_adopt_scan(struct master *m)
 				strerror(errno));
 			continue;
 		}
-		more = realloc(orphans, (size_t)(norphans + 1) * sizeof(*orphans));
-		if (!more) {
+		if (orphan_add((pid_t)pid) < 0)
 			ptrace(PTRACE_DETACH, (pid_t)pid, 0, 0);
-			continue;
-		}
-		orphans = more;
-		orphans[norphans++] = (pid_t)pid;
 	}
 	if (d)
 		closedir(d);
@@ -1610,12 +1616,10 @@ int master_ghost_make_late(pid_t pid)
 {
 	char ghost_path[PATH_MAX], comm[64];
 	char **argv = master_read_cmdline(pid, comm, sizeof(comm));
-	pid_t *more = realloc(orphans, (size_t)(norphans + 1) * sizeof(*orphans));
 	int r;
 
-	if (more)
-		orphans = more;
-	if (!argv || !more) {
+	/* Noted first: a ghost made must not go unnoted for want of memory. */
+	if (!argv || orphan_add(pid) < 0) {
 		free_argv(argv);
 		return -ENOMEM;
 	}
@@ -1628,10 +1632,8 @@ int master_ghost_make_late(pid_t pid)
 	}
 	free_argv(argv);
 	if (r < 0)
-		return r;
-	/* Traced by us from its making: taken back as the others. */
-	orphans[norphans++] = pid;
-	return 0;
+		norphans--; /* the last noted: it is as it was */
+	return r;
 }
 
 /* A stop or end of a ghost not yet taken back. */

@@ -224,7 +224,7 @@ static void recover_cgroup(const char *path)
 	pid_t noted[FREEZER_MAX_PIDS];
 	bool committed = false, exec_held, half_made = false;
 	char note[8];
-	int pid, r, n;
+	int pid, r, n, target;
 	FILE *procs;
 
 	r = freezer_adopt(&f, path, &committed);
@@ -261,12 +261,12 @@ static void recover_cgroup(const char *path)
 	if (procs)
 		fclose(procs);
 	n = freezer_noted_pids(path, noted, FREEZER_MAX_PIDS);
+	target = noted_target(path);
 	for (int i = 0; i < n; i++)
 		half_made = half_made || (!in_cgroup(&f, noted[i]) && runs_the_ghost(noted[i]));
 	for (int i = 0; i < n; i++)
 		if (!in_cgroup(&f, noted[i]))
-			recover_ghost_making(path, noted[i], committed, noted_target(path),
-					     half_made);
+			recover_ghost_making(path, noted[i], committed, target, half_made);
 	freezer_release(&f);
 }
 

@@ -271,7 +271,6 @@ struct ghost_injection {
 	struct user_regs_struct saved, regs;
 	unsigned char saved_code[2];
 	bool wrote_code;
-	bool armed;
 	struct ghost_early_signals *early;
 	struct exec_blob blob;
 	char env_comm[64], env_daemon[64];
@@ -287,13 +286,18 @@ void ghost_injection_free(struct ghost_injection *inj)
 	free(inj);
 }
 
-void ghost_exec_cancel(struct ghost_injection *inj)
+/* The two bytes written at its instruction pointer (no vDSO), put back. */
+static void put_code_back(struct ghost_injection *inj)
 {
 	if (inj->wrote_code)
 		write_mem(inj->memfd, inj->saved.rip, inj->saved_code, sizeof(inj->saved_code));
 	inj->wrote_code = false;
+}
+
+void ghost_exec_cancel(struct ghost_injection *inj)
+{
+	put_code_back(inj);
 	ptrace(PTRACE_SETREGS, inj->pid, 0, &inj->saved);
-	inj->armed = false;
 }
 
 /* Every thread of the task in its interrupt's stop; signals that came
@@ -405,18 +409,15 @@ int ghost_exec_prepare(pid_t pid, const char *ghost_path, char *const argv[], co
 	return 0;
 
 fail:
-	if (inj->wrote_code)
-		write_mem(inj->memfd, inj->saved.rip, inj->saved_code, sizeof(inj->saved_code));
+	/* Its registers were never set: only the code goes back. */
+	put_code_back(inj);
 	ghost_injection_free(inj);
 	return r;
 }
 
 int ghost_exec_arm(struct ghost_injection *inj)
 {
-	if (ptrace(PTRACE_SETREGS, inj->pid, 0, &inj->regs) < 0)
-		return -errno;
-	inj->armed = true;
-	return 0;
+	return ptrace(PTRACE_SETREGS, inj->pid, 0, &inj->regs) < 0 ? -errno : 0;
 }
 
 int ghost_exec_finish(struct ghost_injection *inj, const char *ghost_path)
@@ -472,7 +473,6 @@ int ghost_exec_finish(struct ghost_injection *inj, const char *ghost_path)
 		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0)
 			return -errno;
 	}
-	inj->armed = false;
 	inj->wrote_code = false; /* that memory is gone with the exec */
 	/* The other threads died in the execve; collect what they left. */
 	for (int i = 0; i < inj->nthreads; i++)

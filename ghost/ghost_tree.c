@@ -11,7 +11,8 @@
  * were held on the node for the root: two of each once the node's copy was
  * let run.  Armed together (microseconds), a death leaves them all ghosts,
  * or, only inside that loop, the rest originals, which the next master
- * kills for the copy (daemons/master_recover.c).
+ * makes ghosts once the node says it holds the tree's copy
+ * (daemons/master_recover.c, daemons/master_held.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,9 @@ int ghost_make_tree(struct ghost_member *members, int n, const char *ghost_path,
 		kill(getpid(), SIGKILL);
 	for (int i = 1; i < n; i++)
 		if (inj[i] && ghost_exec_arm(inj[i]) < 0) {
+			/* Killed below once the root is its ghost; its code
+			 * (no vDSO) put back should the root fail instead. */
+			ghost_exec_cancel(inj[i]);
 			ghost_injection_free(inj[i]);
 			inj[i] = NULL;
 		}
